@@ -1,0 +1,2 @@
+"""gitgov engine."""
+__version__ = "0.1.0"

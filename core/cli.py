@@ -1,0 +1,103 @@
+"""The `gitgov` command line: one click group; plugins add commands to it.
+
+Every error reaches the user as one line and an exit code (0 ok, 1 blocked by
+policy, 2 bad input or usage). GITGOV_DEBUG=1 shows the traceback instead.
+"""
+from __future__ import annotations
+
+import os
+import sys
+from typing import Sequence
+
+import click
+
+from . import __version__
+from .errors import EXIT_INPUT, GitgovError
+
+CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+
+
+@click.group(context_settings=CONTEXT)
+@click.version_option(__version__, prog_name="gitgov")
+def cli() -> None:
+    """Git-native data governance for ML: quality, privacy, access, lineage, reproducibility.
+
+    Run `gitgov init` in a Git repository to begin, or `gitgov demo` to see it work.
+    """
+
+
+def _register_builtin_commands(group: click.Group) -> None:
+    from .commands import ledger_cmds, setup_cmds
+    from . import demo
+
+    for module in (setup_cmds, ledger_cmds, demo):
+        module.register(group)
+
+
+def _register_plugin_commands(group: click.Group) -> None:
+    """Let plugins add commands; a broken gitgov.toml or plugin must not break --help."""
+    from .bus import collect
+    from .plugins import load_host
+
+    policy, root = None, None
+    try:
+        from .config import load_policy
+        from .git import Repo
+
+        repo = Repo.discover(".")
+        root, policy = repo.root, load_policy(repo.policy_path)
+    except GitgovError:
+        pass  # the command that needs the policy will report it
+    host = load_host(policy, root)
+    _, failures = collect(host, "register_commands", cli=group)
+    for f in failures:
+        click.echo(f"gitgov: warning: {f.message}", err=True)
+
+
+def build() -> click.Group:
+    _register_builtin_commands(cli)
+    _register_plugin_commands(cli)
+    return cli
+
+
+def _debug() -> bool:
+    return os.environ.get("GITGOV_DEBUG", "") not in ("", "0")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Console-script entry: run the CLI and map every failure to a message and a code."""
+    try:
+        group = build()
+        result = group.main(args=list(argv) if argv is not None else None, prog_name="gitgov",
+                            standalone_mode=False)
+        code = result if isinstance(result, int) else 0
+    except click.exceptions.Abort:
+        click.echo("gitgov: aborted", err=True)
+        code = 130
+    except click.exceptions.Exit as exc:
+        code = exc.exit_code
+    except click.ClickException as exc:
+        exc.show()
+        code = EXIT_INPUT
+    except GitgovError as exc:
+        if _debug():
+            raise
+        click.echo(f"gitgov: {exc}", err=True)
+        code = exc.exit_code
+    except KeyboardInterrupt:
+        click.echo("gitgov: interrupted", err=True)
+        code = 130
+    except BrokenPipeError:
+        code = 0
+    except Exception as exc:  # noqa: BLE001 - a bug must still not show a traceback
+        if _debug():
+            raise
+        click.echo(f"gitgov: internal error: {type(exc).__name__}: {exc} "
+                   "(set GITGOV_DEBUG=1 for the traceback)", err=True)
+        code = EXIT_INPUT
+    sys.stdout.flush()
+    return code
+
+
+def console() -> None:
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""The built-in commands, one module per area; each exposes register(group)."""

@@ -1,0 +1,108 @@
+"""log, verify and ledger rebuild: reading and proving the ledger."""
+from __future__ import annotations
+
+import json
+
+import click
+
+from ..errors import EXIT_BLOCKED
+from .options import echo_json, json_option
+
+
+def _open(create: bool = False):
+    from ..git import Repo
+    from ..ledger import open_ledger
+
+    repo = Repo.discover(".")
+    return repo, open_ledger(repo.ledger_path, create=create)
+
+
+def anchors(repo) -> dict[int, str]:
+    """Ledger heads recorded as git notes on commits (see hookflow.anchor)."""
+    from ..hookflow import NOTES_REF
+
+    found: dict[int, str] = {}
+    for _commit, note in repo.notes(NOTES_REF):
+        for line in note.splitlines():
+            try:
+                head = json.loads(line)
+                found[int(head["seq"])] = str(head["id"])
+            except (ValueError, KeyError, TypeError):
+                continue  # a note that is not ours, or a hand-edited one: not an anchor
+    return found
+
+
+def _summary(payload: dict) -> str:
+    findings = payload.get("findings") or []
+    errors = sum(1 for f in findings if f.get("severity") == "error")
+    parts = []
+    if payload.get("verdict"):
+        parts.append(payload["verdict"])
+    if findings:
+        parts.append(f"{len(findings)} finding(s), {errors} error(s)")
+    if payload.get("dataset"):
+        parts.append(f"dataset {payload['dataset']}")
+    return "; ".join(parts)
+
+
+@click.command("log")
+@click.option("--kind", help="Only entries of this kind (e.g. data_added, commit_created).")
+@click.option("--subject", help="Only entries about this path, sha or run id.")
+@click.option("-n", "--limit", type=int, default=50, show_default=True, help="How many entries.")
+@json_option
+def log_cmd(kind: str | None, subject: str | None, limit: int, as_json: bool) -> int:
+    """Show ledger entries, newest first."""
+    _repo, ledger = _open()
+    with ledger:
+        rows = list(ledger.entries(kind=kind, subject=subject, limit=limit, newest_first=True))
+    if as_json:
+        echo_json([r.__dict__ if not hasattr(r, "to_dict") else r.to_dict() for r in rows])
+        return 0
+    if not rows:
+        click.echo("gitgov: the ledger has no matching entries")
+    for r in rows:
+        click.echo(f"{r.seq:>6}  {r.time[:19]}  {r.kind:<18} {r.subject}")
+        detail = ", ".join(x for x in (r.actor, _summary(r.payload)) if x)
+        if detail:
+            click.echo(f"        {detail}")
+    return 0
+
+
+@click.command("verify")
+@json_option
+def verify_cmd(as_json: bool) -> int:
+    """Check the ledger's hash chain and every head anchored in git notes."""
+    repo, ledger = _open()
+    with ledger:
+        known = anchors(repo)
+        report = ledger.verify(known)
+    if as_json:
+        echo_json({"ok": report.ok, "entries": report.count, "anchors": len(known),
+                   "first_bad_seq": report.first_bad_seq, "reason": report.reason})
+    elif report.ok:
+        click.echo(f"gitgov: ledger verified: {report.count} entries, chain intact, "
+                   f"{len(known)} anchored head(s) match")
+    else:
+        click.echo(f"gitgov: ledger verification FAILED at entry {report.first_bad_seq}: "
+                   f"{report.reason}", err=True)
+    return 0 if report.ok else EXIT_BLOCKED
+
+
+@click.group("ledger")
+def ledger_group() -> None:
+    """Maintain the ledger."""
+
+
+@ledger_group.command("rebuild")
+def rebuild_cmd() -> int:
+    """Recreate the projection tables (datasets, versions, findings) from the journal."""
+    _repo, ledger = _open()
+    with ledger:
+        n = ledger.rebuild()
+    click.echo(f"gitgov: rebuilt projections from {n} journal entries")
+    return 0
+
+
+def register(group: click.Group) -> None:
+    for command in (log_cmd, verify_cmd, ledger_group):
+        group.add_command(command)

@@ -1,0 +1,353 @@
+"""gitgov.toml -> Policy.
+
+Loading is parse (tomllib) -> validate against core/schema.py -> build frozen
+dataclasses. Every problem becomes a ConfigError naming the file, the line,
+the dotted key and the rule, so a bad policy never shows a traceback.
+
+tomllib is imported inside the loader, not at module level, so that the glob
+helpers re-exported here stay cheap for the git hook.
+"""
+from __future__ import annotations
+
+import difflib
+import re
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, NamedTuple
+
+from . import schema
+from .errors import ConfigError
+from .globs import compile_name_patterns, compile_patterns
+from .schema import Field
+from .tomlpos import key_lines, line_of
+
+__all__ = [
+    "DatasetPolicy", "LimitsPolicy", "PluginsPolicy", "Policy",
+    "compile_patterns", "governed_matcher", "fastpath_cache_payload", "load_policy",
+    "secret_name_matcher",
+]
+
+governed_matcher = compile_patterns  # the name INTERFACES.md uses
+
+
+# ---- the policy ----------------------------------------------------------
+
+@dataclass(frozen=True)
+class DatasetPolicy:
+    name: str
+    paths: tuple[str, ...]
+    description: str = ""
+    classification: str = schema.DEFAULT_CLASSIFICATION
+    owner: str | None = None
+    stewards: tuple[str, ...] = ()
+    custodians: tuple[str, ...] = ()
+    consumers: tuple[str, ...] = ()
+    format: str | None = None  # None: infer from the file extension
+    encrypt: str | None = None  # "file", or None for "store as is"
+    retention: str | None = None  # "30d"/"18m"/"7y"; falls back to [retention] default
+    retention_column: str | None = None
+    hold: bool = False
+    primary_key: tuple[str, ...] = ()
+    columns: dict[str, dict] = field(default_factory=dict)
+    rules: dict[str, Any] = field(default_factory=dict)
+    raw: dict[str, Any] = field(default_factory=dict)
+    regex: re.Pattern[str] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        # Compiled once: dataset_for runs per staged file.
+        object.__setattr__(self, "regex", compile_patterns(self.paths))
+
+    def matches(self, path: str) -> bool:
+        """Whether the posix path (relative to the repo root) is in this dataset."""
+        return self.regex.match(path) is not None
+
+    @property
+    def retention_days(self) -> int | None:
+        return schema.parse_duration_days(self.retention) if self.retention else None
+
+
+@dataclass(frozen=True)
+class PluginsPolicy:
+    enable: tuple[str, ...] | None = None  # None: every installed plugin
+    disable: tuple[str, ...] = ()
+    local: tuple[str, ...] = ()  # plugin files, relative to the repo root
+    timeout: float = schema.DEFAULT_PLUGIN_TIMEOUT
+    settings: dict[str, dict] = field(default_factory=dict)  # [plugins.NAME] tables
+
+    def allows(self, name: str) -> bool:
+        """Enabled and not disabled (disable wins when a name is in both)."""
+        return name not in self.disable and (self.enable is None or name in self.enable)
+
+
+@dataclass(frozen=True)
+class LimitsPolicy:
+    max_file_size: int = schema.DEFAULT_MAX_FILE_SIZE
+    secret_names: tuple[str, ...] = ()  # extra globs, on top of schema.SECRET_NAMES
+
+    def secret_globs(self) -> tuple[str, ...]:
+        return schema.SECRET_NAMES + self.secret_names
+
+
+@dataclass(frozen=True)
+class Policy:
+    path: Path
+    datasets: dict[str, DatasetPolicy] = field(default_factory=dict)
+    plugins: PluginsPolicy = field(default_factory=PluginsPolicy)
+    limits: LimitsPolicy = field(default_factory=LimitsPolicy)
+    roles: dict[str, tuple[str, ...]] = field(default_factory=dict)  # role -> members
+    watch: dict[str, Any] = field(default_factory=dict)
+    retention: dict[str, Any] = field(default_factory=dict)
+    raw: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def empty(cls, path: Path) -> Policy:
+        """The policy of a repository without gitgov.toml: nothing governed."""
+        return cls(path=Path(path))
+
+    def dataset_for(self, path: str) -> DatasetPolicy | None:
+        """The first dataset, in file order, whose globs match ``path``."""
+        for dataset in self.datasets.values():
+            if dataset.matches(path):
+                return dataset
+        return None
+
+    def governed_patterns(self) -> list[str]:
+        return [glob for ds in self.datasets.values() for glob in ds.paths]
+
+
+def secret_name_matcher(policy: Policy) -> re.Pattern[str]:
+    """Matches paths whose name marks a secret (built-in list + [limits] secret_names)."""
+    return compile_name_patterns(policy.limits.secret_globs())
+
+
+def fastpath_cache_payload(policy: Policy) -> dict[str, Any]:
+    """What the git hook caches as JSON so it can decide without tomllib.
+
+    "governed" keeps file order, so the first regex that matches gives the
+    same dataset as Policy.dataset_for.
+    """
+    return {
+        "governed": [[ds.name, ds.regex.pattern] for ds in policy.datasets.values()],
+        "max_file_size": policy.limits.max_file_size,
+        "secret_name_regex": secret_name_matcher(policy).pattern,
+    }
+
+
+# ---- loading -------------------------------------------------------------
+
+def load_policy(path: Path) -> Policy:
+    """Load and validate gitgov.toml; a missing file is the empty policy."""
+    path = Path(path)
+    if not path.exists():
+        return Policy.empty(path)
+    text = _read(path)
+    raw = _parse(text, path)
+    problem = next(_problems(raw, schema.ROOT, ()), None)
+    if problem:
+        line = line_of(key_lines(text), problem.path)
+        raise ConfigError(str(path), line, dotted(problem.path), problem.rule, problem.hint)
+    return _build(raw, path)
+
+
+def _read(path: Path) -> str:
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ConfigError(str(path), None, "", f"cannot read: {exc.strerror or exc}") from None
+    try:
+        return data.decode("utf-8-sig")  # tolerate a BOM that Windows editors add
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise ConfigError(str(path), line, "", "not valid UTF-8 text") from None
+
+
+def _parse(text: str, path: Path) -> dict[str, Any]:
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover - exercised on 3.10 only
+        import tomli as tomllib
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise _syntax_error(str(exc), text, path) from None
+
+
+def _syntax_error(message: str, text: str, path: Path) -> ConfigError:
+    """tomllib puts the position in the message: "... (at line 3, column 9)"."""
+    reason, _, where = message.partition(" (at ")
+    match = re.match(r"line (\d+), column (\d+)\)", where)
+    if match:
+        line, col = int(match.group(1)), int(match.group(2))
+    elif where.startswith("end of document"):
+        lines = text.split("\n")
+        line, col = len(lines), len(lines[-1]) + 1
+    else:
+        return ConfigError(str(path), None, "", f"TOML syntax error: {message}")
+    reason = reason[:1].lower() + reason[1:]
+    return ConfigError(str(path), line, "", f"TOML syntax error at column {col}: {reason}")
+
+
+# ---- validation ----------------------------------------------------------
+
+class Problem(NamedTuple):
+    path: tuple
+    rule: str
+    hint: str | None = None
+
+
+def dotted(path: tuple) -> str:
+    """("datasets", "my data", "paths", 1) -> 'datasets."my data".paths[1]'."""
+    out = ""
+    for part in path:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            bare = re.fullmatch(r"[A-Za-z0-9_-]+", part)
+            text = part if bare else '"' + part.replace("\\", "\\\\").replace('"', '\\"') + '"'
+            out += ("." if out else "") + text
+    return out
+
+
+def _problems(value: Any, spec: Field, path: tuple) -> Iterator[Problem]:
+    """Every way ``value`` breaks ``spec``, in document order."""
+    rule = _type_rule(value, spec.type)
+    if rule:
+        yield Problem(path, rule)
+        return
+    yield from _item_problems(value, spec, path)
+    for name in spec.checks:
+        rule = schema.CHECKS[name](value)
+        if rule:
+            yield Problem(path, rule)
+    if isinstance(value, dict):
+        yield from _table_problems(value, spec, path)
+
+
+def _type_rule(value: Any, type_: str) -> str | None:
+    names = type_.split("|")
+    if any(schema.TYPE_TESTS[n](value) for n in names):
+        return None
+    return "expected " + " or ".join(schema.TYPE_NAMES[n] for n in names)
+
+
+def _item_problems(value: Any, spec: Field, path: tuple) -> Iterator[Problem]:
+    """``allowed`` and ``each`` apply to a scalar, or to each item of a list."""
+    items = list(enumerate(value)) if isinstance(value, list) else [(None, value)]
+    for index, item in items:
+        where = path if index is None else path + (index,)
+        if spec.allowed and item not in spec.allowed:
+            yield _not_allowed(item, spec.allowed, where)
+        for name in spec.each:
+            rule = schema.CHECKS[name](item)
+            if rule:
+                yield Problem(where, rule)
+
+
+def _not_allowed(value: Any, allowed: tuple, path: tuple) -> Problem:
+    choices = ", ".join(_show(a) for a in allowed)
+    hint = _closest(value, [a for a in allowed if isinstance(a, str)]) if isinstance(value, str) else None
+    return Problem(path, f"expected one of {choices}, got {_show(value)}", hint)
+
+
+def _table_problems(table: dict, spec: Field, path: tuple) -> Iterator[Problem]:
+    if spec.keys is None and spec.extra is None:
+        return  # free-form: plugin settings, drift options
+    known = spec.keys or {}
+    for key, value in table.items():
+        sub = known.get(key)
+        if sub is None and spec.extra is not None:
+            # With fixed keys too, only values shaped like ``extra`` count as
+            # extras; anything else is more likely a typo of a fixed key.
+            if spec.keys is None or _type_rule(value, spec.extra.type) is None:
+                sub = spec.extra
+        if sub is None:
+            yield _unknown(key, known, path + (key,))
+        else:
+            yield from _problems(value, sub, path + (key,))
+    for key in spec.required:
+        if key not in table:
+            yield Problem(path + (key,), "required key is missing")
+
+
+def _unknown(key: str, known: dict, path: tuple) -> Problem:
+    hint = _closest(key, list(known))
+    if hint:
+        return Problem(path, "unknown key", hint)
+    return Problem(path, "unknown key; expected one of " + ", ".join(known))
+
+
+def _closest(word: str, choices: list[str]) -> str | None:
+    match = difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
+    return match[0] if match else None
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return repr(value) if isinstance(value, str) else str(value)
+
+
+# ---- building ------------------------------------------------------------
+
+def _build(raw: dict[str, Any], path: Path) -> Policy:
+    retention = raw.get("retention", {})
+    datasets = {
+        name: _dataset(name, table, retention.get("default"))
+        for name, table in raw.get("datasets", {}).items()
+    }
+    return Policy(
+        path=path,
+        datasets=datasets,
+        plugins=_plugins(raw.get("plugins", {})),
+        limits=_limits(raw.get("limits", {})),
+        roles=_roles(raw.get("roles", {})),
+        watch=dict(raw.get("watch", {})),
+        retention=dict(retention),
+        raw=raw,
+    )
+
+
+def _dataset(name: str, t: dict[str, Any], default_retention: str | None) -> DatasetPolicy:
+    key = t.get("primary_key", ())
+    return DatasetPolicy(
+        name=name,
+        paths=tuple(t["paths"]),
+        description=t.get("description", ""),
+        classification=t.get("classification", schema.DEFAULT_CLASSIFICATION),
+        owner=t.get("owner"),
+        stewards=tuple(t.get("stewards", ())),
+        custodians=tuple(t.get("custodians", ())),
+        consumers=tuple(t.get("consumers", ())),
+        format=t.get("format"),
+        encrypt=t.get("encrypt") or None,
+        retention=t.get("retention", default_retention),
+        retention_column=t.get("retention_column"),
+        hold=t.get("hold", False),
+        primary_key=(key,) if isinstance(key, str) else tuple(key),
+        columns=dict(t.get("columns", {})),
+        rules=dict(t.get("rules", {})),
+        raw=t,
+    )
+
+
+def _plugins(t: dict[str, Any]) -> PluginsPolicy:
+    enable = t.get("enable")
+    return PluginsPolicy(
+        enable=None if enable is None else tuple(enable),
+        disable=tuple(t.get("disable", ())),
+        local=tuple(t.get("local", ())),
+        timeout=float(t.get("timeout", schema.DEFAULT_PLUGIN_TIMEOUT)),
+        settings={k: v for k, v in t.items() if k not in schema.PLUGINS.keys},
+    )
+
+
+def _limits(t: dict[str, Any]) -> LimitsPolicy:
+    size = t.get("max_file_size", schema.DEFAULT_MAX_FILE_SIZE)
+    return LimitsPolicy(max_file_size=schema.parse_size(size), secret_names=tuple(t.get("secret_names", ())))
+
+
+def _roles(t: dict[str, Any]) -> dict[str, tuple[str, ...]]:
+    # A role is a list of members, or a table with `members` and a description.
+    return {name: tuple(v if isinstance(v, list) else v.get("members", ())) for name, v in t.items()}

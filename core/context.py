@@ -1,0 +1,63 @@
+"""What a plugin may reach while handling an event: the policy, the repository,
+the data's bytes and the ledger. One Context serves one command or hook run."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, TYPE_CHECKING, Any
+
+from .events import Event
+
+if TYPE_CHECKING:
+    from .config import DatasetPolicy, Policy
+    from .git import Repo
+    from .ledger import Ledger
+
+
+@dataclass
+class Context:
+    policy: "Policy"
+    repo: "Repo | None" = None
+    ledger_path: Path | None = None
+    pending: list[Event] = field(default_factory=list)
+    _ledger: "Ledger | None" = None
+
+    @property
+    def root(self) -> Path:
+        return self.repo.root if self.repo else Path.cwd()
+
+    def dataset(self, name: str | None) -> "DatasetPolicy | None":
+        return self.policy.datasets.get(name) if name else None
+
+    def settings(self, plugin: str) -> dict[str, Any]:
+        """The free-form ``[plugins.<name>]`` table of gitgov.toml."""
+        return dict(self.policy.plugins.settings.get(plugin, {}))
+
+    def open_data(self, event: Event) -> IO[bytes]:
+        """The event's bytes: the blob in Git when there is one, else the file on disk."""
+        blob = getattr(event, "blob", None)
+        if blob and self.repo is not None:
+            return self.repo.open_blob(blob)
+        return open(self.root / getattr(event, "path"), "rb")
+
+    def read_data(self, event: Event, limit: int | None = None) -> bytes:
+        with self.open_data(event) as stream:
+            return stream.read(-1 if limit is None else limit)
+
+    def ledger(self) -> "Ledger":
+        """The repository's ledger, opened on first use (read it; the bus writes it)."""
+        if self._ledger is None:
+            from .ledger import open_ledger
+            if self.ledger_path is None:
+                raise RuntimeError("this context has no ledger")
+            self._ledger = open_ledger(self.ledger_path)
+        return self._ledger
+
+    def emit(self, event: Event) -> None:
+        """Queue a follow-up event (e.g. DataDisposed); the bus handles it in the same run."""
+        self.pending.append(event)
+
+    def close(self) -> None:
+        if self._ledger is not None:
+            self._ledger.close()
+            self._ledger = None

@@ -1,0 +1,185 @@
+"""What each Git hook does once the fast path decided there is work.
+
+Each hook turns Git's arguments and stdin into events, hands them to the bus
+and turns the outcome into an exit code: 0 to let Git go on, 1 to block.
+"""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+from .errors import EXIT_BLOCKED, EXIT_INPUT, GitgovError
+from .events import Change, CommitCreated, DataAdded, DataRemoved, Event, PushRequested, RefUpdate
+from .git import RawChange, Repo
+from .hookrun import KEY_CONTENT
+from .report import print_verdict
+from .session import Session
+
+NOTES_REF = "gitgov"
+BYPASS_COMMIT = ("fix the errors above and commit again; `git commit --no-verify` skips this "
+                 "check, but pre-push and the server check again")
+BYPASS_PUSH = "fix the errors above (amend or add a commit) and push again"
+
+
+def run_hook(hook: str, args: list[str], stdin=None) -> int:
+    """Entry for every hook; errors become one line and exit 2, never a traceback."""
+    handler = HANDLERS.get(hook)
+    if handler is None:
+        print(f"gitgov: unknown hook '{hook}'", file=sys.stderr)
+        return EXIT_INPUT
+    try:
+        with Session.open(".") as session:
+            _report_load_errors(session)
+            return handler(session, args, stdin if stdin is not None else sys.stdin)
+    except GitgovError as exc:
+        print(f"gitgov: {exc}", file=sys.stderr)
+        return exc.exit_code
+
+
+def _report_load_errors(session: Session) -> None:
+    for info in session.host.load_errors:
+        print(f"gitgov: warning: plugin '{info.name}' ({info.origin}) was skipped: {info.error}",
+              file=sys.stderr)
+
+
+# ---- classifying changes ------------------------------------------------------
+
+def _suspicious(session: Session, changes: list[RawChange], key_paths: set[str],
+                sizes: dict[str, int]) -> set[str]:
+    """Paths outside any dataset that the secrets check must see anyway."""
+    from .config import secret_name_matcher
+
+    secret = secret_name_matcher(session.policy)
+    limit = session.policy.limits.max_file_size
+    return {c.path for c in changes if not c.deleted and (
+        c.path in key_paths or secret.search(c.path) or sizes.get(c.new_blob, 0) > limit)}
+
+
+def _events_for(session: Session, changes: list[RawChange], key_paths: set[str], *,
+                stage: str, actor: str, commit: str | None = None) -> list[Event]:
+    events: list[Event] = []
+    sizes = session.repo.blob_sizes([c.new_blob for c in changes if not c.deleted])
+    extra = _suspicious(session, changes, key_paths, sizes)
+    for c in changes:
+        ds = session.policy.dataset_for(c.path)
+        if ds is None and c.path not in extra:
+            continue
+        name = ds.name if ds else None
+        if c.deleted:
+            if ds is not None:
+                events.append(DataRemoved(path=c.path, dataset=name, stage=stage, commit=commit,
+                                          actor=actor, source="hook"))
+            continue
+        events.append(DataAdded(path=c.path, dataset=name, blob=c.new_blob, stage=stage,
+                                size=sizes.get(c.new_blob), commit=commit, actor=actor,
+                                source="hook"))
+    return events
+
+
+def _key_paths(repo: Repo, commit: str | None = None) -> set[str]:
+    """Paths whose added lines hold a private key: staged ones, or a commit's."""
+    if commit is None:
+        args = ["diff", "--cached"]
+    else:
+        args = ["diff-tree", "-r", "--root", "--no-commit-id", "-m", "--first-parent", commit]
+    out = repo.git(*args, "--name-only", "-z", "--no-ext-diff", "-G", KEY_CONTENT)
+    return {p.decode("utf-8", "surrogateescape") for p in out.split(b"\0") if p}
+
+
+# ---- pre-commit / post-commit -------------------------------------------------
+
+def pre_commit(session: Session, args: list[str], stdin) -> int:
+    session.write_fastpath_cache()
+    repo = session.repo
+    events = _events_for(session, repo.staged_changes(), _key_paths(repo),
+                         stage="staged", actor=session.actor())
+    marker = repo.local_dir / "state" / "pending-commit"
+    if not events:
+        marker.unlink(missing_ok=True)
+        return 0
+    outcome = session.emit(events)
+    print_verdict(outcome.findings, "commit", bypass=BYPASS_COMMIT)
+    if outcome.blocked:
+        marker.unlink(missing_ok=True)
+        return EXIT_BLOCKED
+    marker.parent.mkdir(parents=True, exist_ok=True)
+    marker.write_text(json.dumps([e.subject for e in events]), encoding="utf-8")
+    return 0
+
+
+def post_commit(session: Session, args: list[str], stdin) -> int:
+    """Record the commit and anchor the ledger head on it as a git note."""
+    repo = session.repo
+    marker = repo.local_dir / "state" / "pending-commit"
+    marker.unlink(missing_ok=True)
+    info = repo.commit_info("HEAD")
+    changes = tuple(
+        Change(path=c.path, status=c.status, dataset=ds.name, blob=None if c.deleted else c.new_blob)
+        for c in repo.commit_changes(info["sha"])
+        if (ds := session.policy.dataset_for(c.path)) is not None)
+    if not changes:
+        return 0
+    event = CommitCreated(sha=info["sha"], parents=info["parents"], author=info["author"],
+                          message=info["message"], changes=changes, actor=info["author"],
+                          source="hook")
+    outcome = session.emit([event])
+    print_verdict(outcome.findings, "commit recorded, but")
+    anchor(session, info["sha"])
+    return 0
+
+
+def anchor(session: Session, sha: str) -> None:
+    """Write the ledger head as a note on `sha`, so history vouches for the chain."""
+    head = session.ctx.ledger().head()
+    if head is not None:
+        session.repo.add_note(NOTES_REF, sha, json.dumps({"seq": head[0], "id": head[1]}))
+
+
+# ---- pre-push ------------------------------------------------------------------
+
+def parse_push_lines(text: str) -> list[RefUpdate]:
+    refs = []
+    for line in text.splitlines():
+        parts = line.split()
+        if len(parts) == 4:
+            local_ref, new, ref, old = parts
+            refs.append(RefUpdate(ref=ref, old=old, new=new, local_ref=local_ref))
+    return refs
+
+
+def pushed_commits(repo: Repo, ref: RefUpdate, remote: str) -> list[str]:
+    """Commits a push would add to the remote: the whole range, not just the tip."""
+    if ref.is_delete:
+        return []
+    if not ref.is_create:
+        try:
+            return repo.rev_list(f"{ref.old}..{ref.new}")
+        except GitgovError:
+            pass  # the remote's old tip is unknown here (someone else pushed)
+    return repo.rev_list(ref.new, "--not", f"--remotes={remote}") if remote else repo.rev_list(ref.new)
+
+
+def pre_push(session: Session, args: list[str], stdin) -> int:
+    repo = session.repo
+    remote, url = (args + ["", ""])[:2]
+    refs = parse_push_lines(stdin.read())
+    actor = session.actor()
+    events: list[Event] = [PushRequested(remote=remote, url=url, refs=tuple(refs), actor=actor,
+                                         source="hook")]
+    seen: set[str] = set()
+    ledger = session.ctx.ledger()
+    for ref in refs:
+        for sha in pushed_commits(repo, ref, remote):
+            changes = [c for c in repo.commit_changes(sha) if not c.deleted and c.new_blob not in seen]
+            keys = _key_paths(repo, sha)
+            for event in _events_for(session, changes, keys, stage="pushed", actor=actor, commit=sha):
+                seen.add(event.blob)
+                if event.dataset is None or not ledger.has_passing_check(event.blob):
+                    events.append(event)
+    outcome = session.emit(events)
+    print_verdict(outcome.findings, "push", bypass=BYPASS_PUSH)
+    return EXIT_BLOCKED if outcome.blocked else 0
+
+
+HANDLERS = {"pre-commit": pre_commit, "post-commit": post_commit, "pre-push": pre_push}

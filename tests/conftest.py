@@ -1,0 +1,86 @@
+"""Shared fixtures: real git repositories in temporary folders, isolated from the
+user's git configuration, with the identity given only through the environment."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SAMPLE = ROOT / "sample_repo"
+
+
+@pytest.fixture(autouse=True)
+def git_env(tmp_path, monkeypatch):
+    """Isolate git from the user's config; identity only through env vars."""
+    home = tmp_path / "home"
+    home.mkdir(exist_ok=True)
+    for key, value in {
+        "HOME": str(home), "GIT_CONFIG_NOSYSTEM": "1", "GIT_CONFIG_GLOBAL": os.devnull,
+        "GIT_AUTHOR_NAME": "Ada", "GIT_AUTHOR_EMAIL": "ada@example.com",
+        "GIT_COMMITTER_NAME": "Ada", "GIT_COMMITTER_EMAIL": "ada@example.com",
+        "GIT_CEILING_DIRECTORIES": str(tmp_path), "GITGOV_TEST_LOG": str(tmp_path / "log"),
+        "NO_COLOR": "1",
+    }.items():
+        monkeypatch.setenv(key, value)
+    for key in ("GIT_DIR", "GIT_INDEX_FILE", "GIT_WORK_TREE", "GITGOV_TRACE", "GITGOV_DEBUG",
+                "GITGOV_DISABLE", "GITGOV_NO_FASTPATH"):
+        monkeypatch.delenv(key, raising=False)
+
+
+def git(cwd: Path, *args: str, check: bool = True, **kw) -> subprocess.CompletedProcess:
+    return subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True,
+                          stdin=kw.pop("stdin", subprocess.DEVNULL), check=check, **kw)
+
+
+def gitgov(cwd: Path, *args: str, check: bool = False, **kw) -> subprocess.CompletedProcess:
+    """Run the real CLI in a child process, as a user would."""
+    proc = subprocess.run([sys.executable, "-m", "gitgov.core", *args], cwd=cwd,
+                          capture_output=True, text=True, stdin=subprocess.DEVNULL, **kw)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"gitgov {' '.join(args)} exited {proc.returncode}:\n"
+                             f"{proc.stdout}\n{proc.stderr}")
+    return proc
+
+
+POLICY = """\
+[datasets.customers]
+description = "Customer master data"
+paths = ["data/raw/customers*.csv"]
+owner = "ada@example.com"
+classification = "confidential"
+
+[plugins]
+timeout = 5
+"""
+
+
+@pytest.fixture
+def repo(tmp_path) -> Path:
+    """A git repository with a gitgov.toml that governs data/raw/customers*.csv."""
+    path = tmp_path / "repo"
+    git(tmp_path, "init", "-q", "-b", "main", str(path))
+    (path / "gitgov.toml").write_text(POLICY)
+    return path
+
+
+@pytest.fixture
+def initialized(repo) -> Path:
+    """`repo` after `gitgov init` and a first commit of its policy."""
+    gitgov(repo, "init", check=True)
+    git(repo, "add", "gitgov.toml", ".gitignore")
+    git(repo, "commit", "-q", "-m", "policy")
+    return repo
+
+
+def write(root: Path, rel: str, text: str | bytes) -> Path:
+    path = root / rel
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if isinstance(text, bytes):
+        path.write_bytes(text)
+    else:
+        path.write_text(text)
+    return path
