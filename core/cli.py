@@ -27,10 +27,10 @@ def cli() -> None:
 
 
 def _register_builtin_commands(group: click.Group) -> None:
-    from .commands import ledger_cmds, setup_cmds
+    from .commands import erase_cmd, ledger_cmds, lineage_cmds, run_cmds, setup_cmds, watch_cmds
     from . import demo
 
-    for module in (setup_cmds, ledger_cmds, demo):
+    for module in (setup_cmds, ledger_cmds, watch_cmds, erase_cmd, run_cmds, lineage_cmds, demo):
         module.register(group)
 
 
@@ -54,9 +54,13 @@ def _register_plugin_commands(group: click.Group) -> None:
         click.echo(f"gitgov: warning: {f.message}", err=True)
 
 
-def build() -> click.Group:
+def build(argv: Sequence[str] | None = None) -> click.Group:
     _register_builtin_commands(cli)
-    _register_plugin_commands(cli)
+    # Loading every plugin costs hundreds of ms; a built-in command does not need
+    # plugin commands (`gitgov run` pays this on every run).
+    first = next((a for a in argv or () if not a.startswith("-")), None)
+    if first is None or first not in cli.commands:
+        _register_plugin_commands(cli)
     return cli
 
 
@@ -67,7 +71,7 @@ def _debug() -> bool:
 def main(argv: Sequence[str] | None = None) -> int:
     """Console-script entry: run the CLI and map every failure to a message and a code."""
     try:
-        group = build()
+        group = build(list(argv) if argv is not None else sys.argv[1:])
         result = group.main(args=list(argv) if argv is not None else None, prog_name="gitgov",
                             standalone_mode=False)
         code = result if isinstance(result, int) else 0
@@ -100,4 +104,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def console() -> None:
+    argv = sys.argv[1:]
+    if argv[:1] == ["hook-impl"]:
+        # The pre-commit framework calls this on every commit: skip click and the
+        # plugin host, and take the same fast path as the installed shims.
+        from .hookrun import main as hook_main
+
+        hook, rest = argv[1:2], argv[2:]
+        sys.exit(hook_main(hook + (rest[1:] if rest[:1] == ["--"] else rest)))
     sys.exit(main())

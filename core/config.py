@@ -25,7 +25,7 @@ from .tomlpos import key_lines, line_of
 
 __all__ = [
     "DatasetPolicy", "LimitsPolicy", "PluginsPolicy", "Policy",
-    "compile_patterns", "governed_matcher", "fastpath_cache_payload", "load_policy",
+    "compile_patterns", "governed_matcher", "fastpath_pathspecs", "load_policy",
     "secret_name_matcher",
 ]
 
@@ -122,17 +122,23 @@ def secret_name_matcher(policy: Policy) -> re.Pattern[str]:
     return compile_name_patterns(policy.limits.secret_globs())
 
 
-def fastpath_cache_payload(policy: Policy) -> dict[str, Any]:
-    """What the git hook caches as JSON so it can decide without tomllib.
+def fastpath_pathspecs(policy: Policy) -> list[str]:
+    """Git pathspecs that match at least every governed or secret-named path.
 
-    "governed" keeps file order, so the first regex that matches gives the
-    same dataset as Policy.dataset_for.
+    The hook's fast path hands these to `git diff --cached --quiet`. In git's
+    default pathspec matching `*` crosses "/", so a glob is a superset of
+    itself once "**/" may match nothing; a false match only costs the full
+    check, which then applies the exact globs.
     """
-    return {
-        "governed": [[ds.name, ds.regex.pattern] for ds in policy.datasets.values()],
-        "max_file_size": policy.limits.max_file_size,
-        "secret_name_regex": secret_name_matcher(policy).pattern,
-    }
+    specs = [_widen(g) for g in policy.governed_patterns()]
+    for glob in policy.limits.secret_globs():
+        specs += [_widen(glob)] if "/" in glob.rstrip("/") else [glob, "*/" + glob]
+    specs.append(".gitgov/")
+    return list(dict.fromkeys(specs))
+
+
+def _widen(glob: str) -> str:
+    return glob.replace("**/", "*").replace("/**", "/*")
 
 
 # ---- loading -------------------------------------------------------------

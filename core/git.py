@@ -8,11 +8,15 @@ from __future__ import annotations
 
 import os
 import subprocess
+import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Iterator, Sequence
+from typing import IO, TYPE_CHECKING, Iterator, Sequence
 
 from .errors import InputError
+
+if TYPE_CHECKING:
+    import re
 
 ZERO = "0" * 40
 
@@ -119,13 +123,71 @@ class Repo:
     # ---- index and history ---------------------------------------------
 
     def staged_changes(self) -> list[RawChange]:
-        return parse_raw(self.git("diff", "--cached", "--raw", "-z", "--no-renames", "--no-ext-diff"))
+        # --no-abbrev: porcelain diff shortens blob ids, and a short id is not a key
+        # the ledger, `cat-file --batch-check` or a later push can match on.
+        return parse_raw(self.git("diff", "--cached", "--raw", "-z", "--no-renames", "--no-ext-diff",
+                                  "--no-abbrev"))
 
     def commit_changes(self, sha: str) -> list[RawChange]:
         """What a commit changed relative to its first parent (all files for a root commit)."""
-        out = self.git("diff-tree", "-r", "--raw", "-z", "--no-renames", "--no-commit-id", "--root",
-                       "-m", "--first-parent", sha)
-        return parse_raw(out)
+        return next(iter(self.changes_by_commit([sha]).values()), [])
+
+    def changes_by_commit(self, shas: Sequence[str], *options: str) -> dict[str, list[RawChange]]:
+        """commit_changes() for many commits with one diff-tree process (a push may
+        carry thousands); `options` narrow the diff, e.g. ("-G", regex). Commits
+        with no matching change are absent from the result."""
+        if not shas:
+            return {}
+        # "<commit> <first parent>" per line: a merge is compared with its first
+        # parent only (`-m --first-parent` would diff against every parent).
+        parents = self.git("rev-list", "--no-walk=unsorted", "--parents", "--stdin",
+                           input="".join(f"{sha}\n" for sha in shas).encode())
+        pairs = "".join(" ".join(line.split()[:2]) + "\n" for line in parents.decode().splitlines())
+        out = self.git("diff-tree", "--stdin", "-r", "--raw", "-z", "--no-renames", "--no-abbrev",
+                       "--root", *options, input=pairs.encode())
+        result: dict[str, list[RawChange]] = {}
+        parts, i, current = out.split(b"\0"), 0, None
+        while i < len(parts):
+            token = parts[i]
+            if token.startswith(b":") and current is not None and i + 1 < len(parts):
+                result[current] += parse_raw(token + b"\0" + parts[i + 1])
+                i += 2
+                continue
+            if token.strip():  # a commit header; a path always follows a ":" record instead
+                current = token.decode().split()[0]
+                result.setdefault(current, [])
+            i += 1
+        return result
+
+    def grep_staged(self, pattern: str, paths: Sequence[str], batch: int = 500) -> set[str]:
+        """Which staged paths hold a match for a PCRE `pattern` (git greps the index in C)."""
+        found: set[str] = set()
+        for start in range(0, len(paths), batch):
+            out = self.git("--literal-pathspecs", "grep", "--cached", "-l", "-z", "-P", "-e",
+                           pattern, "--", *paths[start:start + batch], check=False)
+            found.update(p.decode("utf-8", "surrogateescape") for p in out.split(b"\0") if p)
+        return found
+
+    def blobs_matching(self, pattern: "re.Pattern[bytes]", blobs: Sequence[str],
+                       head: int = 1 << 20) -> set[str]:
+        """Which blobs hold a match in their first `head` bytes: one `cat-file --batch`."""
+        if not blobs:
+            return set()
+        proc = subprocess.Popen(["git", "cat-file", "--batch"], cwd=self.root,
+                                stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+        feeder = threading.Thread(target=_feed, args=(proc.stdin, blobs), daemon=True)
+        feeder.start()
+        found = set()
+        for blob in blobs:
+            header = proc.stdout.readline().split()
+            if len(header) < 3:  # "<id> missing": nothing to scan
+                continue
+            size = int(header[2])
+            data = proc.stdout.read(size + 1)[:size]
+            if pattern.search(data[:head]):
+                found.add(blob)
+        proc.wait()
+        return found
 
     def commit_info(self, sha: str = "HEAD") -> dict:
         fmt = "%H%x00%P%x00%an <%ae>%x00%ae%x00%B"
@@ -214,3 +276,11 @@ class _ProcessStream:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+def _feed(stdin: IO[bytes], blobs: Sequence[str]) -> None:
+    """Write blob ids on a thread, so a large answer can never block our writes."""
+    try:
+        stdin.write("".join(f"{b}\n" for b in blobs).encode())
+    finally:
+        stdin.close()

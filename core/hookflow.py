@@ -6,13 +6,14 @@ and turns the outcome into an exit code: 0 to let Git go on, 1 to block.
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 
 from .errors import EXIT_BLOCKED, EXIT_INPUT, GitgovError
 from .events import Change, CommitCreated, DataAdded, DataRemoved, Event, PushRequested, RefUpdate
 from .git import RawChange, Repo
-from .hookrun import KEY_CONTENT
+from .hookrun import SECRET_CONTENT
 from .report import print_verdict
 from .session import Session
 
@@ -35,6 +36,15 @@ def run_hook(hook: str, args: list[str], stdin=None) -> int:
     except GitgovError as exc:
         print(f"gitgov: {exc}", file=sys.stderr)
         return exc.exit_code
+    except KeyboardInterrupt:
+        print("gitgov: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # a bug must block with one line, not a traceback in git's output
+        if os.environ.get("GITGOV_DEBUG", "") not in ("", "0"):
+            raise
+        print(f"gitgov: internal error in the {hook} hook: {type(exc).__name__}: {exc} "
+              "(set GITGOV_DEBUG=1 for the traceback)", file=sys.stderr)
+        return EXIT_INPUT
 
 
 def _report_load_errors(session: Session) -> None:
@@ -77,14 +87,24 @@ def _events_for(session: Session, changes: list[RawChange], key_paths: set[str],
     return events
 
 
-def _key_paths(repo: Repo, commit: str | None = None) -> set[str]:
-    """Paths whose added lines hold a private key: staged ones, or a commit's."""
-    if commit is None:
-        args = ["diff", "--cached"]
-    else:
-        args = ["diff-tree", "-r", "--root", "--no-commit-id", "-m", "--first-parent", commit]
-    out = repo.git(*args, "--name-only", "-z", "--no-ext-diff", "-G", KEY_CONTENT)
-    return {p.decode("utf-8", "surrogateescape") for p in out.split(b"\0") if p}
+def _key_paths(session: Session, changes: list[RawChange]) -> set[str]:
+    """Staged paths outside every dataset that hold a private key or a token.
+
+    Files in datasets reach the secrets plugin anyway; git greps the rest.
+    """
+    paths = [c.path for c in changes
+             if not c.deleted and session.policy.dataset_for(c.path) is None]
+    return session.repo.grep_staged(SECRET_CONTENT, paths) if paths else set()
+
+
+def _pushed_key_paths(session: Session, changes: list[RawChange]) -> set[str]:
+    """The same question for blobs a push carries, read once each from the object store."""
+    import re
+
+    blobs = {c.new_blob: c.path for c in changes
+             if not c.deleted and session.policy.dataset_for(c.path) is None}
+    hits = session.repo.blobs_matching(re.compile(SECRET_CONTENT.encode()), list(blobs))
+    return {blobs[b] for b in hits}
 
 
 # ---- pre-commit / post-commit -------------------------------------------------
@@ -92,7 +112,8 @@ def _key_paths(repo: Repo, commit: str | None = None) -> set[str]:
 def pre_commit(session: Session, args: list[str], stdin) -> int:
     session.write_fastpath_cache()
     repo = session.repo
-    events = _events_for(session, repo.staged_changes(), _key_paths(repo),
+    staged = repo.staged_changes()
+    events = _events_for(session, staged, _key_paths(session, staged),
                          stage="staged", actor=session.actor())
     marker = repo.local_dir / "state" / "pending-commit"
     if not events:
@@ -124,7 +145,7 @@ def post_commit(session: Session, args: list[str], stdin) -> int:
                           message=info["message"], changes=changes, actor=info["author"],
                           source="hook")
     outcome = session.emit([event])
-    print_verdict(outcome.findings, "commit recorded, but")
+    print_verdict(outcome.findings, "the commit", blocking=False)  # it exists already
     anchor(session, info["sha"])
     return 0
 
@@ -160,26 +181,42 @@ def pushed_commits(repo: Repo, ref: RefUpdate, remote: str) -> list[str]:
     return repo.rev_list(ref.new, "--not", f"--remotes={remote}") if remote else repo.rev_list(ref.new)
 
 
-def pre_push(session: Session, args: list[str], stdin) -> int:
+def _pushed(session: Session, refs: list[RefUpdate], remote: str, actor: str) -> list[Event]:
+    """DataAdded for each blob the push publishes that no passing check vouches for."""
     repo = session.repo
+    shas = list(dict.fromkeys(sha for ref in refs for sha in pushed_commits(repo, ref, remote)))
+    by_commit = repo.changes_by_commit(shas)
+    keys = _pushed_key_paths(session, [c for cs in by_commit.values() for c in cs])
+    seen: set[str] = set()
+    ledger = session.ctx.ledger()
+    events: list[Event] = []
+    for sha in shas:
+        changes = [c for c in by_commit.get(sha, []) if not c.deleted and c.new_blob not in seen]
+        for event in _events_for(session, changes, keys, stage="pushed", actor=actor, commit=sha):
+            seen.add(event.blob)
+            if event.dataset is None or not ledger.has_passing_check(event.blob):
+                events.append(event)
+    return events
+
+
+def pre_push(session: Session, args: list[str], stdin) -> int:
     remote, url = (args + ["", ""])[:2]
     refs = parse_push_lines(stdin.read())
     actor = session.actor()
     events: list[Event] = [PushRequested(remote=remote, url=url, refs=tuple(refs), actor=actor,
                                          source="hook")]
-    seen: set[str] = set()
-    ledger = session.ctx.ledger()
-    for ref in refs:
-        for sha in pushed_commits(repo, ref, remote):
-            changes = [c for c in repo.commit_changes(sha) if not c.deleted and c.new_blob not in seen]
-            keys = _key_paths(repo, sha)
-            for event in _events_for(session, changes, keys, stage="pushed", actor=actor, commit=sha):
-                seen.add(event.blob)
-                if event.dataset is None or not ledger.has_passing_check(event.blob):
-                    events.append(event)
+    events += _pushed(session, refs, remote, actor)
     outcome = session.emit(events)
     print_verdict(outcome.findings, "push", bypass=BYPASS_PUSH)
     return EXIT_BLOCKED if outcome.blocked else 0
 
 
-HANDLERS = {"pre-commit": pre_commit, "post-commit": post_commit, "pre-push": pre_push}
+def commit_msg(session: Session, args: list[str], stdin) -> int:
+    """Refuse a commit whose message does not acknowledge a breaking data change (core/ack.py)."""
+    from .ack import commit_msg as check
+
+    return check(args[0]) if args else 0
+
+
+HANDLERS = {"pre-commit": pre_commit, "commit-msg": commit_msg, "post-commit": post_commit,
+            "pre-push": pre_push}

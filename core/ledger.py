@@ -2,28 +2,26 @@
 
 File: <worktree>/.gitgov/ledger.db, a plain SQLite database any tool can open.
 
-Table `journal` holds one row per entry. An entry's id is
-sha256(canonical_json({"seq", "prev", "time", "kind", "actor", "source",
-"subject", "payload"})), where "payload" is the entry's canonical JSON *text*
-exactly as stored, so verification hashes the bytes on disk and never depends
-on re-serialising parsed JSON. `prev` is the id of the entry before (64 zeros
-for seq 1), so editing, deleting, inserting or reordering rows breaks the chain.
-Triggers refuse UPDATE, DELETE and inserts that do not extend the head.
+Table `journal`: one row per entry. id = sha256(canonical_json({"seq", "prev",
+"time", "kind", "actor", "source", "subject", "payload"})) where "payload" is the
+canonical JSON *text* as stored, so verify hashes the bytes on disk and never
+depends on re-serialising parsed JSON. `prev` is the id of the entry before (64
+zeros for seq 1): editing, deleting, inserting or reordering rows breaks the
+chain. Triggers refuse UPDATE, DELETE and INSERT OR REPLACE.
 
-Writers take the write lock up front (BEGIN IMMEDIATE) so the hook, the
-watcher and the CLI can append at the same time without losing entries; the
-projection tables (projections.py) are updated in that same transaction.
-
-Only stdlib modules are imported: this module sits on the hook hot path.
+Writers take the write lock up front (BEGIN IMMEDIATE) so the hook, the watcher
+and the CLI can append at once without losing entries; projections.py updates
+its tables in the same transaction. Stdlib only: this is the hook hot path.
 """
 from __future__ import annotations
 
 import hashlib
 import json
+import os
 from json.encoder import encode_basestring as _quote  # what _CANON uses for str (ensure_ascii=False)
 import sqlite3
 import time as _time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -43,7 +41,9 @@ _APPEND_ONLY = "gitgov ledger is append-only"
 _NO_ANCHORS: Mapping[int, str] = MappingProxyType({})
 _COLUMNS = "seq, id, prev, time, kind, actor, source, subject, payload"
 _ID_TEMPLATE = '{"actor":%s,"kind":%s,"payload":%s,"prev":%s,"seq":%d,"source":%s,"subject":%s,"time":%s}'
-_CANON = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+# check_circular=False: skips per-container bookkeeping; a cycle still fails (RecursionError).
+_CANON = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False,
+                          check_circular=False)
 
 
 def canonical_json(obj: Any) -> bytes:
@@ -73,7 +73,7 @@ class Entry:
     time: str | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Recorded:
     """An entry as stored in the journal (field order = journal column order).
 
@@ -90,17 +90,6 @@ class Recorded:
     source: str
     subject: str
     payload: dict[str, Any] = field(default_factory=dict)
-
-
-_RECORDED_FIELDS = ("seq", "id", "prev", "time", "kind", "actor", "source", "subject", "payload")
-
-
-def _recorded(row: tuple[Any, ...], payload: dict[str, Any]) -> Recorded:
-    """Build a Recorded without the frozen __init__ (9 object.__setattr__ calls),
-    which cost as much as hashing the entry in a batched append."""
-    rec = object.__new__(Recorded)
-    rec.__dict__.update(zip(_RECORDED_FIELDS, (*row[:8], payload)))
-    return rec
 
 
 @dataclass(frozen=True)
@@ -133,12 +122,14 @@ def _migrate_journal(db: sqlite3.Connection) -> None:
 
 
 def _migrate_projections(db: sqlite3.Connection) -> None:
-    _replay(db)
+    projections.replay(db)
 
 
 # Applied in order; PRAGMA user_version = number applied. Append, never edit:
 # a step that changes projection tables should just call _migrate_projections.
-MIGRATIONS = (_migrate_journal, _migrate_projections)
+# Step 3: runs, run_files, metrics, lineage_nodes/_edges, models, reproductions.
+# Step 4: quality_checks, quality_metrics, dataset_profiles, quality_versions.
+MIGRATIONS = (_migrate_journal, _migrate_projections, _migrate_projections, _migrate_projections)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
@@ -148,13 +139,16 @@ def open_ledger(path: Path, *, create: bool = False) -> Ledger:
     _check_file(path, create)
     uri = path.absolute().as_uri() + ("?mode=rwc" if create else "?mode=rw")
     try:
-        db = sqlite3.connect(uri, uri=True, timeout=BUSY_TIMEOUT_S, isolation_level=None)
+        db = sqlite3.connect(uri, uri=True, timeout=BUSY_TIMEOUT_S, isolation_level=None,
+                             check_same_thread=False)
     except sqlite3.Error as exc:
         raise _error(path, exc) from None
     try:
         with _sqlite_errors(path):
             db.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
             db.execute("PRAGMA synchronous = NORMAL")  # with WAL: durable enough, never corrupt
+            db.execute("PRAGMA cache_size = -32768")  # 32 MiB, used only as needed: big batches spill less
+            _check_identity(db, path, create)  # before WAL: never convert a file that is not ours
             _retry_busy(lambda: db.execute("PRAGMA journal_mode = WAL").fetchone())
             _migrate(db, path, create)
     except BaseException:
@@ -173,40 +167,39 @@ def _check_file(path: Path, create: bool) -> None:
         if not path.parent.is_dir():
             raise LedgerError(f"cannot create {path}: {path.parent} is not a directory")
         return
-    try:
-        with open(path, "rb") as fh:
-            header = fh.read(len(_SQLITE_MAGIC))
-    except OSError as exc:
-        raise LedgerError(f"cannot read {path}: {exc.strerror}") from None
-    if header and header != _SQLITE_MAGIC:
-        raise LedgerError(f"{path} is not a gitgov ledger (not an SQLite database)")
+    # No open() of the file here: closing any descriptor of it drops every POSIX
+    # lock this process holds on it, including an open connection's WAL lock;
+    # another process may then delete the -wal that connection still appends to.
+    # SQLite itself refuses a file that is not a database ("not a database").
+    if not os.access(path, os.R_OK):
+        raise LedgerError(f"cannot read {path}: Permission denied")
 
 
 def _migrate(db: sqlite3.Connection, path: Path, create: bool) -> None:
     # Always taking the write lock here doubles as the check that we can write,
     # and stops two processes from initialising the same file at once.
     with _transaction(db):
-        version = db.execute("PRAGMA user_version").fetchone()[0]
-        app_id = db.execute("PRAGMA application_id").fetchone()[0]
-        if app_id != APPLICATION_ID:
-            _check_blank(db, path, create, app_id)
-            version = 0
-        if version > SCHEMA_VERSION:
-            raise LedgerError(f"{path} was written by a newer gitgov (schema {version} > "
-                              f"{SCHEMA_VERSION}); upgrade gitgov")
+        version = _check_identity(db, path, create)
         for step in MIGRATIONS[version:]:
             step(db)
         if version < SCHEMA_VERSION:
             db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
 
-def _check_blank(db: sqlite3.Connection, path: Path, create: bool, app_id: int) -> None:
-    """An SQLite file that is not ours: initialise it only if empty and asked to."""
-    used = db.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
-    if used or app_id:
+def _check_identity(db: sqlite3.Connection, path: Path, create: bool) -> int:
+    """Schema version of our ledger, 0 for an empty file we may initialise; else refuse."""
+    app_id = db.execute("PRAGMA application_id").fetchone()[0]
+    version = db.execute("PRAGMA user_version").fetchone()[0]
+    if app_id == APPLICATION_ID:
+        if version > SCHEMA_VERSION:
+            raise LedgerError(f"{path} was written by a newer gitgov (schema {version} > "
+                              f"{SCHEMA_VERSION}); upgrade gitgov")
+        return version
+    if app_id or db.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]:
         raise LedgerError(f"{path} is not a gitgov ledger (an SQLite database of another application)")
     if not create:
         raise LedgerError(f"{path} is an empty file, not an initialised ledger; run `gitgov init`")
+    return 0
 
 
 class Ledger:
@@ -234,19 +227,18 @@ class Ledger:
         with _sqlite_errors(self.path):
             return _head(self._db)
 
-    def append(self, entries: Sequence[Entry]) -> list[Recorded]:
+    def append(self, entries: Iterable[Entry]) -> list[Recorded]:
         """Record `entries` in one transaction with their projections: all or nothing."""
-        if not entries:
-            return []
         rows = _prepare(entries, _utc_now())  # serialise before taking the lock
+        if not rows:
+            return []
         with _sqlite_errors(self.path), _transaction(self._db):
-            chained = _chain(_head(self._db), rows)
+            chained, recorded = _chain(_head(self._db), rows)
             self._db.executemany(f"INSERT INTO journal ({_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?)", chained)
-            recorded = [_recorded(row, e.payload) for row, e in zip(chained, entries)]
             for rec, row in zip(recorded, chained):
                 if projections.wants(rec.kind, rec.payload):
                     # Projectors see exactly what rebuild() will parse from the journal.
-                    _project(self._db, _recorded(row, json.loads(row[8])))
+                    projections.project(self._db, Recorded(*row[:8], json.loads(row[8])))
         return recorded
 
     def entries(self, *, kind: str | None = None, subject: str | None = None,
@@ -254,32 +246,23 @@ class Ledger:
                 newest_first: bool = True) -> Iterator[Recorded]:
         """Journal entries, filtered. `kind` containing * ? or [ is a GLOB pattern
         (e.g. "data_*"), otherwise an exact match; `subject` is exact."""
-        where, args = [], []
-        if kind is not None:
-            where.append("kind GLOB ?" if any(c in kind for c in "*?[") else "kind = ?")
-            args.append(kind)
-        if subject is not None:
-            where.append("subject = ?")
-            args.append(subject)
-        if after_seq is not None:
-            where.append("seq > ?")
-            args.append(after_seq)
-        sql = f"SELECT {_COLUMNS} FROM journal"
-        sql += (" WHERE " + " AND ".join(where)) if where else ""
-        sql += " ORDER BY seq " + ("DESC" if newest_first else "ASC")
-        if limit is not None:
-            sql += " LIMIT ?"
-            args.append(limit)
+        glob = kind is not None and any(c in kind for c in "*?[")
+        filters = [("kind GLOB ?" if glob else "kind = ?", kind), ("subject = ?", subject),
+                   ("seq > ?", after_seq)]
+        where = [(cond, value) for cond, value in filters if value is not None]
+        sql = f"SELECT {_COLUMNS} FROM journal WHERE 1" + "".join(f" AND {c}" for c, _ in where)
+        sql += " ORDER BY seq " + ("DESC" if newest_first else "ASC") + " LIMIT ?"
+        args = [v for _, v in where] + [-1 if limit is None else limit]
         with _sqlite_errors(self.path):
             for row in self._db.execute(sql, args):
-                yield _recorded(row, json.loads(row[8]))
+                yield Recorded(*row[:8], json.loads(row[8]))
 
     def verify(self, anchors: Mapping[int, str] = _NO_ANCHORS) -> VerifyReport:
         """Recheck the whole chain; `anchors` ({seq: id} kept elsewhere, e.g. in Git)
         also catch a rewritten or truncated tail."""
         with _sqlite_errors(self.path):
             rows = self._db.execute(f"SELECT {_COLUMNS} FROM journal ORDER BY seq")
-            report = _verify_rows(rows, anchors)
+            report = _verify_rows(rows, _normalise(anchors))
             if report.ok and not _triggers_present(self._db):
                 return VerifyReport(False, report.count, None,
                                     "append-only triggers are missing (the journal may have been edited)")
@@ -288,24 +271,21 @@ class Ledger:
     def rebuild(self) -> int:
         """Drop and recreate the projection tables from the journal; returns entries replayed."""
         with _sqlite_errors(self.path), _transaction(self._db):
-            return _replay(self._db)
+            return projections.replay(self._db)
 
     def has_passing_check(self, blob: str, ruleset: str | None = None) -> bool:
         """True if this blob was already checked with verdict 'pass' (under `ruleset`, if given)."""
-        sql = "SELECT 1 FROM dataset_versions WHERE blob = ? AND verdict = 'pass'"
-        args: list[Any] = [blob]
-        if ruleset is not None:
-            sql += " AND ruleset = ?"
-            args.append(ruleset)
+        sql = ("SELECT 1 FROM dataset_versions WHERE blob = ? AND verdict = 'pass'"
+               " AND (? IS NULL OR ruleset = ?) LIMIT 1")
         with _sqlite_errors(self.path):
-            return self._db.execute(sql + " LIMIT 1", args).fetchone() is not None
+            return self._db.execute(sql, (blob, ruleset, ruleset)).fetchone() is not None
 
 
 def _utc_now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="microseconds").replace("+00:00", "Z")
 
 
-def _prepare(entries: Sequence[Entry], now: str) -> list[tuple[str, str, str, str, str, str]]:
+def _prepare(entries: Iterable[Entry], now: str) -> list[tuple[Any, ...]]:
     """Validate and serialise outside the write lock; raise before anything is written."""
     rows = []
     for n, e in enumerate(entries):
@@ -315,16 +295,18 @@ def _prepare(entries: Sequence[Entry], now: str) -> list[tuple[str, str, str, st
             raise LedgerError(f"entry {n} ({e.kind!r}): needs a kind and a dict payload")
         try:
             text = _CANON.encode(e.payload)
-        except (TypeError, ValueError) as exc:
+        except (TypeError, ValueError, RecursionError) as exc:
             raise LedgerError(f"entry {n} ({e.kind}): payload is not storable JSON: {exc}") from None
-        rows.append((e.time or now, e.kind, e.actor, e.source, e.subject, text))
+        rows.append((e.time or now, e.kind, e.actor, e.source, e.subject, text, e.payload))
     return rows
 
 
-def _chain(head: tuple[int, str] | None, rows: list[tuple[str, ...]]) -> list[tuple[Any, ...]]:
+def _chain(head: tuple[int, str] | None,
+           rows: list[tuple[Any, ...]]) -> tuple[list[tuple[Any, ...]], list[Recorded]]:
+    """Journal rows and their Recorded twins, built in one pass (this loop is the hot path)."""
     seq, prev = head or (0, GENESIS)
-    out = []
-    for time, kind, actor, source, subject, text in rows:
+    out, recorded = [], []
+    for time, kind, actor, source, subject, text, payload in rows:
         seq += 1
         try:
             new_id = entry_id(seq, prev, time, kind, actor, source, subject, text)
@@ -334,8 +316,9 @@ def _chain(head: tuple[int, str] | None, rows: list[tuple[str, ...]]) -> list[tu
             raise LedgerError(f"entry seq {seq} ({kind!r}): kind, subject, actor, source and time"
                               " must be text") from None
         out.append((seq, new_id, prev, time, kind, actor, source, subject, text))
+        recorded.append(Recorded(seq, new_id, prev, time, kind, actor, source, subject, payload))
         prev = new_id
-    return out
+    return out, recorded
 
 
 def _head(db: sqlite3.Connection) -> tuple[int, str] | None:
@@ -343,24 +326,12 @@ def _head(db: sqlite3.Connection) -> tuple[int, str] | None:
     return (row[0], row[1]) if row else None
 
 
-def _project(db: sqlite3.Connection, rec: Recorded) -> None:
+def _normalise(anchors: Mapping[Any, Any]) -> dict[int, str]:
+    """Anchors often come back from JSON, where the seq keys are strings."""
     try:
-        projections.project(db, rec)
-    except (sqlite3.Error, LedgerError):
-        raise
-    except Exception as exc:  # a projector bug must abort the append, but as one readable line
-        raise LedgerError(f"cannot project entry seq {rec.seq} ({rec.kind}): {exc!r}") from None
-
-
-def _replay(db: sqlite3.Connection) -> int:
-    projections.reset(db)
-    count = 0
-    cursor = db.execute(f"SELECT {_COLUMNS} FROM journal ORDER BY seq")
-    while batch := cursor.fetchmany(1000):
-        for row in batch:
-            _project(db, _recorded(row, json.loads(row[8])))
-        count += len(batch)
-    return count
+        return {int(seq): str(rid) for seq, rid in anchors.items()}
+    except (TypeError, ValueError, AttributeError):
+        raise LedgerError("anchors must map entry seq numbers to entry ids") from None
 
 
 def _verify_rows(rows: Iterator[tuple[Any, ...]], anchors: Mapping[int, str]) -> VerifyReport:
@@ -432,10 +403,8 @@ def _retry_busy(action: Any, attempts: int = 60) -> Any:
 
 
 def _is_busy(exc: sqlite3.OperationalError) -> bool:
-    code = getattr(exc, "sqlite_errorcode", None)  # Python 3.11+
-    if code is not None:
-        return code & 0xFF == _SQLITE_BUSY
-    return "locked" in str(exc) or "busy" in str(exc)
+    code = getattr(exc, "sqlite_errorcode", None)  # Python 3.11+; older: the message
+    return code & 0xFF == _SQLITE_BUSY if code is not None else "locked" in str(exc)
 
 
 @contextmanager

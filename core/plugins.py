@@ -32,7 +32,7 @@ class PluginInfo:
     """What `gitgov plugins` shows for one plugin."""
 
     name: str
-    origin: str  # built-in | installed | local | test
+    origin: str  # built-in | installed | local | test | unknown (named in enable, not found)
     version: str = ""
     module: str = ""
     hooks: list[str] = field(default_factory=list)
@@ -62,34 +62,43 @@ def make_manager() -> pluggy.PluginManager:
     return pm
 
 
+def env_disabled() -> set[str]:
+    """Plugins turned off for one run with GITGOV_DISABLE=name,name."""
+    return {n.strip() for n in os.environ.get("GITGOV_DISABLE", "").split(",") if n.strip()}
+
+
 def _allowed(name: str, policy: "Policy | None") -> bool:
-    if policy is None:
-        return True
-    enable, disable = policy.plugins.enable, policy.plugins.disable
-    env_disabled = {n.strip() for n in os.environ.get("GITGOV_DISABLE", "").split(",") if n.strip()}
-    if name in disable or name in env_disabled:
+    if name in env_disabled():  # honoured outside a repository too
         return False
-    return enable is None or name in enable
-
-
-def _hooks_of(pm: pluggy.PluginManager, plugin: object) -> list[str]:
-    callers = pm.get_hookcallers(plugin) or []
-    return sorted(c.name for c in callers)
+    return policy is None or policy.plugins.allows(name)
 
 
 def _register(pm: pluggy.PluginManager, obj: object, info: PluginInfo) -> None:
     """Register and validate: an implementation of an unknown hook is a load error."""
+    if pm.has_plugin(info.name):  # the same name twice (installed and local): first wins
+        raise LookupError(f"another plugin named '{info.name}' is already loaded")
     pm.register(obj, name=info.name)
-    unknown = [name for name in dir(obj) if pm.parse_hookimpl_opts(obj, name) is not None
-               and not getattr(pm.hook, name).has_spec()]
+    callers = pm.get_hookcallers(obj) or []
+    unknown = sorted(c.name for c in callers if not c.has_spec())
+    wrappers = sorted(c.name for c in callers
+                      if any(i.plugin is obj and (i.hookwrapper or i.wrapper)
+                             for i in c.get_hookimpls()))
+    problem = None
     if unknown:
+        problem = f"implements unknown hook(s): {', '.join(unknown)} (see gitgov.core.hookspecs)"
+    elif wrappers:
+        problem = f"hook wrappers are not supported: {', '.join(wrappers)}"
+    elif not callers:
+        problem = "implements no hook (mark hook functions with @hookimpl from gitgov.core.hookspecs)"
+    if problem:
         pm.unregister(obj)
-        raise LookupError(f"implements unknown hook(s): {', '.join(sorted(unknown))}")
-    info.hooks = _hooks_of(pm, obj)
+        raise LookupError(problem)
+    info.hooks = sorted(c.name for c in callers)
 
 
 def _describe(exc: BaseException) -> str:
-    return f"{type(exc).__name__}: {exc}"
+    """One line: pluggy's validation errors span several."""
+    return " ".join(f"{type(exc).__name__}: {exc}".split())
 
 
 def _load_entry_points(pm: pluggy.PluginManager, policy: "Policy | None") -> list[PluginInfo]:
@@ -103,11 +112,10 @@ def _load_entry_points(pm: pluggy.PluginManager, policy: "Policy | None") -> lis
         if not _allowed(ep.name, policy):
             info.enabled = False
             continue
-        if pm.has_plugin(ep.name):  # the same name installed twice: first wins
-            info.error = "another plugin with this name is already loaded"
-            continue
         try:
             _register(pm, ep.load(), info)
+        except KeyboardInterrupt:
+            raise
         except BaseException as exc:  # noqa: BLE001 - a plugin's import may raise anything
             info.error = _describe(exc)
     return infos
@@ -139,11 +147,15 @@ def _load_local(pm: pluggy.PluginManager, policy: "Policy", root: Path) -> list[
             continue
         try:
             if not path.is_file():
-                raise FileNotFoundError(f"no such plugin file: {rel}")
+                raise FileNotFoundError(f"no such plugin file: {rel} (listed in [plugins] local)")
+            if pm.has_plugin(info.name):  # before running its code, which could clobber the first
+                raise LookupError(f"another plugin named '{info.name}' is already loaded")
             module = _import_file(path)
             info.version = str(getattr(module, "__version__", ""))
             _register(pm, module, info)
-        except BaseException as exc:  # noqa: BLE001
+        except KeyboardInterrupt:
+            raise
+        except BaseException as exc:  # noqa: BLE001 - SystemExit at import too
             info.error = _describe(exc)
     return infos
 
@@ -162,4 +174,28 @@ def load_host(policy: "Policy | None" = None, root: Path | None = None,
             _register(pm, obj, info)
         except BaseException as exc:  # noqa: BLE001
             info.error = _describe(exc)
+    if policy is not None:
+        infos += _unknown_names(policy, infos)
     return Host(pm=pm, plugins=infos)
+
+
+def _unknown_names(policy: "Policy", infos: list[PluginInfo]) -> list[PluginInfo]:
+    """Names in [plugins] enable that match no plugin: a typo, or a plugin not installed here.
+
+    Either way something the policy expects to run does not, and a typo also
+    turns the intended plugin off, so it is reported like a load error. (A
+    name in ``disable`` that is not installed is harmless: nothing to say.)
+    """
+    import difflib
+
+    known = [i.name for i in infos]
+    found: list[PluginInfo] = []
+    for name in dict.fromkeys(policy.plugins.enable or ()):
+        if name in known:
+            continue
+        near = difflib.get_close_matches(name, known, n=1)
+        hint = f" (did you mean '{near[0]}'?)" if near else ""
+        found.append(PluginInfo(name=name, origin="unknown", enabled=False,
+                                error=f"named in [plugins] enable in gitgov.toml, but no plugin "
+                                      f"has this name{hint}"))
+    return found

@@ -41,23 +41,30 @@ def format_findings(findings: list[Finding], *, color: bool = False, verbose: bo
 
 
 def print_verdict(findings: list[Finding], action: str, *, stream: TextIO = sys.stderr,
-                  bypass: str | None = None) -> None:
-    """The hook's report: what blocked `action` (a commit, a push), and how to proceed."""
+                  bypass: str | None = None, blocking: bool = True) -> None:
+    """The hook's report: what blocked `action` (a commit, a push), and how to proceed.
+
+    With blocking=False (post-commit: the commit exists) errors are reported
+    as recorded, never as blocking.
+    """
     n = counts(findings)
     if not n["error"] and not n["warning"]:
         return
     color = _use_color(stream)
-    if n["error"]:
-        head = f"gitgov: {action} blocked by policy ({_plural(n['error'], 'error')}"
-    else:
-        head = f"gitgov: {action} allowed with {_plural(n['warning'], 'warning')}"
-    if n["error"] and n["warning"]:
-        head += f", {_plural(n['warning'], 'warning')}"
-    head += ")" if n["error"] else ""
-    print(head, file=stream)
+    print(_headline(n, action, blocking), file=stream)
     print(format_findings(findings, color=color), file=stream)
     if n["error"] and bypass:
         print(bypass, file=stream)
+
+
+def _headline(n: dict[str, int], action: str, blocking: bool) -> str:
+    errors, warnings = _plural(n["error"], "error"), _plural(n["warning"], "warning")
+    both = f"{errors}, {warnings}" if n["warning"] else errors
+    if not blocking:
+        return f"gitgov: {action} was recorded with {both if n['error'] else warnings}"
+    if n["error"]:
+        return f"gitgov: {action} blocked by policy ({both})"
+    return f"gitgov: {action} allowed with {warnings}"
 
 
 def _plural(n: int, word: str) -> str:

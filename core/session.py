@@ -9,52 +9,70 @@ import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable
+from typing import TYPE_CHECKING, Iterable
 
-from .bus import Outcome, emit
-from .config import Policy, fastpath_cache_payload, load_policy
+from .config import Policy, load_policy
 from .context import Context
+from .errors import ConfigError
 from .events import Event
 from .git import Repo
-from .plugins import Host, load_host
+
+if TYPE_CHECKING:  # pluggy comes with these: imported when a session opens, not before
+    from .bus import Outcome
+    from .plugins import Host
+
+
+def load_repo_policy(repo: Repo) -> Policy:
+    """The repository's gitgov.toml; an error names it as the user would type it
+    ("gitgov.toml:7: ..."), not by its absolute path."""
+    try:
+        return load_policy(repo.policy_path)
+    except ConfigError as exc:
+        shown = os.path.relpath(repo.policy_path)
+        if exc.file != str(repo.policy_path) or shown.startswith(".."):
+            raise
+        raise ConfigError(shown, exc.line, exc.key, exc.rule, exc.hint) from None
 
 
 @dataclass
 class Session:
     repo: Repo
     policy: Policy
-    host: Host
+    host: "Host"
     ctx: Context
 
     @classmethod
     def open(cls, start: Path | str = ".", *, extra_plugins: Iterable[tuple[str, object]] = (),
              require_ledger: bool = True) -> "Session":
+        from .plugins import load_host
+
         repo = Repo.discover(start)
-        policy = load_policy(repo.policy_path)
+        policy = load_repo_policy(repo)
         host = load_host(policy, repo.root, extra=extra_plugins)
         ledger = repo.ledger_path if (require_ledger or repo.ledger_path.exists()) else None
         return cls(repo=repo, policy=policy, host=host,
                    ctx=Context(policy=policy, repo=repo, ledger_path=ledger))
 
-    def emit(self, events: Iterable[Event], *, record: bool = True) -> Outcome:
+    def emit(self, events: Iterable[Event], *, record: bool = True) -> "Outcome":
+        from .bus import emit
+
         return emit(events, self.host, self.ctx, record=record)
 
     def actor(self) -> str:
         return self.repo.identity()
 
     def write_fastpath_cache(self) -> None:
-        """Refresh the matcher the pre-commit fast path reads (see hookrun.py)."""
-        path = self.repo.local_dir / "cache" / "fastpath.json"
-        try:
-            st = os.stat(self.repo.policy_path)
-            stamp = [st.st_size, st.st_mtime_ns]
-        except FileNotFoundError:
-            stamp = None
-        payload = {"version": 1, "stamp": stamp, **fastpath_cache_payload(self.policy)}
+        """Refresh the pathspecs the pre-commit fast path reads (see hookrun.py)."""
+        from .config import fastpath_pathspecs
+        from .hookrun import CACHE, policy_stamp, render_cache
+
+        path = self.repo.root / CACHE
+        stamp = policy_stamp(self.repo.policy_path)
+        text = render_cache(stamp, self.policy.limits.max_file_size, fastpath_pathspecs(self.policy))
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             tmp = path.with_suffix(".tmp")
-            tmp.write_text(json.dumps(payload), encoding="utf-8")
+            tmp.write_text(text, encoding="utf-8")
             os.replace(tmp, path)
         except OSError:
             pass  # a read-only .gitgov only costs the fast path, never correctness

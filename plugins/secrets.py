@@ -7,7 +7,7 @@ be exempted with ``[plugins.secrets] allow = ["glob", ...]``.
 """
 from __future__ import annotations
 
-import fnmatch
+import functools
 import re
 
 from gitgov.core.events import DataAdded, Finding, error
@@ -31,14 +31,37 @@ def _size(n: int) -> str:
     return str(n)
 
 
-def _allowed(path: str, ctx) -> bool:
-    return any(fnmatch.fnmatchcase(path, g) for g in ctx.settings("secrets").get("allow", []))
+@functools.lru_cache(maxsize=8)
+def _compiled(globs: tuple[str, ...]) -> re.Pattern[str]:
+    from gitgov.core.globs import compile_name_patterns
+
+    return compile_name_patterns(globs)  # once per run, not once per pushed file
+
+
+def _allow_matcher(ctx):
+    """The [plugins.secrets] allow globs, with the same semantics as [limits] secret_names
+    (a glob without "/" matches in any directory); a Finding when the setting is malformed."""
+    from gitgov.core.globs import GlobError
+
+    globs = ctx.settings("secrets").get("allow", [])
+    if not isinstance(globs, list) or not all(isinstance(g, str) for g in globs):
+        return error("bad-setting", "[plugins.secrets] allow must be a list of globs, "
+                     f"e.g. allow = [\"tests/fixtures/*.pem\"] (in {ctx.policy.path.name})")
+    try:
+        return _compiled(tuple(globs))
+    except GlobError as exc:
+        return error("bad-setting", f"[plugins.secrets] allow: {exc} (in {ctx.policy.path.name})")
 
 
 @hookimpl
 def data_added(event: DataAdded, ctx) -> list[Finding]:
-    if event.stage == "observed" or _allowed(event.path, ctx):
+    if event.stage == "observed":
         return []  # on disk, key files are expected; only Git must never hold them
+    allow = _allow_matcher(ctx)
+    if isinstance(allow, Finding):
+        return [allow]
+    if allow.match(event.path):
+        return []
     found = _by_name(event.path, ctx) + _by_size(event, ctx)
     if not any(f.code == "key-material" for f in found):
         found += _by_content(event, ctx)

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from gitgov.core import schema
-from gitgov.core.config import Policy, fastpath_cache_payload, load_policy, secret_name_matcher
+from gitgov.core.config import Policy, fastpath_pathspecs, load_policy, secret_name_matcher
 from gitgov.core.config_template import DEFAULT_TOML, EXAMPLE_BEGIN, EXAMPLE_END
 from gitgov.core.errors import ConfigError, InputError
 
@@ -42,7 +42,7 @@ pattern = "^[^@]+@[^@]+$"
 min_rows = 1
 max_null_fraction = 0.5
 foreign_keys = { region = "regions.code" }
-drift = { anything = "goes", here = 1 }
+drift = { max_row_change_pct = 20, max_null_increase_pts = 5 }
 
 [datasets.events]
 paths = ["data/**/*.parquet"]
@@ -126,7 +126,7 @@ def test_missing_file_is_empty_policy(tmp_path):
     assert policy.datasets == {} and policy.dataset_for("data/x.csv") is None
     assert policy.plugins.enable is None and policy.plugins.allows("anything")
     assert policy.limits.max_file_size == schema.DEFAULT_MAX_FILE_SIZE
-    assert fastpath_cache_payload(policy)["governed"] == []
+    assert fastpath_pathspecs(policy) == fastpath_pathspecs(Policy.empty(policy.path))
 
 
 def test_default_toml_loads(tmp_path):
@@ -297,7 +297,7 @@ def test_default_toml_example_loads_when_uncommented(tmp_path):
         [watch]
         colour = "blue"
         """,
-        "F:2: watch.colour: unknown key; expected one of enabled, paths, ignore, debounce_ms, rescan_seconds",
+        "F:2: watch.colour: unknown key; expected one of " + ", ".join(schema.WATCH.keys),
     ),
 ])
 def test_error_messages(tmp_path, text, message):
@@ -364,7 +364,8 @@ PATHS = [
 ]
 
 
-def test_fastpath_payload_matches_dataset_for(tmp_path):
+def test_fastpath_pathspecs_cover_every_governed_and_secret_path(tmp_path):
+    """The hook's fast path asks git with these pathspecs; missing a path would skip its check."""
     policy = load_policy(write(tmp_path, """\
         [datasets.customers]
         paths = ["data/raw/customers*.csv"]
@@ -372,19 +373,23 @@ def test_fastpath_payload_matches_dataset_for(tmp_path):
         paths = ["data/**/*.parquet"]
         [datasets.raw]
         paths = ["data/raw/**"]
+        [limits]
+        secret_names = ["*.secret", "conf/prod/*.ini"]
         """))
-    payload = json.loads(json.dumps(fastpath_cache_payload(policy)))  # what the hook reads back
-    governed = [(name, re.compile(source)) for name, source in payload["governed"]]
-    # The hook also joins every source into one regex: that must compile and agree.
-    joined = re.compile("|".join(f"(?:{source})" for _, source in payload["governed"]))
-    seen = set()
-    for path in PATHS:
-        fast = next((name for name, rx in governed if rx.match(path)), None)
-        slow = policy.dataset_for(path)
-        assert fast == (slow.name if slow else None), path
-        assert bool(joined.fullmatch(path)) is (slow is not None), path
-        seen.add(fast)
-    assert seen == {"customers", "columnar", "raw", None}  # the table exercises every outcome
+    repo = tmp_path / "repo"
+    subprocess.run(["git", "init", "-q", str(repo)], check=True)
+    paths = [p for p in PATHS if p not in ("data/raw", "data/raw/customers.csv/inner.parquet")]
+    paths += ["id_rsa", "a/b/server.pem", "x/y.secret", "conf/prod/db.ini", ".gitgov/keys/master"]
+    for rel in paths:
+        (repo / rel).parent.mkdir(parents=True, exist_ok=True)
+        (repo / rel).write_text(rel)
+    subprocess.run(["git", "add", "-f", "."], cwd=repo, check=True)
+    listed = subprocess.run(["git", "ls-files", "--", *fastpath_pathspecs(policy)], cwd=repo,
+                            capture_output=True, text=True, check=True).stdout.split()
+    secret = secret_name_matcher(policy)
+    must = {p for p in paths if policy.dataset_for(p) or secret.search(p)}
+    assert must <= set(listed), must - set(listed)
+    assert "README.md" not in listed and "models/m.pkl" not in listed  # and it still filters
 
 
 @pytest.mark.parametrize("path, secret", [
@@ -395,8 +400,6 @@ def test_fastpath_payload_matches_dataset_for(tmp_path):
 ])
 def test_secret_name_regex(tmp_path, path, secret):
     policy = load_policy(write(tmp_path, '[limits]\nsecret_names = ["*.secret"]\n'))
-    regex = re.compile(fastpath_cache_payload(policy)["secret_name_regex"])
-    assert bool(regex.search(path)) is secret
     assert bool(secret_name_matcher(policy).search(path)) is secret
 
 

@@ -1,6 +1,7 @@
 """log, verify and ledger rebuild: reading and proving the ledger."""
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import click
@@ -26,10 +27,18 @@ def anchors(repo) -> dict[int, str]:
         for line in note.splitlines():
             try:
                 head = json.loads(line)
-                found[int(head["seq"])] = str(head["id"])
+                seq, rid = int(head["seq"]), str(head["id"])
             except (ValueError, KeyError, TypeError):
                 continue  # a note that is not ours, or a hand-edited one: not an anchor
+            if found.setdefault(seq, rid) != rid:
+                # Two notes vouch for different entries at one seq: no row can match both.
+                found[seq] = f"conflicting anchors {found[seq]} and {rid}"
     return found
+
+
+def _as_dict(rec) -> dict:
+    """A journal entry as JSON-ready fields (Recorded may use slots: no __dict__)."""
+    return {f.name: getattr(rec, f.name) for f in dataclasses.fields(rec)}
 
 
 def _summary(payload: dict) -> str:
@@ -56,7 +65,7 @@ def log_cmd(kind: str | None, subject: str | None, limit: int, as_json: bool) ->
     with ledger:
         rows = list(ledger.entries(kind=kind, subject=subject, limit=limit, newest_first=True))
     if as_json:
-        echo_json([r.__dict__ if not hasattr(r, "to_dict") else r.to_dict() for r in rows])
+        echo_json([_as_dict(r) for r in rows])
         return 0
     if not rows:
         click.echo("gitgov: the ledger has no matching entries")

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 from pathlib import Path
 
@@ -11,57 +12,131 @@ from ..errors import InputError
 from .options import echo_json, json_option, table
 
 GITIGNORE_LINES = ("# gitgov: ledger, object store and keys stay out of Git", ".gitgov/")
+# Lines that already keep .gitgov/ out of Git, so init does not add a second one.
+GITIGNORE_EQUIVALENTS = frozenset({".gitgov", ".gitgov/", "/.gitgov", "/.gitgov/", ".gitgov/**"})
+STATE_SUBDIRS = ("objects", "keys", "cache", "state")
 
 
-def _ensure_gitignore(root: Path) -> str | None:
-    path = root / ".gitignore"
-    existing = path.read_text(encoding="utf-8").splitlines() if path.exists() else []
-    if GITIGNORE_LINES[1] in (line.strip() for line in existing):
+class _Undo:
+    """What init created, so a failure half-way leaves the repository as it was."""
+
+    def __init__(self) -> None:
+        self._steps: list = []
+
+    def created(self, path: Path) -> None:
+        self._steps.append(lambda: shutil.rmtree(path) if path.is_dir() else path.unlink(missing_ok=True))
+
+    def rewrote(self, path: Path, before: bytes | None) -> None:
+        self._steps.append(lambda: path.unlink(missing_ok=True) if before is None
+                           else path.write_bytes(before))
+
+    def run(self) -> None:
+        for step in reversed(self._steps):
+            try:
+                step()
+            except OSError:
+                pass  # best effort: the error being reported matters more
+
+
+def _ensure_ignored(repo, undo: _Undo) -> list[str]:
+    """.gitgov/ in this worktree's .gitignore; and when the shared state lives in
+    the main worktree (init ran in a linked one), in the common info/exclude too,
+    which every worktree reads, so the main worktree cannot stage it either."""
+    done = [_ensure_ignore_file(repo.root / ".gitignore", undo, "added .gitgov/ to .gitignore")]
+    if not repo.state_dir.is_relative_to(repo.root):
+        exclude = repo.common_dir / "info" / "exclude"
+        done.append(_ensure_ignore_file(exclude, undo, f"added .gitgov/ to {exclude}"))
+    return [line for line in done if line]
+
+
+def _ensure_ignore_file(path: Path, undo: _Undo, message: str) -> str | None:
+    before = path.read_bytes() if path.exists() else None
+    existing = before.decode("utf-8", "replace").splitlines() if before is not None else []
+    if GITIGNORE_EQUIVALENTS & {line.strip() for line in existing}:
         return None
     prefix = "" if not existing or existing[-1] == "" else "\n"
+    undo.rewrote(path, before)
+    path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "a", encoding="utf-8") as f:
         f.write(prefix + "\n".join(GITIGNORE_LINES) + "\n")
-    return "added .gitgov/ to .gitignore"
+    return message
 
 
-def _ensure_state(repo) -> list[str]:
+def _shown(repo, path: Path) -> str:
+    return str(path.relative_to(repo.root)) if path.is_relative_to(repo.root) else str(path)
+
+
+def _ensure_state(repo, undo: _Undo) -> list[str]:
     from ..ledger import Entry, open_ledger
 
     done = []
     state = repo.state_dir
-    for sub in ("objects", "keys", "cache", "state"):
+    if not state.exists():
+        undo.created(state)  # removing it removes everything below
+    for sub in STATE_SUBDIRS:
         d = state / sub
         if not d.is_dir():
             d.mkdir(parents=True, exist_ok=True)
-            done.append(f"created {d.relative_to(repo.root) if d.is_relative_to(repo.root) else d}")
-    os.chmod(state / "keys", 0o700)
-    fresh = not repo.ledger_path.exists()
-    with open_ledger(repo.ledger_path, create=True) as ledger:
-        if fresh:
+            undo.created(d)
+            done.append(f"created {_shown(repo, d)}")
+            if sub == "keys":
+                os.chmod(d, 0o700)  # keys are for this user only
+    keys = state / "keys"
+    if keys.stat().st_mode & 0o077:
+        os.chmod(keys, 0o700)
+        done.append(f"restricted {_shown(repo, keys)} to its owner (mode 0700)")
+    if not repo.ledger_path.exists():
+        for suffix in ("", "-wal", "-shm"):
+            undo.created(repo.ledger_path.with_name(repo.ledger_path.name + suffix))
+        with open_ledger(repo.ledger_path, create=True) as ledger:
             ledger.append([Entry(kind="ledger_created", subject=str(repo.root),
                                  payload={"version": 1}, source="cli", actor=repo.identity())])
-            done.append("created the ledger .gitgov/ledger.db")
+        done.append(f"created the ledger {_shown(repo, repo.ledger_path)}")
+    else:
+        open_ledger(repo.ledger_path).close()  # refuse a ledger that is not one (LedgerError)
     return done
 
 
+def _install(repo, hooks_path: bool) -> list[str]:
+    """Install the shims; report only the hooks whose file actually changed."""
+    from ..install import HOOK_TYPES, hooks_dir, install_hooks
+
+    directory = hooks_dir(repo.root)
+
+    def state(name: str):
+        path = directory / name
+        return (path.read_bytes(), path.stat().st_mode) if path.is_file() else None
+
+    before = {name: state(name) for name in HOOK_TYPES}
+    lines = install_hooks(repo.root, HOOK_TYPES, python=sys.executable, allow_hooks_path=hooks_path)
+    return [line for name, line in zip(HOOK_TYPES, lines) if state(name) != before[name]]
+
+
 def init_repo(start: Path = Path("."), *, hooks_path: bool = False) -> list[str]:
-    """Everything `gitgov init` does; returns what changed (empty when nothing did)."""
-    from ..config import load_policy
+    """Everything `gitgov init` does; returns what changed (empty when nothing did).
+
+    All or nothing: the policy is validated before anything is written, and
+    whatever this run created is removed again if a later step fails.
+    """
     from ..config_template import DEFAULT_TOML
     from ..git import Repo
-    from ..install import install_hooks
+    from ..session import load_repo_policy
 
     repo = Repo.discover(start)
-    done = []
-    if not repo.policy_path.exists():
-        repo.policy_path.write_text(DEFAULT_TOML, encoding="utf-8")
-        done.append("wrote gitgov.toml (commented; edit it to declare your datasets)")
-    load_policy(repo.policy_path)  # refuse to install hooks over a broken policy
-    done += _ensure_state(repo)
-    line = _ensure_gitignore(repo.root)
-    if line:
-        done.append(line)
-    done += install_hooks(repo.root, python=sys.executable, allow_hooks_path=hooks_path)
+    load_repo_policy(repo)  # a broken policy: refuse before touching anything
+    undo, done = _Undo(), []
+    try:
+        if not repo.policy_path.exists():
+            undo.created(repo.policy_path)
+            repo.policy_path.write_text(DEFAULT_TOML, encoding="utf-8")
+            load_repo_policy(repo)
+            done.append("wrote gitgov.toml (commented; edit it to declare your datasets)")
+        done += _ensure_state(repo, undo)
+        done += _ensure_ignored(repo, undo)
+        done += _install(repo, hooks_path)  # last: it checks everything before it writes
+    except BaseException:
+        undo.run()
+        raise
     return done
 
 
@@ -121,14 +196,14 @@ def plugins_cmd(as_json: bool) -> int:
 
 
 def _policy_if_any():
-    from ..config import load_policy
     from ..git import Repo
+    from ..session import load_repo_policy
 
     try:
         repo = Repo.discover(".")
     except InputError:
         return None, None
-    return load_policy(repo.policy_path), repo.root
+    return load_repo_policy(repo), repo.root
 
 
 def register(group: click.Group) -> None:

@@ -10,14 +10,12 @@ import click
 from gitgov.core.events import DataAdded, Fact, warning
 from gitgov.core.hookspecs import hookimpl
 
-from . import __version__  # shown by `gitgov plugins`
-
 
 @hookimpl
 def data_added(event: DataAdded, ctx):
-    if event.dataset is None:
-        return None  # not a dataset file (e.g. a suspected secret): not our business
     dataset = ctx.dataset(event.dataset)
+    if dataset is None:
+        return None  # not a dataset file (e.g. a suspected secret): not our business
     results = [Fact(kind="example_seen", subject=event.path,
                     payload={"dataset": event.dataset, "size": event.size, "stage": event.stage})]
     if not dataset.description:

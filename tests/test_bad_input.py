@@ -1,0 +1,221 @@
+"""Bad input: each case gets one clear line, the right exit code and no partial state.
+
+Exit codes: 2 for bad input (a broken gitgov.toml, a ledger that is not one),
+1 for a policy block. A Git hook's own exit code is read by running the
+installed hook file directly; `git commit` itself always exits 1 when a hook fails.
+"""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import git, gitgov, write
+from gitgov.core.ledger import open_ledger
+
+CSV = "customer_id,name\n1,Ada\n"
+GOVERNED = "data/raw/customers.csv"
+
+
+@pytest.fixture
+def repo(repo: Path) -> Path:
+    """conftest's repo with the plugin set pinned to the built-in secrets plugin, so other
+    plugins' findings and facts cannot change what these tests of the hooks, the CLI
+    and the ledger count."""
+    policy = repo / "gitgov.toml"
+    policy.write_text(policy.read_text().replace("[plugins]\n", '[plugins]\nenable = ["secrets"]\n'))
+    return repo
+
+
+def rev(repo: Path) -> str:
+    return git(repo, "rev-parse", "HEAD").stdout.strip()
+
+
+def hook(repo: Path, name: str) -> subprocess.CompletedProcess:
+    """Run the installed hook file itself, as git would, to see its exit code."""
+    path = repo / git(repo, "rev-parse", "--git-path", f"hooks/{name}").stdout.strip()
+    return subprocess.run([str(path)], cwd=repo, capture_output=True, text=True,
+                          stdin=subprocess.DEVNULL)
+
+
+def journal_size(repo: Path) -> int:
+    with open_ledger(repo / ".gitgov" / "ledger.db") as ledger:
+        return ledger.head()[0]
+
+
+def refused_commit(repo: Path, path: str, text: str) -> subprocess.CompletedProcess:
+    """Stage `path`, try to commit, and check that nothing moved."""
+    head, pending = rev(repo), repo / ".gitgov" / "state" / "pending-commit"
+    write(repo, path, text)
+    git(repo, "add", path)
+    proc = git(repo, "commit", "-q", "-m", "attempt", check=False)
+    assert proc.returncode != 0
+    assert rev(repo) == head and not pending.exists()
+    return proc
+
+
+def hooks_installed(repo: Path) -> list[str]:
+    hooks = repo / ".git" / "hooks"
+    return sorted(p.name for p in hooks.iterdir() if not p.name.endswith(".sample"))
+
+
+# ---- a broken gitgov.toml -------------------------------------------------------------
+
+def test_commit_with_a_toml_syntax_error_stops_with_file_and_line(initialized):
+    policy = initialized / "gitgov.toml"
+    policy.write_text(policy.read_text().replace('customers*.csv"]', 'customers*.csv"'))
+    before = journal_size(initialized)
+    proc = refused_commit(initialized, "README.md", "# hello\n")  # even ungoverned files
+    lines = proc.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("gitgov: gitgov.toml:4: TOML syntax error at column ")
+    assert journal_size(initialized) == before
+    direct = hook(initialized, "pre-commit")
+    assert direct.returncode == 2 and direct.stderr == proc.stderr
+
+
+def test_commit_with_an_unknown_key_suggests_the_right_one(initialized):
+    policy = initialized / "gitgov.toml"
+    policy.write_text(policy.read_text().replace("classification =", "clasification ="))
+    proc = refused_commit(initialized, GOVERNED, CSV)
+    assert proc.stderr.splitlines() == [
+        "gitgov: gitgov.toml:5: datasets.customers.clasification: unknown key "
+        "(did you mean 'classification'?)"]
+    assert hook(initialized, "pre-commit").returncode == 2
+
+
+def test_init_with_a_broken_policy_creates_nothing(repo):
+    write(repo, "gitgov.toml", '[datasets.customers]\npaths = ["data/**.csv"]\n')
+    proc = gitgov(repo, "init")
+    assert proc.returncode == 2
+    assert proc.stderr.splitlines() == [
+        "gitgov: gitgov.toml:2: datasets.customers.paths[0]: bad glob 'data/**.csv': "
+        "'**' must be a whole path segment, as in 'data/**/*.csv'"]
+    assert not (repo / ".gitgov").exists() and not (repo / ".gitignore").exists()
+    assert hooks_installed(repo) == []
+
+
+@pytest.mark.parametrize("obstacle", ["foreign hook and .legacy", "core.hooksPath"])
+def test_init_that_cannot_install_hooks_rolls_everything_back(repo, obstacle):
+    (repo / "gitgov.toml").unlink()
+    hooks = repo / ".git" / "hooks"
+    if obstacle == "core.hooksPath":
+        git(repo, "config", "core.hooksPath", ".githooks")
+        expected = "core.hooksPath is set to .githooks"
+    else:
+        for name in ("pre-push", "pre-push.legacy"):
+            write(hooks, name, "#!/bin/sh\nexit 0\n").chmod(0o755)
+        expected = "is not a gitgov hook and pre-push.legacy already exists"
+    before = sorted(os.listdir(repo)), hooks_installed(repo)
+    proc = gitgov(repo, "init")
+    assert proc.returncode == 2
+    assert len(proc.stderr.splitlines()) == 1 and expected in proc.stderr
+    assert (sorted(os.listdir(repo)), hooks_installed(repo)) == before  # no gitgov.toml, no .gitgov
+
+
+# ---- a ledger that cannot be used ---------------------------------------------------
+
+def test_ledger_that_is_not_sqlite_blocks_the_commit(initialized):
+    ledger = initialized / ".gitgov" / "ledger.db"
+    garbage = b"this is not a database\n" * 50
+    ledger.write_bytes(garbage)
+    proc = refused_commit(initialized, GOVERNED, CSV)
+    message = f"gitgov: {ledger} is not a gitgov ledger (not an SQLite database)"
+    assert proc.stderr.splitlines() == [message]
+    assert hook(initialized, "pre-commit").returncode == 2
+    assert ledger.read_bytes() == garbage  # nothing written into it
+    verify = gitgov(initialized, "verify")
+    assert verify.returncode == 2 and verify.stderr.splitlines() == [message]
+
+
+def test_unwritable_ledger_blocks_the_commit(initialized):
+    # Tests run as root, and root writes through file modes, so the honest way
+    # to make the ledger unwritable for root too is to put a directory where
+    # the ledger file should be: no process can open it as a database. The
+    # test below covers plain file permissions for ordinary users.
+    ledger = initialized / ".gitgov" / "ledger.db"
+    ledger.unlink()
+    ledger.mkdir()
+    proc = refused_commit(initialized, GOVERNED, CSV)
+    assert proc.stderr.splitlines() == [f"gitgov: {ledger} is a directory, not a gitgov ledger"]
+    assert hook(initialized, "pre-commit").returncode == 2
+    assert list(ledger.iterdir()) == []
+
+
+def _modes_enforced(tmp_path: Path) -> bool:
+    """False for root (CAP_DAC_OVERRIDE), which writes through any file mode."""
+    probe = tmp_path / "probe"
+    probe.write_text("")
+    probe.chmod(0o444)
+    try:
+        open(probe, "a").close()
+    except PermissionError:
+        return True
+    return False
+
+
+def test_read_only_ledger_blocks_the_commit(initialized, tmp_path):
+    if not _modes_enforced(tmp_path):
+        pytest.skip("root ignores file modes; the directory case above covers root")
+    state, ledger = initialized / ".gitgov", initialized / ".gitgov" / "ledger.db"
+    before = ledger.read_bytes()
+    ledger.chmod(0o444)
+    state.chmod(0o555)
+    try:
+        proc = refused_commit(initialized, GOVERNED, CSV)
+        lines = proc.stderr.splitlines()
+        assert len(lines) == 1 and lines[0].startswith(f"gitgov: ") and str(ledger) in lines[0]
+        assert "read-only" in lines[0] or "not writable" in lines[0]
+        assert hook(initialized, "pre-commit").returncode == 2
+    finally:
+        state.chmod(0o755)
+        ledger.chmod(0o644)
+    assert ledger.read_bytes() == before
+
+
+# ---- a writer killed half-way ------------------------------------------------------------
+
+WRITER = """
+import sys
+from pathlib import Path
+from gitgov.core.ledger import Entry, open_ledger
+
+ledger = open_ledger(Path(sys.argv[1]))
+n = 0
+while True:  # 200 entries per transaction: most of the time is spent inside one
+    ledger.append([Entry(kind="stress", subject=f"s{n}-{i}", payload={"i": i, "pad": "x" * 300})
+                   for i in range(200)])
+    n += 1
+    print(n, flush=True)
+"""
+
+
+def test_killed_writer_leaves_the_ledger_verifiable(initialized):
+    ledger = initialized / ".gitgov" / "ledger.db"
+    start = journal_size(initialized)
+    child = subprocess.Popen([sys.executable, "-c", WRITER, str(ledger)], stdout=subprocess.PIPE,
+                             text=True)
+    try:
+        for _ in range(3):  # three batches committed, then kill it in the middle of more
+            assert child.stdout.readline()
+        time.sleep(0.02)
+    finally:
+        child.send_signal(signal.SIGKILL)
+        child.wait()
+        child.stdout.close()
+    assert child.returncode == -signal.SIGKILL
+
+    proc = gitgov(initialized, "verify")
+    assert proc.returncode == 0, proc.stderr
+    written = journal_size(initialized) - start
+    assert written >= 600 and written % 200 == 0  # whole transactions only
+    with open_ledger(ledger) as again:  # and it takes new entries
+        again.append([])
+    write(initialized, GOVERNED, CSV)
+    git(initialized, "add", GOVERNED)
+    assert git(initialized, "commit", "-q", "-m", "after", check=False).returncode == 0
+    assert gitgov(initialized, "verify").returncode == 0
