@@ -5,6 +5,7 @@ policy, 2 bad input or usage). GITGOV_DEBUG=1 shows the traceback instead.
 """
 from __future__ import annotations
 
+import importlib
 import os
 import sys
 from typing import Sequence
@@ -17,21 +18,45 @@ from .errors import EXIT_INPUT, GitgovError
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
 
-@click.group(context_settings=CONTEXT)
+# Built-in commands by name -> the module whose register() adds them. Modules are
+# imported only when one of their commands runs (or for --help), so `gitgov run`
+# does not pay for the import of every other command.
+BUILTIN_COMMANDS: dict[str, str] = {
+    "init": "commands.setup_cmds", "uninstall": "commands.setup_cmds",
+    "hook-impl": "commands.setup_cmds", "plugins": "commands.setup_cmds",
+    "log": "commands.ledger_cmds", "verify": "commands.ledger_cmds", "ledger": "commands.ledger_cmds",
+    "watch": "commands.watch_cmds", "erase": "commands.erase_cmd",
+    "run": "commands.run_cmds", "runs": "commands.run_cmds", "reproduce": "commands.run_cmds",
+    "lineage": "commands.lineage_cmds", "attest": "commands.lineage_cmds",
+    "gc": "commands.lineage_cmds", "models": "commands.lineage_cmds", "store": "commands.lineage_cmds",
+    "demo": "demo",
+}
+
+
+class LazyGroup(click.Group):
+    """A click group that imports a built-in command's module on first use."""
+
+    def _load(self, module: str) -> None:
+        importlib.import_module(f"{__package__}.{module}").register(self)
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name not in self.commands and name in BUILTIN_COMMANDS:
+            self._load(BUILTIN_COMMANDS[name])
+        return super().get_command(ctx, name)
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        for module in dict.fromkeys(BUILTIN_COMMANDS.values()):
+            self._load(module)
+        return super().list_commands(ctx)
+
+
+@click.group(cls=LazyGroup, context_settings=CONTEXT)
 @click.version_option(__version__, prog_name="gitgov")
 def cli() -> None:
     """Git-native data governance for ML: quality, privacy, access, lineage, reproducibility.
 
     Run `gitgov init` in a Git repository to begin, or `gitgov demo` to see it work.
     """
-
-
-def _register_builtin_commands(group: click.Group) -> None:
-    from .commands import erase_cmd, ledger_cmds, lineage_cmds, run_cmds, setup_cmds, watch_cmds
-    from . import demo
-
-    for module in (setup_cmds, ledger_cmds, watch_cmds, erase_cmd, run_cmds, lineage_cmds, demo):
-        module.register(group)
 
 
 def _register_plugin_commands(group: click.Group) -> None:
@@ -55,11 +80,10 @@ def _register_plugin_commands(group: click.Group) -> None:
 
 
 def build(argv: Sequence[str] | None = None) -> click.Group:
-    _register_builtin_commands(cli)
-    # Loading every plugin costs hundreds of ms; a built-in command does not need
-    # plugin commands (`gitgov run` pays this on every run).
+    # Loading every plugin costs tens of ms; a built-in command does not need
+    # the commands that plugins add (`gitgov run` would pay this on every run).
     first = next((a for a in argv or () if not a.startswith("-")), None)
-    if first is None or first not in cli.commands:
+    if first is None or first not in BUILTIN_COMMANDS:
         _register_plugin_commands(cli)
     return cli
 

@@ -38,9 +38,18 @@ class PluginInfo:
     hooks: list[str] = field(default_factory=list)
     error: str | None = None
     enabled: bool = True
+    # Reading a distribution's version parses its METADATA file (~5 ms each), so
+    # it is looked up only when someone asks (`gitgov plugins`), not per commit.
+    dist: Any = field(default=None, repr=False, compare=False)
+
+    def resolve_version(self) -> str:
+        if not self.version and self.dist is not None:
+            self.version = self.dist.version
+        return self.version
 
     def to_dict(self) -> dict[str, Any]:
-        return dict(self.__dict__)
+        self.resolve_version()
+        return {k: v for k, v in self.__dict__.items() if k != "dist"}
 
 
 @dataclass
@@ -104,10 +113,10 @@ def _describe(exc: BaseException) -> str:
 def _load_entry_points(pm: pluggy.PluginManager, policy: "Policy | None") -> list[PluginInfo]:
     infos = []
     for ep in sorted(metadata.entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
-        dist = getattr(ep, "dist", None)
-        builtin = ep.value.startswith(BUILTIN_MODULE_PREFIX) and (dist is None or dist.name == "gitgov")
+        # The module path alone tells a built-in: only gitgov ships gitgov.plugins.
+        builtin = ep.value.startswith(BUILTIN_MODULE_PREFIX)
         info = PluginInfo(name=ep.name, origin="built-in" if builtin else "installed",
-                          version=dist.version if dist else "", module=ep.value)
+                          module=ep.value, dist=getattr(ep, "dist", None))
         infos.append(info)
         if not _allowed(ep.name, policy):
             info.enabled = False

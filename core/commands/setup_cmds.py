@@ -189,7 +189,7 @@ def plugins_cmd(as_json: bool) -> int:
     if as_json:
         echo_json([p.to_dict() for p in host.plugins])
         return 0
-    rows = [[p.name, p.version or "-", p.origin, "yes" if p.enabled else "disabled",
+    rows = [[p.name, p.resolve_version() or "-", p.origin, "yes" if p.enabled else "disabled",
              ", ".join(p.hooks) or "-", p.error or ""] for p in host.plugins]
     click.echo(table(rows, ["name", "version", "origin", "enabled", "hooks", "error"]))
     return 0
