@@ -37,6 +37,15 @@ class Context:
         """The event's bytes: the blob in Git when there is one, else the file on disk."""
         blob = getattr(event, "blob", None)
         if blob and self.repo is not None:
+            ds = self.dataset(getattr(event, "dataset", None))
+            if ds is not None and ds.encrypt == "file":  # Git holds ciphertext; plugins read plain text
+                from .crypto.fileformat import open_plain
+                from .keys import KeyStore
+
+                keys = KeyStore.for_repo(self.repo)
+                return open_plain(self.repo.open_blob(blob),
+                                  lambda kid: keys.key_by_id(kid, getattr(event, "path", blob)),
+                                  getattr(event, "path", blob))
             return self.repo.open_blob(blob)
         return open(self.root / getattr(event, "path"), "rb")
 

@@ -210,15 +210,51 @@ class RunFinished(Event):
     peak_memory: int | None = None
     metrics: Mapping[str, Any] = field(default_factory=dict)
     outputs: Mapping[str, str] = field(default_factory=dict)  # path -> sha256
+    inputs: Mapping[str, str] = field(default_factory=dict)  # path -> sha256, declared or observed
+    # per-file records ({path: {sha256, size, blob, tracked, clean, stored}} under "inputs"
+    # and "outputs"), the ending signal, metric steps
+    details: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def subject(self) -> str:
         return self.run_id
 
 
+# ---- monitoring -----------------------------------------------------------
+
+@dataclass(frozen=True, kw_only=True)
+class QualityAlert(Event):
+    """A dataset version drifted from the last committed one (emitted by validation).
+
+    ``metric`` names what moved ("rows", "null_fraction.email", "schema"),
+    ``previous`` and ``current`` its two values, ``change`` the rule's reading
+    of it (a percentage, points, or the schema changes). Plugins forward these
+    (chat, e-mail, an incident tool); the finding that blocks or warns is
+    raised separately on the ``data_added`` event.
+    """
+
+    name: ClassVar[str] = "quality_alert"
+    path: str
+    dataset: str | None = None
+    metric: str = ""
+    severity: str = "warning"
+    message: str = ""
+    previous: Any = None
+    current: Any = None
+    change: Any = None
+    blob: str | None = None
+    baseline_blob: str | None = None
+    commit: str | None = None
+
+    @property
+    def subject(self) -> str:
+        # Not the path: the newest entry about a path decides its open findings.
+        return f"quality:{self.dataset or self.path}"
+
+
 EVENT_TYPES: tuple[type[Event], ...] = (
     DataAdded, DataRemoved, DataDisposed, RetentionExpired,
-    CommitCreated, PushRequested, PushReceived, RunStarted, RunFinished,
+    CommitCreated, PushRequested, PushReceived, RunStarted, RunFinished, QualityAlert,
 )
 
 

@@ -16,6 +16,7 @@ from .git import RawChange, Repo
 from .hookrun import SECRET_CONTENT
 from .report import print_verdict
 from .session import Session
+from .server import pre_receive
 
 NOTES_REF = "gitgov"
 BYPASS_COMMIT = ("fix the errors above and commit again; `git commit --no-verify` skips this "
@@ -219,4 +220,4 @@ def commit_msg(session: Session, args: list[str], stdin) -> int:
 
 
 HANDLERS = {"pre-commit": pre_commit, "commit-msg": commit_msg, "post-commit": post_commit,
-            "pre-push": pre_push}
+            "pre-push": pre_push, "pre-receive": pre_receive}

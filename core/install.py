@@ -19,7 +19,7 @@ from typing import Iterable
 
 from .errors import InputError
 
-HOOK_TYPES = ("pre-commit", "post-commit", "pre-push")
+HOOK_TYPES = ("pre-commit", "commit-msg", "post-commit", "pre-push")
 SERVER_HOOK_TYPES = ("pre-receive",)
 ALL_HOOK_TYPES = HOOK_TYPES + SERVER_HOOK_TYPES
 
@@ -27,9 +27,13 @@ ALL_HOOK_TYPES = HOOK_TYPES + SERVER_HOOK_TYPES
 # older shim instead of moving it aside as a foreign hook.
 ID_PREFIX = b"# gitgov-hook-id: 7c1d0c0e-gitgov-"
 PENDING_MARKER = ".gitgov/state/pending-commit"
+# commit-msg has work only when pre-commit noted a breaking data change (core/ack.py).
+ACK_MARKER = ".gitgov/state/pending-ack.json"
+ONLY_IF = {"post-commit": PENDING_MARKER, "commit-msg": ACK_MARKER}
 STDIN_HOOKS = frozenset({"pre-push", "pre-receive"})
 SKIP_HINTS = {
     "pre-commit": "`git commit --no-verify` to skip",
+    "commit-msg": "`git commit --no-verify` to skip",
     "post-commit": "remove the post-commit hook to skip",
     "pre-push": "`git push --no-verify` to skip",
     # The server is the real enforcement: without gitgov it refuses pushes.
@@ -53,7 +57,7 @@ def render_shim(hook_type: str, python: str, fastpath: str) -> str:
         "@HOOK_TYPE@": hook_type,
         "@PYTHON@": python,
         "@FASTPATH@": fastpath,
-        "@ONLY_IF@": PENDING_MARKER if hook_type == "post-commit" else "",
+        "@ONLY_IF@": ONLY_IF.get(hook_type, ""),
         "@SKIP_HINT@": SKIP_HINTS[hook_type],
         "@HAS_STDIN@": "1" if hook_type in STDIN_HOOKS else "0",
     }

@@ -129,7 +129,9 @@ def _migrate_projections(db: sqlite3.Connection) -> None:
 # a step that changes projection tables should just call _migrate_projections.
 # Step 3: runs, run_files, metrics, lineage_nodes/_edges, models, reproductions.
 # Step 4: quality_checks, quality_metrics, dataset_profiles, quality_versions.
-MIGRATIONS = (_migrate_journal, _migrate_projections, _migrate_projections, _migrate_projections)
+# Step 5: the catalog's views (current_files, dataset_summary, run_summary, ...).
+MIGRATIONS = (_migrate_journal, _migrate_projections, _migrate_projections, _migrate_projections,
+              _migrate_projections)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

@@ -3,8 +3,8 @@
 The journal is the truth but awkward to query (one JSON payload per entry).
 These tables re-state it as rows and columns that people can read in Datasette
 or the sqlite3 shell. They are written in the same transaction as the journal
-entry they come from, and `reset` + `project` (what `Ledger.rebuild` does)
-recreates them from the journal alone, so they can never drift for good.
+entry they come from, and `replay` (what `Ledger.rebuild` does) recreates them
+from the journal alone, so they can never drift for good.
 
 Adding a kind: write `def project_x(conn, rec)` and register it in PROJECTORS.
 Adding a table or view: add its DDL below and a migration step in ledger.py
@@ -17,6 +17,8 @@ import json
 import sqlite3
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
+
+from gitgov.core.errors import LedgerError
 
 if TYPE_CHECKING:  # only for annotations: ledger.py imports this module
     from gitgov.core.ledger import Recorded
@@ -105,12 +107,32 @@ def wants(kind: str, payload: dict[str, Any]) -> bool:
     return kind in PROJECTORS or bool(payload.get("findings"))
 
 
+def replay(conn: sqlite3.Connection) -> int:
+    """Recreate the projections from the whole journal; returns entries replayed."""
+    from gitgov.core.ledger import Recorded  # ledger.py imports this module: import late
+
+    reset(conn)
+    count = 0
+    cursor = conn.execute("SELECT seq, id, prev, time, kind, actor, source, subject, payload"
+                          " FROM journal ORDER BY seq")
+    while batch := cursor.fetchmany(1000):
+        for row in batch:
+            project(conn, Recorded(*row[:8], json.loads(row[8])))
+        count += len(batch)
+    return count
+
+
 def project(conn: sqlite3.Connection, rec: Recorded) -> None:
     """Apply one journal entry to the projections (unknown kinds: findings only)."""
-    projector = PROJECTORS.get(rec.kind)
-    if projector is not None:
-        projector(conn, rec)
-    project_findings(conn, rec)
+    try:
+        projector = PROJECTORS.get(rec.kind)
+        if projector is not None:
+            projector(conn, rec)
+        project_findings(conn, rec)
+    except sqlite3.Error:
+        raise
+    except Exception as exc:  # a projector bug must abort the append, but as one readable line
+        raise LedgerError(f"cannot project entry seq {rec.seq} ({rec.kind}): {exc!r}") from None
 
 
 def project_findings(conn: sqlite3.Connection, rec: Recorded) -> None:
@@ -142,20 +164,19 @@ def _finding_row(seq: int, f: dict[str, Any], default_path: Any) -> tuple[Any, .
 
 
 def project_data_added(conn: sqlite3.Connection, rec: Recorded) -> None:
-    p = rec.payload
-    dataset, blob = _text(p.get("dataset")), _text(p.get("blob"))
-    # Count distinct contents, not entries: one file is recorded at several stages.
-    is_new = blob is None or conn.execute(
-        "SELECT 1 FROM dataset_versions WHERE blob = ? AND dataset IS ? LIMIT 1", (blob, dataset)
-    ).fetchone() is None
     _insert_version(conn, rec, "added")
-    if dataset is not None:
-        conn.execute(
-            "INSERT INTO datasets (name, first_seq, last_seq, versions) VALUES (?, ?, ?, ?)"
-            " ON CONFLICT(name) DO UPDATE SET last_seq = excluded.last_seq,"
-            " versions = versions + excluded.versions",
-            (dataset, rec.seq, rec.seq, int(is_new)),
-        )
+    dataset, blob = _text(rec.payload.get("dataset")), _text(rec.payload.get("blob"))
+    if dataset is None:
+        return
+    # `versions` counts distinct contents, not entries: one file is recorded at
+    # several stages (staged, pushed, ...) with the same blob id.
+    conn.execute(
+        "INSERT INTO datasets (name, first_seq, last_seq, versions) VALUES (?1, ?2, ?2, 1)"
+        " ON CONFLICT(name) DO UPDATE SET last_seq = excluded.last_seq, versions = versions +"
+        " (?3 IS NULL OR NOT EXISTS (SELECT 1 FROM dataset_versions"
+        "  WHERE blob = ?3 AND dataset = ?1 AND seq < ?2))",
+        (dataset, rec.seq, blob),
+    )
 
 
 def project_data_removed(conn: sqlite3.Connection, rec: Recorded) -> None:
@@ -211,3 +232,26 @@ PROJECTORS: dict[str, Projector] = {
     "data_removed": project_data_removed,
     "commit_created": project_commit_created,
 }
+
+
+# Runs, run files, metrics, lineage and models live in their own module.
+from gitgov.core import run_projections as _run_projections  # noqa: E402  (stdlib-only, no cycle)
+
+TABLES += _run_projections.TABLES
+SCHEMA += _run_projections.SCHEMA
+PROJECTORS.update(_run_projections.PROJECTORS)
+
+# Data quality: checks, metrics and profiles per dataset version (validation plugin).
+from gitgov.core import quality_projections as _quality_projections  # noqa: E402  (stdlib-only)
+
+TABLES += _quality_projections.TABLES
+VIEWS += _quality_projections.VIEWS
+SCHEMA += _quality_projections.SCHEMA
+PROJECTORS.update(_quality_projections.PROJECTORS)
+
+# Views for people (catalog, runs, privacy, audit): SQL only, no projector.
+from gitgov.core import catalog_projections as _catalog_projections  # noqa: E402  (stdlib-only)
+
+TABLES += _catalog_projections.TABLES
+VIEWS += _catalog_projections.VIEWS
+SCHEMA += _catalog_projections.SCHEMA

@@ -161,6 +161,7 @@ CHECKS: Mapping[str, Callable[[object], str | None]] = MappingProxyType({
     "fraction": lambda v: "must be between 0 and 1" if not 0 <= v <= 1 else None,
     "nonempty": lambda v: "must not be empty" if len(v) == 0 else None,
     "colref": lambda v: None if re.fullmatch(r"[^.\s]+\.[^.\s]+", v) else "expected 'dataset.column'",
+    "char": lambda v: None if len(v) == 1 else "expected a single character",
 })
 
 
@@ -173,6 +174,11 @@ def _f(type_: str, **kw: object) -> Field:
 FREE_TABLE = _f("table")
 STRINGS = _f("list[str]")
 COUNT = _f("int", checks=("nonneg",))
+
+# Severity of single rules, by rule name: { max = "warning", pattern = "error" }.
+SEVERITY_MAP = _f("table", extra=_f("str", allowed=SEVERITIES))
+# Rules that plugins add through `register_rules`: { rule_name = parameter }.
+CUSTOM_CHECKS = _f("table", doc="rules added by plugins (register_rules): name = parameter")
 
 COLUMN = _f("table", keys=MappingProxyType({
     "type": _f("str", allowed=COLUMN_TYPES),
@@ -189,6 +195,20 @@ COLUMN = _f("table", keys=MappingProxyType({
     "severity": _f("str", allowed=SEVERITIES),
     "pii": _f("bool|str", doc="true, or the kind of identifier, e.g. 'email'"),
     "protect": _f("str", allowed=PROTECTIONS),
+    "joinable": _f("bool", doc="with protect = 'encrypt': deterministic (AES-SIV), so equal values stay equal"),
+    "max_null_fraction": _f("number", checks=("fraction",), doc="overrides [rules] max_null_fraction"),
+    "severities": SEVERITY_MAP,
+    "checks": CUSTOM_CHECKS,
+}))
+
+DRIFT = _f("table", keys=MappingProxyType({
+    "max_row_change_pct": _f("number", checks=("nonneg",),
+                             doc="rows may change by at most this percentage between versions"),
+    "max_null_increase_pts": _f("number", checks=("nonneg",),
+                                doc="a column's null share may rise by at most this many points"),
+    "schema": _f("str", allowed=("block", "warn", "off"),
+                 doc="removed columns and changed types: block unless acknowledged, warn, or off"),
+    "severity": _f("str", allowed=SEVERITIES, doc="of row-count and null drift (default warning)"),
 }))
 
 RULES = _f("table", keys=MappingProxyType({
@@ -200,8 +220,10 @@ RULES = _f("table", keys=MappingProxyType({
     "freshness_days": _f("number", checks=("nonneg",)),
     "freshness_column": _f("str"),
     "foreign_keys": _f("table", extra=_f("str", each=("colref",)), doc="column = 'dataset.column'"),
-    "drift": FREE_TABLE,
+    "drift": DRIFT,
     "severity": _f("str", allowed=SEVERITIES),
+    "severities": SEVERITY_MAP,
+    "checks": CUSTOM_CHECKS,
 }))
 
 DATASET = _f("table", required=("paths",), keys=MappingProxyType({
@@ -220,6 +242,17 @@ DATASET = _f("table", required=("paths",), keys=MappingProxyType({
     "primary_key": _f("str|list[str]"),
     "columns": _f("table", extra=COLUMN),
     "rules": RULES,
+    "null_values": _f("list[str]", doc="CSV/TSV cells read as missing (default: the empty cell)"),
+    "delimiter": _f("str", checks=("char",), doc="CSV field separator (default , or a tab for .tsv)"),
+    "signed_commits": _f("bool", doc="changes must be signed commits (checked with git verify-commit); "
+                                     "default: [plugins.access] signed_commits lists the classification"),
+}))
+
+# A named value format that columns use with `format = NAME`; a name that is
+# also built in (postal_address, email, ...) replaces the built-in one.
+FORMAT = _f("table", required=("pattern",), keys=MappingProxyType({
+    "pattern": _f("str", each=("regex",), doc="the whole value must match"),
+    "description": _f("str"),
 }))
 
 ROLE = _f("list[str]|table", keys=MappingProxyType({
@@ -245,12 +278,26 @@ WATCH = _f("table", keys=MappingProxyType({
     "ignore": _f("list[str]", each=("glob",)),
     "debounce_ms": COUNT,
     "rescan_seconds": _f("number", checks=("positive",)),
+    "schedule_minutes": _f("number", checks=("positive",),
+                           doc="how often the daemon asks plugins for due events (retention)"),
 }))
 
 RETENTION = _f("table", keys=MappingProxyType({
     "default": _f("str", each=("duration",)),
     "grace": _f("str", each=("duration",)),
     "action": _f("str", allowed=("report", "dispose")),
+}))
+
+RUNS = _f("table", keys=MappingProxyType({
+    "outputs": _f("list[str]", each=("glob",),
+                  doc="files compared before and after each run (default models/**, outputs/**, ...)"),
+    "env": _f("list[str]", doc="extra environment variables (fnmatch patterns) a run snapshot records"),
+}))
+
+STORE = _f("table", keys=MappingProxyType({
+    "link": _f("str", allowed=("auto", "hardlink", "copy"),
+               doc="auto: reflink or copy; hardlink: link (files become read-only); copy"),
+    "remote": _f("str", doc="a shared folder (relative to the repository) or s3://bucket/prefix"),
 }))
 
 ROOT = _f("table", keys=MappingProxyType({
@@ -261,4 +308,7 @@ ROOT = _f("table", keys=MappingProxyType({
     "limits": LIMITS,
     "watch": WATCH,
     "retention": RETENTION,
+    "formats": _f("table", extra=FORMAT),
+    "runs": RUNS,
+    "store": STORE,
 }))

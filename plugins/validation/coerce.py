@@ -1,0 +1,275 @@
+"""Values to the types the rules speak of: integer, float, boolean, date, timestamp, string.
+
+Each batch is converted with one Arrow cast, which is what almost every
+batch needs. Only when the cast fails are the bad values searched for: a
+regular expression rules out values of the wrong shape, and the rest are
+found by bisection with the same cast, so "what is an integer" is exactly
+what Arrow parses and nothing is checked value by value in Python.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+LOGICAL_TYPES = ("integer", "float", "boolean", "date", "timestamp", "string")
+# A value of any other shape cannot parse; tested before the bisection.
+SHAPES = {
+    "integer": r"^-?[0-9]+$",
+    "float": r"^[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?$|^[+-]?(?i:nan|inf|infinity)$",
+    # the calendar but for leap years (Feb 29 is left to the parser)
+    "date": r"^[0-9]{4}-(02-(0[1-9]|1[0-9]|2[0-9])|(0[469]|11)-(0[1-9]|[12][0-9]|30)|"
+            r"(0[13578]|1[02])-(0[1-9]|[12][0-9]|3[01]))$",
+    "boolean": r"^(?i:true|false|1|0)$",
+}
+OFFSET = r"(Z|[+-][0-9]{2}:?[0-9]{2})$"
+TIMESTAMP_SHAPE = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}([T ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]+)?)?)?(Z|[+-][0-9]{2}:?[0-9]{2})?$"
+INFER_ORDER = ("integer", "float", "date", "timestamp", "boolean")
+WIDER = {"integer": "float", "float": "string", "date": "timestamp", "timestamp": "string",
+         "boolean": "string", "string": "string"}
+
+
+def arrow_type(logical: str) -> Any:
+    import pyarrow as pa
+
+    return {"integer": pa.int64(), "float": pa.float64(), "boolean": pa.bool_(),
+            "date": pa.date32(), "timestamp": pa.timestamp("us", "UTC"),
+            "string": pa.string()}[logical]
+
+
+def logical_of(t: Any) -> str:
+    """The rule vocabulary's name for an Arrow type ("list<int64>" etc. for the rest)."""
+    import pyarrow.types as pt
+
+    if pt.is_integer(t):
+        return "integer"
+    if pt.is_floating(t) or pt.is_decimal(t):
+        return "float"
+    if pt.is_boolean(t):
+        return "boolean"
+    if pt.is_date(t):
+        return "date"
+    if pt.is_timestamp(t):
+        return "timestamp"
+    if pt.is_string(t) or pt.is_large_string(t) or pt.is_binary(t) or pt.is_large_binary(t):
+        return "string"
+    if hasattr(pt, "is_string_view") and (pt.is_string_view(t) or pt.is_binary_view(t)):
+        return "string"
+    return str(t)
+
+
+def is_raw(t: Any) -> bool:
+    """Text still to be parsed (CSV cells, JSON values read as text)."""
+    import pyarrow.types as pt
+
+    return pt.is_binary(t) or pt.is_string(t) or pt.is_large_string(t) or pt.is_large_binary(t)
+
+
+def _mask_from(indices: list[int], n: int) -> Any:
+    import pyarrow as pa
+
+    flags = [False] * n
+    for i in indices:
+        flags[i] = True
+    return pa.array(flags, pa.bool_())
+
+
+def _any(mask: Any) -> bool:
+    from . import kernels as pc
+
+    return mask is not None and bool(pc.any(mask).as_py())
+
+
+def or_masks(a: Any, b: Any) -> Any:
+    from . import kernels as pc
+
+    if a is None:
+        return b
+    if b is None:
+        return a
+    return pc.or_(a, b)
+
+
+def as_text(arr: Any) -> tuple[Any, Any]:
+    """(string array, mask of values that are not UTF-8 or None); bad values become null."""
+    import pyarrow as pa
+    from . import kernels as pc
+    import pyarrow.types as pt
+
+    if pt.is_string(arr.type) or pt.is_large_string(arr.type):
+        return arr, None
+    if not (pt.is_binary(arr.type) or pt.is_large_binary(arr.type)):
+        return pc.cast(arr, pa.string()), None
+    try:
+        return pc.cast(arr, pa.string()), None
+    except pa.ArrowInvalid:
+        pass
+    bad = []
+    for i, value in enumerate(arr.to_pylist()):
+        if value is not None:
+            try:
+                value.decode("utf-8")
+            except UnicodeDecodeError:
+                bad.append(i)
+    mask = _mask_from(bad, len(arr))
+    clean = pc.if_else(mask, pa.scalar(None, arr.type), arr)
+    return pc.cast(clean, pa.string()), mask
+
+
+def _failing(arr: Any, typ: Any, base: int, out: list[int]) -> None:
+    """Indices (offset by base) whose cast to typ fails, by bisection."""
+    import pyarrow as pa
+    from . import kernels as pc
+
+    try:
+        pc.cast(arr, typ)
+        return
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        pass
+    if len(arr) == 1:
+        out.append(base)
+        return
+    mid = len(arr) // 2
+    _failing(arr.slice(0, mid), typ, base, out)
+    _failing(arr.slice(mid), typ, base + mid, out)
+
+
+def cast_text(text: Any, logical: str, typ: Any = None) -> tuple[Any, Any]:
+    """(typed array, mask of unparseable non-null values or None)."""
+    import pyarrow as pa
+    from . import kernels as pc
+
+    typ = typ if typ is not None else arrow_type(logical)
+    if logical == "string":
+        return text, None
+    if logical == "timestamp" and typ == arrow_type("timestamp"):
+        return _timestamps(text)
+    try:
+        return pc.cast(text, typ), None
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        pass
+    null = pa.scalar(None, text.type)
+    bad = None
+    shape = SHAPES.get(logical)
+    if shape is not None:
+        fits = pc.fill_null(pc.match_substring_regex(text, shape), True)
+        bad = pc.invert(fits)
+        text = pc.if_else(fits, text, null)
+    try:
+        return pc.cast(text, typ), (bad if _any(bad) else None)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        pass
+    found: list[int] = []
+    _failing(text, typ, 0, found)
+    more = _mask_from(found, len(text))
+    bad = or_masks(bad, more)
+    return pc.cast(pc.if_else(more, null, text), typ), bad
+
+
+def _timestamps(text: Any) -> tuple[Any, Any]:
+    """ISO-8601 timestamps to UTC; values without an offset are taken as UTC."""
+    import pyarrow as pa
+    from . import kernels as pc
+
+    utc, naive = pa.timestamp("us", "UTC"), pa.timestamp("us")
+    try:
+        return pc.cast(text, utc), None
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        pass
+    has_offset = pc.fill_null(pc.match_substring_regex(text, OFFSET), False)
+    null = pa.scalar(None, text.type)
+    aware, bad_a = cast_text(pc.if_else(has_offset, text, null), "timestamp", utc)
+    local, bad_n = cast_text(pc.if_else(has_offset, null, text), "timestamp", naive)
+    local = pc.cast(pc.assume_timezone(local, "UTC"), utc)
+    typed = pc.if_else(has_offset, aware, local)
+    bad = or_masks(bad_a, bad_n)
+    return typed, (bad if _any(bad) else None)
+
+
+def convert(arr: Any, logical: str) -> tuple[Any, Any, str | None]:
+    """(typed values, mask of values that are not `logical`, or a whole-column mismatch).
+
+    Text is parsed; typed columns (Parquet, Arrow, JSON) are accepted when
+    their type holds `logical` values: any integer width, floats that are
+    whole numbers for integer, dates for timestamp.
+    """
+    import pyarrow as pa
+    from . import kernels as pc
+    import pyarrow.types as pt
+
+    if is_raw(arr.type):
+        text, bad_utf8 = as_text(arr)
+        typed, bad = cast_text(text, logical)
+        return typed, or_masks(bad_utf8, bad), None
+    have = logical_of(arr.type)
+    if logical == "string":
+        return pc.cast(arr, pa.string()), None, None
+    if have == logical:
+        target = arrow_type(logical)
+        if logical == "timestamp" and arr.type.tz is None:
+            arr = pc.assume_timezone(pc.cast(arr, pa.timestamp("us")), "UTC")
+        return pc.cast(arr, target), None, None
+    if logical == "float" and have == "integer":
+        return pc.cast(arr, pa.float64()), None, None
+    if logical == "integer" and pt.is_floating(arr.type):
+        whole = pc.fill_null(pc.equal(arr, pc.floor(arr)), True)
+        bad = pc.invert(whole)
+        kept = pc.if_else(whole, arr, pa.scalar(None, arr.type))
+        return pc.cast(kept, pa.int64()), (bad if _any(bad) else None), None
+    if logical == "timestamp" and have == "date":
+        return pc.cast(pc.cast(arr, pa.timestamp("us")), pa.timestamp("us", "UTC")), None, None
+    return pa.nulls(len(arr), arrow_type(logical)), None, have
+
+
+def _strict(text: Any, logical: str) -> Any:
+    """`text` as `logical` when every value parses, else None."""
+    import pyarrow as pa
+    from . import kernels as pc
+
+    if logical == "string":
+        return text
+    if logical == "timestamp":
+        shape = pc.match_substring_regex(text, TIMESTAMP_SHAPE)
+        if not pc.all(pc.fill_null(shape, True)).as_py():
+            return None  # cheap refusal: the careful parse below bisects bad values
+        typed, bad = _timestamps(text)
+        return typed if bad is None else None
+    try:
+        return pc.cast(text, arrow_type(logical))
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return None
+
+
+def _identifier_like(text: Any) -> bool:
+    """Digits that are not numbers: "+4917..." phone numbers, "00731" codes with leading zeros."""
+    from . import kernels as pc
+
+    return bool(pc.any(pc.match_substring_regex(text, r"^\+|^-?0[0-9]")).as_py())
+
+
+def infer(text: Any) -> str:
+    """The narrowest type every non-null value of `text` parses as."""
+    if text.null_count == len(text):
+        return "integer"  # nothing seen yet: widen as values come
+    if _identifier_like(text):
+        return "string"
+    for logical in INFER_ORDER:
+        if _strict(text, logical) is not None:
+            return logical
+    return "string"
+
+
+class Inferred:
+    """The type of an undeclared text column, widened batch by batch."""
+
+    def __init__(self) -> None:
+        self.logical: str | None = None
+
+    def convert(self, text: Any) -> Any:
+        if self.logical is None:
+            self.logical = infer(text)
+        if self.logical in ("integer", "float") and _identifier_like(text):
+            self.logical = "string"
+        while True:
+            typed = _strict(text, self.logical)
+            if typed is not None:
+                return typed
+            self.logical = WIDER[self.logical]

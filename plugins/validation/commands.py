@@ -1,0 +1,181 @@
+"""gitgov check, profile, infer and quality: data quality outside the hooks."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+
+from gitgov.core.commands.options import echo_json, json_option
+from gitgov.core.errors import EXIT_BLOCKED, InputError
+
+
+def _rel(repo_root: Path, arg: str) -> str:
+    """A path given on the command line, relative to the repository root, with "/"."""
+    full = Path(arg).resolve()
+    if not full.exists():
+        raise InputError(f"{arg}: no such file")
+    if full.is_dir():
+        raise InputError(f"{arg}: is a directory; give files, or --dataset NAME")
+    try:
+        return full.relative_to(Path(repo_root).resolve()).as_posix()
+    except ValueError:
+        raise InputError(f"{arg}: is outside the repository {repo_root}") from None
+
+
+def _targets(session: Any, paths: tuple[str, ...], dataset: str | None) -> list[tuple[str, str | None]]:
+    """(path, dataset name) for each file to check."""
+    from .sources import Snapshot
+
+    policy, repo = session.policy, session.repo
+    if dataset is not None and dataset not in policy.datasets:
+        known = ", ".join(policy.datasets) or "none"
+        raise InputError(f"no dataset named '{dataset}' in gitgov.toml (datasets: {known})")
+    if paths:
+        out = []
+        for arg in paths:
+            rel = _rel(repo.root, arg)
+            ds = policy.datasets[dataset] if dataset else policy.dataset_for(rel)
+            if ds is None:
+                raise InputError(f"{arg}: is in no dataset of gitgov.toml; name one with --dataset "
+                                 "NAME, or add its path to a dataset's `paths`")
+            out.append((rel, ds.name))
+        return out
+    chosen = [policy.datasets[dataset]] if dataset else list(policy.datasets.values())
+    out = []
+    for ds in chosen:
+        out += [(p, ds.name) for p in sorted(Snapshot("worktree").files(repo, ds))]
+    if not out:
+        raise InputError("no governed files to check" + (f" in dataset '{dataset}'" if dataset else ""))
+    return out
+
+
+@click.command("check")
+@click.argument("paths", nargs=-1, type=click.Path(dir_okay=True))
+@click.option("--dataset", "dataset", metavar="NAME", help="Check as this dataset (default: by path); "
+              "without PATHs, every file of it.")
+@click.option("--quarantine", "quarantine", metavar="DIR", type=click.Path(file_okay=False),
+              help="Write the passing and the failing rows into two files in DIR.")
+@click.option("--force", is_flag=True, help="Check again even what passed under the same rules.")
+@click.option("-v", "--verbose", is_flag=True, help="List the rules that passed too.")
+@json_option
+def check_cmd(paths: tuple[str, ...], dataset: str | None, quarantine: str | None, force: bool,
+              verbose: bool, as_json: bool) -> int:
+    """Check data files against their dataset's rules, as the pre-commit hook does."""
+    from gitgov.core.commands.options import open_session
+    from gitgov.core.events import DataAdded
+
+    from .hook import options
+    from .report import render_text, to_json
+
+    with open_session(require_ledger=False) as session:
+        targets = _targets(session, paths, dataset)
+        _compile_all(session, {d for _p, d in targets if d})  # bad rules: exit 2, before anything
+        opts = options(session.ctx)
+        opts["force"] = force or quarantine is not None
+        actor = session.actor()
+        events = [DataAdded(path=p, dataset=d, stage="checked", actor=actor, source="cli")
+                  for p, d in targets]
+        outcome = session.emit(events)
+        reports = [opts["reports"].get(p) or _not_validated(p, d) for p, d in targets]
+        if quarantine is not None:
+            from .quarantine import split_all
+
+            split_all(session, reports, Path(quarantine))
+        others = [f for f in outcome.findings if f.plugin != "validation" or f.code == "config"]
+        if as_json:
+            doc = to_json(reports)
+            doc["findings"] = [f.to_dict() for f in others]
+            doc["ok"] = doc["ok"] and not any(f.blocks for f in others)
+            echo_json(doc)
+        else:
+            click.echo(render_text(reports, verbose=verbose))
+            _echo_others(others)
+        return EXIT_BLOCKED if outcome.blocked else 0
+
+
+def _compile_all(session: Any, names: set[str]) -> None:
+    from .hook import registry_for
+    from .ruleset import compile_rules
+
+    if not session.policy.plugins.allows("validation"):
+        return
+    registry = registry_for(session.ctx)
+    for name in sorted(names):
+        compile_rules(session.policy, session.policy.datasets[name], registry)
+
+
+def _not_validated(path: str, dataset: str | None) -> Any:
+    from .report import FileReport
+
+    return FileReport(path, dataset, "", skipped="the validation plugin is disabled")
+
+
+def _echo_others(findings: list) -> None:
+    from gitgov.core.report import format_findings
+
+    shown = [f for f in findings if f.severity != "info"]
+    if shown:
+        click.echo("other findings:")
+        click.echo(format_findings(shown))
+
+
+@click.command("profile")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False))
+@click.option("--dataset", metavar="NAME", help="Use this dataset's declared types and format.")
+@json_option
+def profile_cmd(path: str, dataset: str | None, as_json: bool) -> int:
+    """Show a file's schema and column statistics (nulls, distinct, range, mean, top values)."""
+    from .profiling import profile_file, render_profile
+
+    result = profile_file(Path(path), dataset)
+    if as_json:
+        echo_json(result)
+    else:
+        click.echo(render_profile(result))
+    return EXIT_BLOCKED if result.get("problems") else 0
+
+
+@click.command("infer")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False))
+@click.option("--dataset", "dataset", metavar="NAME", required=True,
+              help="Name of the new dataset in gitgov.toml.")
+@click.option("--force", is_flag=True, help="Replace the columns and rules of an existing dataset.")
+@click.option("--print", "print_only", is_flag=True, help="Print the rules; do not write gitgov.toml.")
+def infer_cmd(path: str, dataset: str, force: bool, print_only: bool) -> int:
+    """Write a starter rule set for a new dataset into gitgov.toml, from a sample file."""
+    from .infer import infer_into
+
+    text = infer_into(Path(path), dataset, force=force, write=not print_only)
+    if print_only:
+        click.echo(text)
+    else:
+        click.echo(f"gitgov: wrote [datasets.{dataset}] to gitgov.toml; review the rules, then "
+                   f"`gitgov check --dataset {dataset}`")
+    return 0
+
+
+@click.command("quality")
+@click.argument("dataset")
+@click.option("--path", "path", help="Only versions of this file.")
+@click.option("-n", "--limit", type=int, default=8, show_default=True,
+              help="How many of the newest versions to show in the text table.")
+@click.option("--all", "show_all", is_flag=True, help="Show every metric, not just the main ones.")
+@json_option
+def quality_cmd(dataset: str, path: str | None, limit: int, show_all: bool, as_json: bool) -> int:
+    """Show a dataset's quality metrics across its versions."""
+    from .history import history, render_history
+
+    data = history(dataset, path)
+    if as_json:
+        echo_json(data)
+    else:
+        click.echo(render_history(data, limit=limit, show_all=show_all))
+    return 0
+
+
+def register(cli: click.Group) -> None:
+    for command in (check_cmd, profile_cmd, infer_cmd, quality_cmd):
+        if command.name not in cli.commands:
+            cli.add_command(command)
+

@@ -1,0 +1,238 @@
+"""The check behind ``data_added``: rules, incremental reuse, drift, alerts, ledger facts.
+
+One governed file version arrives as an event. Its dataset's rules are
+compiled and hashed together with the versions of the datasets its foreign
+keys point to; if the ledger says this content already passed under that
+hash, the rules are not run again. Then the version is compared with the
+last committed one (drift), and what was found becomes findings (which
+block or warn), quality_alert events (which plugins forward) and one
+``quality_check`` fact with the version's metrics and profile.
+"""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from gitgov.core.errors import ConfigError
+from gitgov.core.events import Fact, Finding, QualityAlert
+
+from .report import FileReport, finding_message
+from .rules import Registry, flatten_rules
+from .ruleset import RuleSet, compile_rules
+from .sources import Snapshot, hash_later, reference_values, snapshot_for
+from .store import Store
+
+if TYPE_CHECKING:
+    from gitgov.core.context import Context
+    from gitgov.core.events import DataAdded
+
+_REGISTRY: dict[int, tuple[Any, Registry]] = {}
+
+
+def options(ctx: "Context") -> dict[str, Any]:
+    """Per-run settings and results shared with `gitgov check` (force, reports by path)."""
+    return ctx.__dict__.setdefault("_validation", {"force": False, "reports": {}})
+
+
+def registry_for(ctx: "Context") -> Registry:
+    """Built-in rules, plus plugins' rules when the policy names any (they cost a plugin load)."""
+    policy = ctx.policy
+    cached = _REGISTRY.get(id(policy))
+    if cached is not None and cached[0] is policy:
+        return cached[1]
+    uses = any((c.get("checks") for c in ds.columns.values()) or ds.rules.get("checks")
+               for ds in policy.datasets.values())
+    registry = Registry()
+    if uses:
+        from gitgov.core.bus import collect
+        from gitgov.core.plugins import load_host
+
+        host = load_host(policy, ctx.root)
+        results, _failures = collect(host, "register_rules")
+        registry = Registry(flatten_rules(results))
+    _REGISTRY.clear()
+    _REGISTRY[id(policy)] = (policy, registry)
+    return registry
+
+
+def source_for(ctx: "Context", path: str, blob: str | None, dataset: str | None) -> Any:
+    """A file's bytes through the context, which decrypts datasets stored encrypted in Git."""
+    from gitgov.core.events import DataAdded
+
+    from .formats import Source
+
+    event = DataAdded(path=path, dataset=dataset, blob=blob)
+    local = str(ctx.root / path) if blob is None else None
+    return Source(path, lambda: ctx.open_data(event), local=local)
+
+
+def references(ctx: "Context", snap: Snapshot, rs: RuleSet) -> tuple[dict, dict]:
+    """Foreign-key value sets, and the blob ids they came from (part of the ruleset hash)."""
+    from .formats import detect
+
+    values: dict[str, Any] = {}
+    ids: dict[str, Any] = {}
+    if ctx.repo is None:
+        return values, ids
+    for col, (target, tcol) in rs.foreign_keys.items():
+        ds = ctx.policy.datasets[target]
+        found, files = reference_values(
+            ctx.repo, snap, ds, tcol, lambda p, f=ds.format: detect(p, f),
+            lambda p, b, name=ds.name: source_for(ctx, p, None if snap.kind == "worktree" else b, name))
+        values[col] = found
+        ids[col] = sorted(files.items())
+    return values, ids
+
+
+def check_event(event: "DataAdded", ctx: "Context") -> list[Finding | Fact]:
+    ds = ctx.dataset(event.dataset)
+    if ds is None:
+        return []
+    try:
+        rs = compile_rules(ctx.policy, ds, registry_for(ctx))
+    except ConfigError as exc:
+        return [Finding(severity="error", code="config", message=str(exc))]
+    snap = snapshot_for(event.stage, event.commit)
+    refs, ref_ids = references(ctx, snap, rs)
+    digest = rs.digest(ref_ids)
+    opts = options(ctx)
+    blob, pending = event.blob, None
+    if blob is None and ctx.repo is not None:
+        pending = hash_later(ctx.repo, [event.path])  # hashing overlaps the check when forced
+        if not opts["force"]:
+            blob, pending = pending().get(event.path), None
+    store = Store(ctx.ledger_path)
+    if blob and not opts["force"] and store.passed(blob, digest):
+        report = FileReport(event.path, ds.name, "", ruleset=digest, blob=blob,
+                            skipped=f"passed before under the same rules ({digest[:12]})")
+        measured = store.measured(blob)
+        metrics, profile = measured if measured else ({}, None)
+        report.rows = int(metrics.get("rows", 0))
+    else:
+        report = _check(ctx, event, snap, rs, refs)
+        if pending is not None:
+            blob = pending().get(event.path)
+        report.ruleset, report.blob = digest, blob
+        metrics, profile = report.metrics(), report.profile
+    opts["reports"][event.path] = report
+    out: list[Finding | Fact] = [_finding(t, report) for t in report.failures]
+    out += _drift(ctx, event, snap, rs, report, blob, metrics, profile, store)
+    out.append(_fact(event, report, metrics, profile))
+    return out
+
+
+def _check(ctx: "Context", event: "DataAdded", snap: Snapshot, rs: RuleSet, refs: dict) -> FileReport:
+    from .check import check_source
+    from .formats import Source
+
+    local = None
+    if event.stage in ("checked", "observed") or event.blob is None:
+        local = str(ctx.root / event.path)
+    source = Source(event.path, lambda: ctx.open_data(event), local=local)
+    keep = options(ctx).setdefault("keep", {}).setdefault(event.path, {})
+    keep.update(ruleset=rs, references=refs)
+    return check_source(source, rs, references=refs, keep=keep,
+                        profile_mode=options(ctx).get("profile", "lite"))
+
+
+def _finding(t: Any, report: FileReport) -> Finding:
+    return Finding(severity=t.severity, code=t.id, message=finding_message(t), path=report.path,
+                   details=t.to_dict())
+
+
+def _fact(event: "DataAdded", report: FileReport, metrics: dict, profile: dict | None) -> Fact:
+    payload = {
+        "dataset": report.dataset, "path": event.path, "blob": report.blob, "stage": event.stage,
+        "commit": event.commit, "ruleset": report.ruleset, "verdict": report.verdict,
+        "reused": bool(report.skipped), "format": report.format, "rows": report.rows,
+        "columns": len((profile or {}).get("columns", [])), "counts": report.counts(),
+        "metrics": metrics,
+    }
+    if not report.skipped:
+        payload["failures"] = {t.id: t.count for t in report.failures}
+        payload["profile"] = profile
+    return Fact(kind="quality_check", subject=report.blob or f"quality:{event.path}", payload=payload)
+
+
+def _baseline(ctx: "Context", snap: Snapshot, rs: RuleSet, path: str, store: Store
+              ) -> tuple[str | None, dict, dict | None]:
+    """(blob, metrics, profile) of the last committed version of `path`."""
+    if ctx.repo is None:
+        return None, {}, None
+    base = snap.baseline(ctx.repo, path)
+    if base is None:
+        return None, {}, None
+    measured = store.measured(base)
+    if measured is not None:
+        return base, measured[0], measured[1]
+    from .check import check_source
+
+    # Never checked (committed before gitgov, or with --no-verify): measure it now.
+    plain = RuleSet(dataset=rs.dataset, columns=rs.columns, checks=[], table={}, format=rs.format,
+                    delimiter=rs.delimiter, null_values=rs.null_values)
+    report = check_source(source_for(ctx, path, base, rs.dataset), plain)
+    return base, report.metrics(), report.profile
+
+
+def _drift(ctx: "Context", event: "DataAdded", snap: Snapshot, rs: RuleSet, report: FileReport,
+           blob: str | None, metrics: dict, profile: dict | None, store: Store) -> list[Finding]:
+    from .drift import compare
+
+    conf = dict(rs.table.get("drift") or {})
+    if conf.get("schema") == "off" and not ({"max_row_change_pct", "max_null_increase_pts"} & set(conf)):
+        return []
+    if profile is None or not metrics:
+        return []
+    base, prev_metrics, prev_profile = _baseline(ctx, snap, rs, event.path, store)
+    if base is None or base == blob or prev_profile is None:
+        return []
+    out = []
+    for d in compare(profile, prev_profile, conf, metrics, prev_metrics):
+        tally = d.tally()
+        severity, message = d.severity, f"{d.message} ({_note(tally)})"
+        if d.breaking and severity == "error":
+            severity, message = _acknowledge(ctx, event, snap, blob, message)
+        tally.severity = severity
+        report.results.append(tally)
+        out.append(Finding(severity=severity, code=tally.id, message=message, path=event.path,
+                           details={"previous": d.previous, "current": d.current,
+                                    "change": d.change, "baseline_blob": base}))
+        if d.severity != "info":
+            ctx.emit(QualityAlert(path=event.path, dataset=rs.dataset, metric=d.metric,
+                                  severity=severity, message=d.message, previous=d.previous,
+                                  current=d.current, change=d.change, blob=blob,
+                                  baseline_blob=base, commit=event.commit, actor=event.actor,
+                                  source=event.source))
+    return out
+
+
+def _note(tally: Any) -> str:
+    return tally.samples[0].note if tally.samples else ""
+
+
+def _acknowledge(ctx: "Context", event: "DataAdded", snap: Snapshot, blob: str | None,
+                 message: str) -> tuple[str, str]:
+    """A breaking change: blocks unless the commit message acknowledges it."""
+    from gitgov.core import ack
+
+    how = ack.how_to(event.dataset, event.path)
+    if event.stage == "pushed" and ctx.repo is not None:
+        if ack.acknowledged(snap.message(ctx.repo) or "", event.dataset, event.path):
+            return "warning", f"{message}; acknowledged in commit {event.commit[:12]}"
+        return "error", f"{message}; commit {(event.commit or '')[:12]} does not acknowledge it: {how}"
+    if event.stage == "staged" and ctx.repo is not None:
+        if not _commit_msg_hook(ctx):
+            return "error", f"{message}; run `gitgov init` to install the commit-msg hook, then {how}"
+        ack.request(ctx.repo.root, [{"path": event.path, "blob": blob, "dataset": event.dataset,
+                                     "summary": message}])
+        return "warning", f"{message}; the commit must acknowledge it: {how}"
+    return "warning", f"{message}; a commit of this version must acknowledge it: {how}"
+
+
+def _commit_msg_hook(ctx: "Context") -> bool:
+    from gitgov.core.install import ID_PREFIX, hooks_dir
+
+    try:
+        with open(hooks_dir(ctx.repo.root) / "commit-msg", "rb") as fh:
+            return ID_PREFIX in fh.read(4096)
+    except OSError:
+        return False

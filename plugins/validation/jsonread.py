@@ -1,0 +1,147 @@
+"""JSON Lines: pyarrow's streaming reader, and a line-by-line reader for files it refuses.
+
+pyarrow infers each field's type from the first block and gives up on the
+first value of another type, and on the first broken line, without saying
+which row. Then the file is read again line by line: every broken line
+becomes a problem with its line number, and the values reach the checks as
+text, so a type rule can count the rows that do not fit.
+"""
+from __future__ import annotations
+
+import json
+from typing import Any, Iterator
+
+from .formats import Batches, Format, ReadError, Reopen, RowProblem, Source, prefetch
+from .streams import ByteStream, StreamError, sniff_binary
+
+ROWS_PER_BATCH = 16384
+
+
+def open_jsonl(source: Source, fmt: Format, block_size: int) -> Batches:
+    import pyarrow as pa
+    import pyarrow.json as pj
+
+    try:
+        stream = ByteStream(source.open(), gzip=fmt.gzip)
+    except StreamError as exc:
+        raise ReadError("unreadable", str(exc)) from None
+    head = stream.head
+    if not head.strip():
+        stream.close()
+        raise ReadError("empty-file", "the file is empty: expected one JSON object per line",
+                        line=1)
+    reason = sniff_binary(head)
+    if reason:
+        stream.close()
+        raise ReadError("binary", reason)
+    try:
+        reader = pj.open_json(stream, read_options=pj.ReadOptions(use_threads=False,
+                                                                  block_size=block_size))
+    except (pa.ArrowException, OSError, StreamError):
+        stream.close()
+        return open_lines(source, fmt)
+    out = Batches(names=list(reader.schema.names), fmt=fmt, batches=iter(()),
+                  closers=[stream.close], stream=stream, line_offset=0)
+
+    def batches() -> Iterator[Any]:
+        try:
+            for batch in reader:
+                if batch.schema.names != out.names:
+                    raise ValueError("fields change between blocks")
+                yield batch
+        except (pa.ArrowException, OSError, ValueError, StreamError):
+            stream.close()
+            raise Reopen(open_lines(source, fmt)) from None
+
+    out.batches = prefetch(batches(), _error)
+    return out
+
+
+def _error(exc: Exception) -> Exception:
+    if isinstance(exc, ReadError):
+        return exc
+    return ReadError("unreadable", f"cannot be read as JSON Lines: {exc}")
+
+
+def _lines(source: Source, fmt: Format) -> Iterator[tuple[int, bytes]]:
+    with ByteStream(source.open(), gzip=fmt.gzip) as stream:
+        rest, number = b"", 0
+        for chunk in iter(lambda: stream.read(1 << 20), b""):
+            parts = (rest + chunk).split(b"\n")
+            rest = parts.pop()
+            for part in parts:
+                number += 1
+                yield number, part
+        if rest:
+            yield number + 1, rest
+
+
+def _parse(line: bytes) -> tuple[dict | None, str | None]:
+    text = line.strip()
+    if not text:
+        return None, None
+    try:
+        value = json.loads(text)
+    except UnicodeDecodeError:
+        return None, "not UTF-8 text"
+    except ValueError as exc:
+        return None, f"not valid JSON ({exc.args[0].split(':')[0]})"
+    if not isinstance(value, dict):
+        return None, f"a JSON {type(value).__name__}, not an object"
+    return value, None
+
+
+def _text(value: Any) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float, str)):
+        return value if isinstance(value, str) else repr(value) if isinstance(value, float) else str(value)
+    return json.dumps(value, ensure_ascii=False, sort_keys=True)
+
+
+def open_lines(source: Source, fmt: Format) -> Batches:
+    """Two passes: the field names and the broken lines first, then batches of text."""
+    names: dict[str, None] = {}
+    problems: list[RowProblem] = []
+    skipped: list[int] = []
+    try:
+        for number, line in _lines(source, fmt):
+            value, problem = _parse(line)
+            if value is None:
+                skipped.append(number)  # rows are lines: blank and broken lines keep their place
+                if problem:
+                    problems.append(RowProblem("bad-json", number, problem, line=number,
+                                               text=line[:80].decode("utf-8", "replace")))
+                continue
+            names.update(dict.fromkeys(value))
+    except StreamError as exc:
+        raise ReadError("unreadable", str(exc)) from None
+    if not names:
+        raise ReadError("no-rows", "no line of the file is a JSON object", line=1)
+    out = Batches(names=list(names), fmt=fmt, batches=iter(()), problems=problems,
+                  skipped=skipped, line_offset=0)
+    out.batches = _batches(source, fmt, out.names)
+    return out
+
+
+def _batches(source: Source, fmt: Format, names: list[str]) -> Iterator[Any]:
+    import pyarrow as pa
+
+    columns: dict[str, list] = {n: [] for n in names}
+    count = 0
+    for _number, line in _lines(source, fmt):
+        value, _problem = _parse(line)
+        if value is None:
+            continue
+        for n in names:
+            columns[n].append(_text(value.get(n)))
+        count += 1
+        if count == ROWS_PER_BATCH:
+            yield pa.RecordBatch.from_arrays([pa.array(columns[n], pa.string()) for n in names],
+                                             names=names)
+            columns, count = {n: [] for n in names}, 0
+    if count:
+        yield pa.RecordBatch.from_arrays([pa.array(columns[n], pa.string()) for n in names],
+                                         names=names)

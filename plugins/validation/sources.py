@@ -1,0 +1,138 @@
+"""Where a check reads other versions from: the index, a commit, or the working tree.
+
+A staged file is checked against what is staged (its foreign keys look up
+the staged version of the other dataset) and compared with HEAD; a pushed
+commit against that commit and its first parent; a file on disk against
+the working tree and HEAD.
+"""
+from __future__ import annotations
+
+import os
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable
+
+from .formats import Source
+
+if TYPE_CHECKING:
+    from gitgov.core.config import DatasetPolicy
+    from gitgov.core.git import Repo
+
+
+def _git(repo: "Repo", *args: str, input: bytes | None = None) -> bytes | None:
+    proc = subprocess.run(["git", *args], cwd=repo.root, capture_output=True, input=input)
+    return proc.stdout if proc.returncode == 0 else None
+
+
+def blob_id(path: Path | str) -> str:
+    """The id Git would give the file's bytes (sha1 of "blob <size>\\0" + bytes), read in chunks.
+
+    Not `git hash-object`: it maps the whole file into memory, which would make
+    checking a large file look (and, on a small machine, be) as big as the file.
+    """
+    import hashlib
+
+    digest = hashlib.sha1(b"blob %d\0" % os.path.getsize(path))
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)  # hashlib releases the GIL for large chunks
+    return digest.hexdigest()
+
+
+def hash_files(repo: "Repo", paths: list[str]) -> dict[str, str]:
+    """Git blob ids of files in the working tree (without writing them to Git)."""
+    return {p: blob_id(repo.root / p) for p in paths if (repo.root / p).is_file()}
+
+
+def hash_later(repo: "Repo", paths: list[str]) -> "Callable[[], dict[str, str]]":
+    """Start hashing on another thread now; the returned call waits for the ids."""
+    import threading
+
+    out: dict[str, str] = {}
+    thread = threading.Thread(target=lambda: out.update(hash_files(repo, paths)), daemon=True,
+                              name="gitgov-hash")
+    thread.start()
+
+    def result() -> dict[str, str]:
+        thread.join()
+        return out
+    return result
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """One state of the repository: "index", "commit" (with sha) or "worktree"."""
+
+    kind: str
+    commit: str | None = None
+
+    def files(self, repo: "Repo", ds: "DatasetPolicy") -> dict[str, str | None]:
+        """path -> blob id of the dataset's files in this state."""
+        if self.kind == "worktree":
+            out = _git(repo, "ls-files", "-z", "-co", "--exclude-standard") or b""
+            paths = [p.decode("utf-8", "surrogateescape") for p in out.split(b"\0") if p]
+            found = [p for p in paths if ds.matches(p) and os.path.isfile(repo.root / p)]
+            return hash_files(repo, sorted(found))  # type: ignore[return-value]
+        args = ["ls-files", "-s", "-z"] if self.kind == "index" else ["ls-tree", "-r", "-z", self.commit or "HEAD"]
+        out = _git(repo, *args) or b""
+        files: dict[str, str | None] = {}
+        for record in out.split(b"\0"):
+            if not record:
+                continue
+            meta, _, name = record.partition(b"\t")
+            path = name.decode("utf-8", "surrogateescape")
+            fields = meta.decode().split()
+            blob = fields[1] if self.kind == "index" else fields[2]
+            if ds.matches(path):
+                files[path] = blob
+        return files
+
+    def baseline(self, repo: "Repo", path: str) -> str | None:
+        """Blob id of the last committed version of `path` before this state, if any."""
+        base = f"{self.commit}^" if self.kind == "commit" else "HEAD"
+        out = _git(repo, "rev-parse", "--verify", "-q", f"{base}:{path}")
+        return out.decode().strip() if out else None
+
+    def message(self, repo: "Repo") -> str | None:
+        if self.kind != "commit":
+            return None
+        out = _git(repo, "log", "-1", "--format=%B", self.commit or "HEAD")
+        return out.decode("utf-8", "replace") if out is not None else None
+
+
+def snapshot_for(stage: str, commit: str | None) -> Snapshot:
+    if stage == "staged":
+        return Snapshot("index")
+    if stage == "pushed" and commit:
+        return Snapshot("commit", commit)
+    return Snapshot("worktree")
+
+
+def reference_values(repo: "Repo", snap: Snapshot, target: "DatasetPolicy", column: str,
+                     fmt_of: Any, source_of: Callable[[str, str | None], Source]
+                     ) -> tuple[Any, dict[str, str | None]]:
+    """(the distinct values of target.column in this state as text, path -> blob read)."""
+    import pyarrow as pa
+    from . import kernels as pc
+
+    from .coerce import as_text
+    from .formats import ReadError, Reopen, open_batches
+
+    files = snap.files(repo, target)
+    chunks = []
+    for path, blob in sorted(files.items()):
+        try:
+            fmt = fmt_of(path)
+            opened = open_batches(source_of(path, blob), fmt)
+            with opened:
+                if column not in opened.names:
+                    continue
+                for batch in opened:
+                    text, _bad = as_text(batch.column(opened.names.index(column)))
+                    chunks.append(pc.unique(text))
+        except (ReadError, Reopen):
+            continue  # an unreadable target file fails its own check, not this one
+    if not chunks:
+        return None, files
+    return pc.unique(pa.chunked_array(chunks, pa.string())), files

@@ -1,0 +1,86 @@
+"""What the ledger already knows about data quality (read-only queries).
+
+Plugins run on the bus's worker thread, and an sqlite3 connection may only
+be used by the thread that opened it, so these queries open their own
+short-lived read-only connection instead of sharing the context's.
+"""
+from __future__ import annotations
+
+import json
+import sqlite3
+from contextlib import closing
+from pathlib import Path
+from typing import Any
+
+
+class Store:
+    def __init__(self, ledger_path: Path | None):
+        self.path = Path(ledger_path) if ledger_path else None
+
+    def _connect(self) -> sqlite3.Connection | None:
+        if self.path is None or not self.path.exists():
+            return None
+        try:
+            db = sqlite3.connect(self.path.absolute().as_uri() + "?mode=ro", uri=True, timeout=30)
+            db.execute("SELECT 1 FROM quality_checks LIMIT 1")
+            return db
+        except sqlite3.Error:
+            return None  # an old or foreign ledger: nothing known, everything is checked
+
+    def _query(self, sql: str, args: tuple) -> list[tuple]:
+        db = self._connect()
+        if db is None:
+            return []
+        with closing(db):
+            try:
+                return db.execute(sql, args).fetchall()
+            except sqlite3.Error:
+                return []
+
+    def passed(self, blob: str, ruleset: str) -> bool:
+        """This content passed the validation rules under this exact rule set before."""
+        rows = self._query("SELECT 1 FROM quality_checks WHERE blob = ? AND ruleset = ?"
+                           " AND verdict = 'pass' LIMIT 1", (blob, ruleset))
+        return bool(rows)
+
+    def measured(self, blob: str) -> tuple[dict[str, float], dict[str, Any]] | None:
+        """(metrics, profile) of the newest full check of this content, under any rules."""
+        rows = self._query(
+            "SELECT q.seq, p.profile FROM quality_checks AS q JOIN dataset_profiles AS p"
+            " ON p.seq = q.seq WHERE q.blob = ? AND q.reused = 0 ORDER BY q.seq DESC LIMIT 1",
+            (blob,))
+        if not rows:
+            return None
+        seq, profile = rows[0]
+        metrics = dict(self._query("SELECT metric, value FROM quality_metrics WHERE seq = ?", (seq,)))
+        try:
+            return metrics, json.loads(profile)
+        except ValueError:
+            return None
+
+    def versions(self, dataset: str, path: str | None = None) -> list[dict[str, Any]]:
+        """Each distinct version (path and content) of a dataset, oldest first, with metrics."""
+        sql = ("SELECT seq, path, blob, commit_sha, verdict, rows, columns, errors, warnings, time,"
+               " actor FROM quality_versions WHERE dataset = ?")
+        args: tuple = (dataset,)
+        if path:
+            sql += " AND path = ?"
+            args += (path,)
+        names = ("seq", "path", "blob", "commit", "verdict", "rows", "columns", "errors",
+                 "warnings", "time", "actor")
+        out = [dict(zip(names, row)) for row in self._query(sql + " ORDER BY seq", args)]
+        if not out:
+            return out
+        seqs = tuple(v["seq"] for v in out)
+        marks = ",".join("?" * len(seqs))
+        metrics: dict[int, dict[str, float]] = {}
+        for seq, metric, value in self._query(
+                f"SELECT seq, metric, value FROM quality_metrics WHERE seq IN ({marks})", seqs):
+            metrics.setdefault(seq, {})[metric] = value
+        for v in out:
+            v["metrics"] = metrics.get(v["seq"], {})
+        return out
+
+    def known_datasets(self) -> list[str]:
+        return [r[0] for r in self._query("SELECT DISTINCT dataset FROM quality_checks"
+                                          " WHERE dataset IS NOT NULL ORDER BY dataset", ())]

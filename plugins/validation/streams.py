@@ -1,0 +1,146 @@
+"""A byte stream that pyarrow reads from: gzip, the first bytes kept for sniffing.
+
+pyarrow pulls blocks through ``read(n)``; this wrapper decompresses gzip on
+the way with a bounded output size, remembers the head of the file (for the
+header, binary and encoding checks) and counts quote characters, since an
+odd number of them means a quoted value that is never closed.
+"""
+from __future__ import annotations
+
+import zlib
+from typing import IO
+
+HEAD_BYTES = 1 << 16
+CHUNK = 1 << 20
+GZIP_MAGIC = b"\x1f\x8b"
+
+
+class StreamError(Exception):
+    """The bytes themselves are broken (corrupt gzip); kept to report after pyarrow gives up."""
+
+
+class ByteStream:
+    """Readable, non-seekable file object over `raw`, decompressing gzip when it sees it."""
+
+    def __init__(self, raw: IO[bytes], *, gzip: bool = False, count: bytes | None = None,
+                 final_newline: bool = False):
+        self.raw = raw
+        self.count_byte = count
+        self.counted = 0
+        self.size = 0  # bytes handed out (after decompression)
+        self.error: StreamError | None = None
+        self.final_newline = final_newline
+        self._last = b""
+        self._eof = False
+        self._z: "zlib._Decompress | None" = None
+        self._fed = False
+        first = raw.read(HEAD_BYTES)
+        if gzip or first.startswith(GZIP_MAGIC):
+            self._z = zlib.decompressobj(wbits=47)
+            self._tail = first
+        else:
+            self._tail = b""
+        self.head = first if self._z is None else self._inflate(HEAD_BYTES)
+        self._buffer = self.head
+        if final_newline and self.head and len(self.head) < HEAD_BYTES and not self.head.endswith(b"\n"):
+            # the whole file, without a final line break: pyarrow needs one after a lone header
+            self._buffer = self.head + b"\n"
+
+    # ---- file protocol used by pyarrow -------------------------------------------
+
+    closed = False
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return False
+
+    def writable(self) -> bool:
+        return False
+
+    def read(self, n: int = -1) -> bytes:
+        if n is None or n < 0:
+            return b"".join(iter(lambda: self.read(CHUNK), b""))
+        if self._buffer:
+            out, self._buffer = self._buffer[:n], self._buffer[n:]
+        else:
+            out = self._next(n)
+        if out:
+            self._last = out[-1:]
+        elif self.final_newline and self._last not in (b"", b"\n"):
+            out, self._last = b"\n", b"\n"  # pyarrow cannot read a header-only file without one
+        self.size += len(out)
+        if self.count_byte is not None:
+            self.counted += out.count(self.count_byte)
+        return out
+
+    def close(self) -> None:
+        self.closed = True
+        self.raw.close()
+
+    def __enter__(self) -> "ByteStream":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ---- reading and inflating ------------------------------------------------------
+
+    def _next(self, n: int) -> bytes:
+        if self._z is None:
+            return self.raw.read(n)
+        return self._inflate(n)
+
+    def _inflate(self, n: int) -> bytes:
+        """Up to n decompressed bytes; never more, so a zip bomb cannot fill memory."""
+        out: list[bytes] = []
+        got = 0
+        try:
+            while got < n:
+                z = self._z
+                if z.unconsumed_tail:
+                    data = z.unconsumed_tail
+                elif self._tail:
+                    data, self._tail = self._tail, b""
+                elif self._eof:
+                    break
+                else:
+                    data = self.raw.read(CHUNK)
+                    if not data:
+                        self._eof = True
+                        if self._fed and not z.eof:
+                            raise StreamError("the gzip data ends too early (a truncated file)")
+                        break
+                self._fed = True
+                piece = z.decompress(data, n - got)
+                out.append(piece)
+                got += len(piece)
+                if z.eof:  # concatenated gzip members are one stream, as gzip(1) reads them
+                    self._tail = z.unused_data
+                    self._z = zlib.decompressobj(wbits=47)
+                    self._fed = False
+        except zlib.error as exc:
+            self.error = StreamError(f"the gzip data is corrupt ({exc})")
+            raise self.error from None
+        except StreamError as exc:
+            self.error = exc
+            raise
+        return b"".join(out)
+
+
+def sniff_binary(head: bytes) -> str | None:
+    """Why `head` is not text a CSV/JSON reader should see, or None."""
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return "the file is UTF-16 text; save it as UTF-8"
+    if head.startswith(b"PAR1"):
+        return "this is a Parquet file, not text; give it a .parquet name or set `format`"
+    nul = head.find(b"\0")
+    if nul >= 0:
+        line = head.count(b"\n", 0, nul) + 1
+        return f"binary data, not text (a NUL byte on line {line})"
+    return None
+
+
+def line_of_offset(head: bytes, offset: int) -> int:
+    return head.count(b"\n", 0, offset) + 1

@@ -1,0 +1,76 @@
+"""Table rules decided at the end of a file: null shares, row counts, freshness, plugins' rules.
+
+Functions of the Engine (engine.py) that only read what the pass collected.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from typing import TYPE_CHECKING, Any
+
+from .ruleset import CheckSpec
+
+if TYPE_CHECKING:
+    from .engine import Engine
+
+
+def nulls(engine: "Engine", rows: int) -> None:
+    default = engine.rs.table.get("max_null_fraction")
+    for st in engine.states.values():
+        limit = (st.spec.conf.get("max_null_fraction") if st.spec else None)
+        limit = default if limit is None else limit
+        if limit is None or not rows:
+            continue
+        share = st.profile.nulls / rows
+        tally = engine.tally(f"{st.name}.max_null_fraction", "max_null_fraction", st.name,
+                           f"may be empty in at most {limit:.1%} of rows",
+                           engine.table_severity("max_null_fraction"), limit)
+        if share > limit:
+            tally.add(None, f"{share:.1%}", note=f"{st.profile.nulls} of {rows} rows are empty")
+
+
+def row_count(engine: "Engine", rows: int) -> None:
+    t = engine.rs.table
+    if rows == 0 and t.get("min_rows", 1) != 0 and not engine.opened.problems:
+        what = "a header (line 1) but no data rows" if engine.opened.line_offset == 1 else "no data rows"
+        engine.tally("no_rows", "no_rows", None, f"has {what}", "error").add(None)
+    for rule, word, bad in (("min_rows", "fewer", lambda n, p: n < p),
+                            ("max_rows", "more", lambda n, p: n > p)):
+        if rule in t:
+            tally = engine.tally(rule, rule, None, f"has {word} rows than {rule} = {t[rule]}",
+                               engine.table_severity(rule), t[rule])
+            if bad(rows, t[rule]) and not (rows == 0 and "no_rows" in engine.tallies):
+                tally.add(None, rows, note=f"{rows} rows")
+
+
+def freshness(engine: "Engine") -> None:
+    days, col = engine.rs.table.get("freshness_days"), engine.rs.table.get("freshness_column")
+    if days is None or col not in engine.states:
+        return
+    tally = engine.tally("freshness", "freshness", col,
+                       f"has no value from the last {days:g} days (freshness_days)",
+                       engine.table_severity("freshness_days"), days)
+    newest = engine.states[col].profile.high
+    now = dt.datetime.now(dt.timezone.utc)
+    if isinstance(newest, dt.datetime):
+        newest_utc = newest if newest.tzinfo else newest.replace(tzinfo=dt.timezone.utc)
+    elif isinstance(newest, dt.date):
+        newest_utc = dt.datetime(newest.year, newest.month, newest.day, tzinfo=dt.timezone.utc)
+    else:
+        tally.add(None, None, note=f"'{col}' holds no dates or timestamps")
+        return
+    age = now - newest_utc
+    if age > dt.timedelta(days=days):
+        tally.add(None, newest_utc.date().isoformat(), note=f"newest value is {age.days} days old")
+
+
+def finish_custom(engine: "Engine", spec: CheckSpec, rule: Any) -> None:
+    tally = engine.tally(spec)
+    try:
+        result = rule.finish()
+    except Exception as exc:  # noqa: BLE001
+        tally.add(None, None, note=f"the rule failed: {type(exc).__name__}: {exc}")
+        return
+    if isinstance(result, str):
+        tally.add(None, None, note=result)
+    elif isinstance(result, int) and not isinstance(result, bool) and result > 0:
+        tally.add(None, None, note=f"{result} failure(s)", n=result)

@@ -1,0 +1,199 @@
+"""gitgov check, profile, infer and quality, as a user runs them."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import git, gitgov, write
+from gitgov.core.config import load_policy
+
+POLICY = """\
+# our policy: comments and layout must survive `gitgov infer`
+version = 1
+
+[datasets.customers]   # the CRM export
+paths = ["data/customers*.csv"]
+primary_key = "id"
+
+[datasets.customers.columns.id]
+type = "integer"
+unique = true
+
+[datasets.customers.columns.email]
+format = "email"
+pii = "email"
+
+[datasets.customers.columns.age]
+type = "integer"
+max = 120
+
+[plugins]
+enable = ["validation", "secrets"]
+"""
+DIRTY = "id,email,age\n1,ada@example.com,36\n2,bad,45\n2,alan@example.net,400\n4,x@y.io\n5,e@x.io,50\n"
+
+
+@pytest.fixture
+def repo(tmp_path) -> Path:
+    path = tmp_path / "repo"
+    git(tmp_path, "init", "-q", "-b", "main", str(path))
+    write(path, "gitgov.toml", POLICY)
+    gitgov(path, "init", check=True)
+    return path
+
+
+def test_check_reports_by_rule_and_exits_1(repo):
+    write(repo, "data/customers.csv", DIRTY)
+    proc = gitgov(repo, "check", "data/customers.csv")
+    assert proc.returncode == 1, proc.stderr
+    out = proc.stdout
+    assert "data/customers.csv  (dataset customers, csv, 4 rows)  FAIL: 5 errors" in out
+    assert "read.ragged-row: 1 row whose number of fields differs" in out
+    assert "row 4 (line 5)" in out and "row 3 (line 4) \"400\"" in out
+
+
+def test_check_json_is_the_documented_schema(repo):
+    write(repo, "data/customers.csv", DIRTY)
+    doc = json.loads(gitgov(repo, "check", "data/customers.csv", "--json").stdout)
+    assert doc["version"] == 1 and doc["ok"] is False
+    assert doc["summary"] == {"files": 1, "passed": 0, "failed": 1, "skipped": 0}
+    [f] = doc["files"]
+    assert set(f) >= {"path", "dataset", "format", "status", "verdict", "blob", "ruleset", "rows",
+                      "columns", "errors", "warnings", "rules"}
+    assert (f["path"], f["dataset"], f["format"], f["status"], f["rows"]) == (
+        "data/customers.csv", "customers", "csv", "fail", 4)
+    rules = {r["id"]: r for r in f["rules"]}
+    assert set(rules["age.max"]) == {"id", "rule", "column", "severity", "failed", "message",
+                                     "param", "samples"}
+    assert rules["age.max"]["failed"] == 1 and rules["age.max"]["param"] == 120
+    assert rules["age.max"]["samples"] == [{"row": 3, "line": 4, "value": "400"}]
+    assert rules["email.format"]["samples"] == [{"row": 2, "line": 3, "value": "xxx"}]
+    assert rules["id.unique"]["samples"][0]["note"] == "same as row 2"
+    assert rules["age.type"]["failed"] == 0  # every rule is listed, passing or not
+
+
+def test_check_skips_content_that_passed_and_force_checks_again(repo):
+    write(repo, "data/customers.csv", "id,email,age\n1,ada@example.com,36\n")
+    assert gitgov(repo, "check", "data/customers.csv").returncode == 0
+    again = json.loads(gitgov(repo, "check", "data/customers.csv", "--json").stdout)
+    assert again["files"][0]["status"] == "skipped" and again["summary"]["skipped"] == 1
+    forced = json.loads(gitgov(repo, "check", "--force", "data/customers.csv", "--json").stdout)
+    assert forced["files"][0]["status"] == "pass"
+
+
+def test_check_a_whole_dataset_and_bad_arguments(repo):
+    write(repo, "data/customers_a.csv", "id,email,age\n1,ada@example.com,36\n")
+    write(repo, "data/customers_b.csv", "id,email,age\n1,ada@example.com,360\n")
+    doc = json.loads(gitgov(repo, "check", "--dataset", "customers", "--json").stdout)
+    assert [(f["path"], f["status"]) for f in doc["files"]] == [
+        ("data/customers_a.csv", "pass"), ("data/customers_b.csv", "fail")]
+    proc = gitgov(repo, "check", "--dataset", "nope")
+    assert proc.returncode == 2 and "no dataset named 'nope'" in proc.stderr
+    proc = gitgov(repo, "check", "data/missing.csv")
+    assert proc.returncode == 2 and "data/missing.csv: no such file" in proc.stderr
+    write(repo, "notes.csv", "a\n1\n")
+    proc = gitgov(repo, "check", "notes.csv")
+    assert proc.returncode == 2 and "notes.csv: is in no dataset of gitgov.toml" in proc.stderr
+
+
+def test_quarantine_splits_passing_and_failing_rows_in_the_source_format(repo):
+    write(repo, "data/customers.csv", DIRTY)
+    before = (repo / "data/customers.csv").read_bytes()
+    proc = gitgov(repo, "check", "data/customers.csv", "--quarantine", "quarantine")
+    assert proc.returncode == 1 and "2 rows passed -> quarantine/customers.passed.csv" in proc.stdout
+    passed = (repo / "quarantine/customers.passed.csv").read_text()
+    failed = (repo / "quarantine/customers.failed.csv").read_text().splitlines()
+    assert passed == "id,email,age\n1,ada@example.com,36\n5,e@x.io,50\n"
+    assert failed[0] == "id,email,age,_gitgov_row,_gitgov_failures"
+    assert failed[1:] == ["2,bad,45,2,email.format", "2,alan@example.net,400,3,id.unique; age.max",
+                          ',,,4,"read.ragged-row: 3 fields where the header has 3: 4,x@y.io"'
+                          .replace("3 fields", "2 fields")]
+    assert (repo / "data/customers.csv").read_bytes() == before  # never modified
+    assert gitgov(repo, "check", "quarantine/customers.passed.csv", "--dataset", "customers",
+                  "--force").returncode == 0
+
+
+def test_profile_shows_schema_and_statistics(repo):
+    write(repo, "data/customers.csv", "id,email,age\n1,ada@example.com,36\n2,,44\n3,c@x.io,44\n")
+    proc = gitgov(repo, "profile", "data/customers.csv")
+    assert proc.returncode == 0
+    assert "data/customers.csv  (csv, 3 rows, 3 columns, dataset customers)" in proc.stdout
+    assert "masked (personal data)" in proc.stdout
+    doc = json.loads(gitgov(repo, "profile", "data/customers.csv", "--json").stdout)
+    age = next(c for c in doc["columns"] if c["name"] == "age")
+    assert (age["type"], age["min"], age["max"], age["distinct"]) == ("integer", 36, 44, 2)
+    assert age["top"][0] == {"value": 44, "count": 2} and round(age["std"], 3) == 4.619
+    email = next(c for c in doc["columns"] if c["name"] == "email")
+    assert email["nulls"] == 1 and email["top"] is None and "min" not in email
+
+
+def test_infer_writes_a_starter_rule_set_keeping_the_file_as_it_was(repo):
+    write(repo, "data/orders.csv", "order_id,email,amount,status,day\n"
+          "1,a@x.io,9.5,paid,2024-01-01\n2,b@x.io,12,paid,2024-01-02\n"
+          "3,c@x.io,3.25,refunded,2024-01-03\n4,d@x.io,7,paid,2024-01-04\n")
+    proc = gitgov(repo, "infer", "data/orders.csv", "--dataset", "orders")
+    assert proc.returncode == 0, proc.stderr
+    text = (repo / "gitgov.toml").read_text()
+    assert text.startswith(POLICY.split("[plugins]")[0])  # the existing part is untouched
+    assert "# our policy: comments and layout must survive" in text
+    ds = load_policy(repo / "gitgov.toml").datasets["orders"]
+    assert ds.paths == ("data/orders.csv",) and ds.primary_key == ("order_id",)
+    cols = ds.columns
+    assert cols["order_id"] == {"type": "integer", "required": True, "unique": True}
+    assert cols["email"]["format"] == "email" and cols["email"]["pii"] == "email"
+    assert cols["amount"]["type"] == "float" and cols["status"]["allowed"] == ["paid", "refunded"]
+    assert cols["day"]["type"] == "date"
+    assert "observed range 3.25 .. 12" in text
+    assert gitgov(repo, "check", "data/orders.csv").returncode == 0
+    proc = gitgov(repo, "infer", "data/orders.csv", "--dataset", "orders")
+    assert proc.returncode == 2 and "already exists" in proc.stderr
+
+
+def test_quality_shows_metrics_across_versions(repo):
+    git(repo, "add", "gitgov.toml", ".gitignore")
+    git(repo, "commit", "-q", "-m", "policy")
+    write(repo, "data/customers.csv", "id,email,age\n1,ada@example.com,36\n")
+    git(repo, "add", "data/customers.csv")
+    assert git(repo, "commit", "-q", "-m", "v1", check=False).returncode == 0
+    write(repo, "data/customers.csv", "id,email,age\n1,ada@example.com,36\n2,bad,200\n")
+    gitgov(repo, "check", "data/customers.csv")
+    proc = gitgov(repo, "quality", "customers")
+    assert proc.returncode == 0
+    assert "customers: 2 versions (oldest first)" in proc.stdout
+    assert "failed.age.max" in proc.stdout and "pass" in proc.stdout and "block" in proc.stdout
+    doc = json.loads(gitgov(repo, "quality", "customers", "--json").stdout)
+    v1, v2 = doc["versions"]
+    assert v1["commit"] == git(repo, "rev-parse", "HEAD").stdout.strip() and v2["commit"] is None
+    assert (v1["metrics"]["rows"], v2["metrics"]["rows"]) == (1, 2)
+    assert v2["metrics"]["failed.age.max"] == 1 and "null_fraction.email" in doc["metrics"]
+    proc = gitgov(repo, "quality", "nope")
+    assert proc.returncode == 2 and "no dataset named 'nope'" in proc.stderr
+
+
+@pytest.mark.parametrize("line, key", [
+    ('pattern = "[a-"', "datasets.customers.columns.age.pattern"),
+    ('format = "emial"', "datasets.customers.columns.age.format"),
+])
+def test_a_bad_rule_in_the_config_exits_2_naming_the_key(repo, line, key):
+    policy = repo / "gitgov.toml"
+    policy.write_text(policy.read_text().replace("max = 120", "max = 120\n" + line))
+    write(repo, "data/customers.csv", "id,email,age\n1,ada@example.com,36\n")
+    proc = gitgov(repo, "check", "data/customers.csv")
+    assert proc.returncode == 2 and key in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_a_bad_team_format_regex_exits_2(repo):
+    policy = repo / "gitgov.toml"
+    policy.write_text(policy.read_text() + '\n[formats.postal_address]\npattern = "(unclosed"\n')
+    proc = gitgov(repo, "check", "--dataset", "customers")
+    assert proc.returncode == 2 and "formats.postal_address.pattern" in proc.stderr
+
+
+def test_loading_the_plugin_and_its_commands_does_not_import_pyarrow():
+    code = ("import sys, gitgov.plugins.validation as v, gitgov.plugins.validation.commands;"
+            "assert 'pyarrow' not in sys.modules, 'pyarrow imported'")
+    assert subprocess.run([sys.executable, "-c", code]).returncode == 0

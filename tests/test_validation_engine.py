@@ -1,0 +1,362 @@
+"""The validation engine on files, without Git: rules, row numbers, formats, bad input."""
+from __future__ import annotations
+
+import gzip
+import json
+import textwrap
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from gitgov.core.config import load_policy
+from gitgov.core.errors import ConfigError
+from gitgov.plugins.validation.check import check_source
+from gitgov.plugins.validation.formats import Source
+from gitgov.plugins.validation.report import finding_message, render_text, to_json
+from gitgov.plugins.validation.rules import Registry, column_rule, table_rule
+from gitgov.plugins.validation.ruleset import compile_rules
+
+POLICY = """\
+version = 1
+[datasets.people]
+paths = ["people*"]
+primary_key = "id"
+
+[datasets.people.columns.id]
+type = "integer"
+required = true
+unique = true
+
+[datasets.people.columns.email]
+format = "email"
+pii = "email"
+
+[datasets.people.columns.age]
+type = "integer"
+min = 18
+max = 120
+
+[datasets.people.columns.plan]
+allowed = ["free", "pro"]
+severity = "warning"
+
+[datasets.people.columns.joined]
+type = "date"
+
+[datasets.people.rules]
+min_rows = 1
+"""
+GOOD = "id,email,age,plan,joined\n1,ada@example.com,36,free,2024-01-05\n2,grace@example.org,45,pro,2023-12-24\n"
+
+
+def ruleset(tmp_path: Path, policy: str = POLICY, dataset: str | None = None, registry=None):
+    path = tmp_path / "gitgov.toml"
+    path.write_text(textwrap.dedent(policy))
+    pol = load_policy(path)
+    ds = pol.datasets[dataset] if dataset else next(iter(pol.datasets.values()))
+    return compile_rules(pol, ds, registry or Registry())
+
+
+def check(tmp_path: Path, name: str, data: bytes | str, policy: str = POLICY, **kw):
+    file = tmp_path / name
+    file.write_bytes(data.encode() if isinstance(data, str) else data)
+    rs = ruleset(tmp_path, policy, registry=kw.pop("registry", None))
+    return check_source(Source(name, lambda: open(file, "rb"), local=str(file)), rs, **kw)
+
+
+def failed(report) -> dict[str, int]:
+    return {t.id: t.count for t in report.failures}
+
+
+def rows_of(report, rule_id: str) -> list:
+    return [s.row for s in next(t for t in report.results if t.id == rule_id).samples]
+
+
+# ---- rules ------------------------------------------------------------------------------
+
+def test_clean_file_passes_every_rule_and_is_profiled(tmp_path):
+    report = check(tmp_path, "people.csv", GOOD)
+    assert report.verdict == "pass" and report.rows == 2 and not report.failures
+    assert {t.id for t in report.results} >= {"id.type", "id.unique", "email.format", "age.min",
+                                             "plan.allowed", "joined.type", "min_rows"}
+    cols = {c["name"]: c for c in report.profile["columns"]}
+    assert cols["age"]["mean"] == 40.5 and cols["joined"]["max"] == "2024-01-05"
+    assert cols["email"]["masked"] and "min" not in cols["email"]  # personal data: no values kept
+
+
+def test_each_rule_counts_failures_with_1_based_data_rows_and_values(tmp_path):
+    data = ("id,email,age,plan,joined\n"
+            "1,ada@example.com,36,free,2024-01-05\n"      # row 1
+            "2,not-an-email,17,gold,2024-02-30\n"          # row 2: format, min, allowed, date
+            "2,bo@example.com,abc,pro,\n"                   # row 3: repeat id, type
+            ",cy@example.com,130,free,2024-03-01\n")        # row 4: empty id, max
+    report = check(tmp_path, "people.csv", data)
+    assert failed(report) == {"id.required": 1, "id.unique": 1, "email.format": 1, "age.type": 1,
+                              "age.min": 1, "age.max": 1, "plan.allowed": 1, "joined.type": 1,
+                              "primary_key": 2}
+    assert rows_of(report, "age.min") == [2] and rows_of(report, "age.max") == [4]
+    assert rows_of(report, "id.unique") == [3]
+    dup = next(t for t in report.results if t.id == "id.unique").samples[0]
+    assert dup.note == "same as row 2" and dup.line == 4  # the header is line 1
+    age = next(t for t in report.results if t.id == "age.type")
+    assert age.samples[0].value == "abc"
+    assert report.verdict == "block"  # plan.allowed is only a warning, the rest are errors
+    assert report.counts() == {"error": 8, "warning": 1, "info": 0}
+
+
+def test_values_of_personal_data_columns_are_masked_in_reports(tmp_path):
+    data = "id,email,age,plan,joined\n1,Jane.Doe@corp,30,free,2024-01-01\n"
+    report = check(tmp_path, "people.csv", data)
+    sample = next(t for t in report.failures if t.id == "email.format").samples[0]
+    assert sample.value == "Xxxx.Xxx@xxxx"
+    text = render_text([report]) + json.dumps(to_json([report]))
+    assert "Jane" not in text and "corp" not in text
+
+
+def test_severity_per_rule_and_table_rules(tmp_path):
+    policy = POLICY + textwrap.dedent("""\
+        max_rows = 1
+        max_null_fraction = 0.25
+        severities = { max_rows = "warning" }
+        """)
+    data = GOOD + "3,,50,free,\n"
+    report = check(tmp_path, "people.csv", data, policy)
+    by_id = {t.id: t for t in report.failures}
+    assert by_id["max_rows"].severity == "warning" and by_id["max_rows"].count == 1
+    assert by_id["email.max_null_fraction"].samples[0].value == "33.3%"
+    assert by_id["joined.max_null_fraction"].severity == "error"
+
+
+def test_formats_pattern_lengths_and_a_team_address_format(tmp_path):
+    policy = """\
+        [formats.postal_address]
+        pattern = '[0-9]+ [A-Za-z .]+, [0-9]{5} [A-Za-z ]+'
+        description = "our address format: number street, postcode city"
+        [datasets.t]
+        paths = ["t*"]
+        [datasets.t.columns.phone]
+        format = "e164"
+        [datasets.t.columns.site]
+        format = "url"
+        [datasets.t.columns.day]
+        format = "iso-date"
+        [datasets.t.columns.address]
+        format = "postal_address"
+        [datasets.t.columns.code]
+        pattern = '[A-Z]{2}-[0-9]+'
+        min_length = 4
+        max_length = 6
+        """
+    data = ("phone,site,day,address,code\n"
+            "+4915112345678,https://example.com/a,2024-02-29,\"12 Main St, 10115 Berlin\",AB-12\n"
+            "015112345678,example.com,2023-02-29,Main St Berlin,ab-1234567\n")
+    report = check(tmp_path, "t.csv", data, policy)
+    assert failed(report) == {"phone.format": 1, "site.format": 1, "day.format": 1,
+                              "address.format": 1, "code.pattern": 1, "code.max_length": 1}
+    address = next(t for t in report.results if t.id == "address.format")
+    assert "our address format" in address.message and rows_of(report, "address.format") == [2]
+
+
+def test_lookaround_patterns_fall_back_to_python_regular_expressions(tmp_path):
+    policy = """\
+        [datasets.t]
+        paths = ["t*"]
+        [datasets.t.columns.pw]
+        pattern = '(?=.*[0-9])[a-z0-9]+'
+        """
+    report = check(tmp_path, "t.csv", "pw\nabc1\nabc\n", policy)
+    assert failed(report) == {"pw.pattern": 1} and rows_of(report, "pw.pattern") == [2]
+
+
+def test_unique_over_many_batches_and_a_composite_primary_key(tmp_path):
+    policy = """\
+        [datasets.t]
+        paths = ["t*"]
+        primary_key = ["a", "b"]
+        """
+    lines = ["a,b"] + [f"{i},{i % 7}" for i in range(30000)] + ["5,5", "7,"]
+    file = tmp_path / "t.csv"
+    file.write_text("\n".join(lines) + "\n")
+    rs = ruleset(tmp_path, policy, "t")
+    report = check_source(Source("t.csv", lambda: open(file, "rb"), local=str(file)), rs,
+                          fmt=None)
+    pk = next(t for t in report.results if t.id == "primary_key")
+    assert pk.count == 2  # row 30001 repeats row 6; row 30002 has an empty part
+    assert {s.row for s in pk.samples} == {30001, 30002}
+
+
+# ---- bad input: one finding naming the line, never an exception ----------------------------
+
+@pytest.mark.parametrize("name, data, rule, text", [
+    ("people.csv", b"", "read.empty-file", "the file is empty"),
+    ("people.csv", b"id,email,age,plan,joined\n", "no_rows", "header (line 1) but no data rows"),
+    ("people.csv", b"id,email,age,plan,joined", "no_rows", "no data rows"),
+    ("people.csv", bytes(range(256)) * 4, "read.binary", "binary data, not text"),
+    ("people.csv", b"\xff\xfeid\x00,\x00", "read.binary", "UTF-16"),
+    ("people.parquet", b"PAR1 truncated garbage", "read.unreadable", "truncated"),
+    ("people.csv.gz", gzip.compress(GOOD.encode())[:30], "read.unreadable", "truncated"),
+])
+def test_broken_files_are_one_readable_finding(tmp_path, name, data, rule, text):
+    report = check(tmp_path, name, data)
+    assert report.verdict == "block"
+    t = next(t for t in report.failures if t.id == rule)
+    assert text in finding_message(t)
+
+
+def test_ragged_rows_are_reported_and_later_rows_keep_their_numbers(tmp_path):
+    data = GOOD + "3,c@x.io,40\n4,d@x.io,50,pro,2024-01-01,extra\n5,e@x.io,12,pro,2024-01-01\n"
+    report = check(tmp_path, "people.csv", data)
+    ragged = next(t for t in report.failures if t.id == "read.ragged-row")
+    assert ragged.count == 2 and [(s.row, s.line) for s in ragged.samples] == [(3, 4), (4, 5)]
+    assert "3 fields where the header has 5" in ragged.samples[0].note
+    assert rows_of(report, "age.min") == [5]  # data row 5, although the reader skipped two
+
+
+def test_broken_quoting_names_the_line(tmp_path):
+    data = GOOD + '3,"c@x.io,40,pro,2024-01-01\n4,d@x.io,40,pro,2024-01-01\n'
+    report = check(tmp_path, "people.csv", data)
+    quote = next(t for t in report.failures if t.id == "read.broken-quote")
+    assert "never closed" in finding_message(quote) and quote.samples[0].row == 3
+
+
+def test_an_unclosed_quote_at_the_end_is_found_by_counting_quotes(tmp_path):
+    data = GOOD + '3,c@x.io,40,pro,"2024-01-01\n'
+    report = check(tmp_path, "people.csv", data)
+    quote = next(t for t in report.failures if t.id == "read.broken-quote")
+    assert quote.samples[0].line == 4
+
+
+def test_non_utf8_bytes_are_counted_per_row(tmp_path):
+    data = GOOD.encode() + b"3,c\xe9@x.io,40,pro,2024-01-01\n"
+    report = check(tmp_path, "people.csv", data)
+    assert failed(report) == {"email.encoding": 1} and rows_of(report, "email.encoding") == [3]
+
+
+def test_a_column_named_in_the_rules_but_missing_from_the_file(tmp_path):
+    report = check(tmp_path, "people.csv", "id,email,age,plan\n1,a@b.io,30,free\n")
+    missing = next(t for t in report.failures if t.id == "joined.missing")
+    assert missing.samples[0].line == 1 and "missing from the file" in finding_message(missing)
+
+
+def test_bad_config_values_are_config_errors_naming_key_and_line(tmp_path):
+    with pytest.raises(ConfigError) as info:
+        ruleset(tmp_path, POLICY.replace("min = 18", 'min = "eighteen"'))
+    assert "datasets.people.columns.age.min" in str(info.value) and ":17:" in str(info.value)
+    with pytest.raises(ConfigError) as info:
+        ruleset(tmp_path, POLICY.replace('format = "email"', 'format = "emial"'))
+    assert "unknown format 'emial'" in str(info.value) and "did you mean 'email'" in str(info.value)
+
+
+# ---- formats ---------------------------------------------------------------------------------
+
+def _table():
+    return pa.table({"id": [1, 2, 2], "email": ["a@x.io", "b@x.io", "bad"], "age": [20, 30, 200],
+                     "plan": ["free", "pro", "pro"], "joined": pa.array([None] * 3, pa.date32())})
+
+
+@pytest.mark.parametrize("name", ["people.parquet", "people.arrow", "people.jsonl", "people.tsv",
+                                  "people.csv.gz", "people.jsonl.gz"])
+def test_every_format_gives_the_same_findings(tmp_path, name):
+    table = _table()
+    path = tmp_path / name
+    if name.endswith(".parquet"):
+        pq.write_table(table, path)
+    elif name.endswith(".arrow"):
+        with pa.ipc.new_file(str(path), table.schema) as w:
+            w.write_table(table)
+    else:
+        sep = "\t" if ".tsv" in name else ","
+        if ".jsonl" in name:
+            text = "".join(json.dumps(r) + "\n" for r in table.to_pylist())
+        else:
+            text = sep.join(table.column_names) + "\n" + "".join(
+                sep.join("" if v is None else str(v) for v in r.values()) + "\n"
+                for r in table.to_pylist())
+        path.write_bytes(gzip.compress(text.encode()) if name.endswith(".gz") else text.encode())
+    rs = ruleset(tmp_path)
+    report = check_source(Source(name, lambda: open(path, "rb")), rs)  # a pipe, not a file
+    assert failed(report) == {"id.unique": 1, "email.format": 1, "age.max": 1, "primary_key": 1}
+    assert rows_of(report, "age.max") == [3]
+
+
+def test_jsonl_with_mixed_types_and_broken_lines_is_read_line_by_line(tmp_path):
+    data = '{"id": 1, "age": 30}\n{"id": 2, "age": "old"}\nnot json\n\n{"id": 3, "age": 40}\n'
+    policy = """\
+        [datasets.t]
+        paths = ["t*"]
+        [datasets.t.columns.age]
+        type = "integer"
+        """
+    report = check(tmp_path, "t.jsonl", data, policy)
+    assert failed(report) == {"read.bad-json": 1, "age.type": 1}
+    assert rows_of(report, "age.type") == [2] and rows_of(report, "read.bad-json") == [3]
+    assert report.rows == 3
+
+
+def test_parquet_with_a_wrong_column_type_fails_every_row(tmp_path):
+    path = tmp_path / "people.parquet"
+    pq.write_table(pa.table({"id": ["a", "b"], "email": ["a@x.io", "b@x.io"], "age": [1.5, 30.0],
+                             "plan": ["free", "pro"], "joined": ["2024-01-01", "x"]}), path)
+    report = check_source(Source("people.parquet", lambda: open(path, "rb"), local=str(path)),
+                          ruleset(tmp_path))
+    got = failed(report)
+    assert got["id.type"] == 2 and got["age.type"] == 1 and got["joined.type"] == 1
+
+
+# ---- plugins' rules ---------------------------------------------------------------------------
+
+@column_rule("not_at", description="is an address at a test domain")
+def not_at(values, param):
+    import pyarrow.compute as pc
+    return pc.ends_with(values, "@" + param)
+
+
+@table_rule("even_rows", description="has an odd number of rows")
+class EvenRows:
+    def __init__(self, param):
+        self.rows = 0
+
+    def update(self, batch, first_row):
+        self.rows += batch.num_rows
+
+    def finish(self):
+        return None if self.rows % 2 == 0 else f"{self.rows} rows"
+
+
+def test_custom_column_and_table_rules_run_like_built_in_ones(tmp_path):
+    policy = POLICY.replace('pii = "email"', 'checks = { not_at = "example.com" }') + \
+        'checks = { even_rows = true }\n'
+    data = GOOD + "3,cy@example.com,50,free,2024-01-01\n"
+    registry = Registry([not_at, EvenRows])
+    report = check(tmp_path, "people.csv", data, policy, registry=registry)
+    assert failed(report) == {"email.not_at": 2, "even_rows": 1}
+    assert rows_of(report, "email.not_at") == [1, 3]
+    rs = ruleset(tmp_path, policy, registry=registry)
+    assert rs.fingerprint["custom"] == {"not_at": "1", "even_rows": "1"}
+
+
+def test_unknown_custom_rule_is_a_config_error(tmp_path):
+    policy = POLICY.replace('pii = "email"', 'checks = { not_at = "x" }')
+    with pytest.raises(ConfigError) as info:
+        ruleset(tmp_path, policy)
+    assert "unknown column rule 'not_at'" in str(info.value) and "register_rules" in str(info.value)
+
+
+def test_a_custom_rule_that_raises_is_a_finding(tmp_path):
+    @column_rule("boom")
+    def boom(values, param):
+        raise RuntimeError("kaput")
+
+    policy = POLICY.replace('pii = "email"', 'checks = { boom = 1 }')
+    report = check(tmp_path, "people.csv", GOOD, policy, registry=Registry([boom]))
+    t = next(t for t in report.failures if t.id == "email.boom")
+    assert "the rule failed: RuntimeError: kaput" in finding_message(t)
+
+
+def test_ruleset_hash_changes_with_the_rules_and_the_referenced_data(tmp_path):
+    a = ruleset(tmp_path).digest()
+    b = ruleset(tmp_path, POLICY.replace("max = 120", "max = 121")).digest()
+    assert a != b and a == ruleset(tmp_path).digest()
+    assert ruleset(tmp_path).digest({"x": [("p", "blob1")]}) != a

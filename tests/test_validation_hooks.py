@@ -1,0 +1,234 @@
+"""Data quality through the installed Git hooks: real commits and pushes, real ledger."""
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from conftest import git, gitgov, write
+
+POLICY = """\
+version = 1
+
+[datasets.customers]
+paths = ["data/customers*.csv"]
+primary_key = "id"
+
+[datasets.customers.columns.id]
+type = "integer"
+required = true
+
+[datasets.customers.columns.email]
+format = "email"
+pii = "email"
+
+[datasets.customers.columns.age]
+type = "integer"
+min = 18
+max = 120
+
+[datasets.customers.rules]
+min_rows = 1
+drift = { max_row_change_pct = 50 }
+
+[datasets.orders]
+paths = ["data/orders*.csv"]
+
+[datasets.orders.rules]
+foreign_keys = { customer = "customers.id" }
+
+[plugins]
+enable = ["validation", "secrets"]
+timeout = 30
+"""
+CLEAN = "id,email,age\n1,ada@example.com,36\n2,grace@example.org,45\n3,alan@example.net,41\n"
+DIRTY = "id,email,age\n1,ada@example.com,36\n2,Grace.Hopper@navy,45\n2,alan@example.net,400\n"
+
+
+@pytest.fixture
+def repo(tmp_path) -> Path:
+    path = tmp_path / "repo"
+    git(tmp_path, "init", "-q", "-b", "main", str(path))
+    write(path, "gitgov.toml", POLICY)
+    gitgov(path, "init", check=True)
+    git(path, "add", "gitgov.toml", ".gitignore")
+    git(path, "commit", "-q", "-m", "policy")
+    return path
+
+
+def commit(repo: Path, message: str, *paths: str, extra: tuple = ()):
+    git(repo, "add", *paths)
+    return git(repo, "commit", "-q", "-m", message, *extra, check=False)
+
+
+def query(repo: Path, sql: str, *args) -> list[tuple]:
+    with sqlite3.connect(repo / ".gitgov" / "ledger.db") as db:
+        return db.execute(sql, args).fetchall()
+
+
+def test_a_dirty_file_is_blocked_at_commit_with_the_report_by_rule(repo):
+    write(repo, "data/customers.csv", DIRTY)
+    proc = commit(repo, "add customers", "data/customers.csv")
+    assert proc.returncode == 1
+    err = proc.stderr
+    assert "commit blocked by policy (3 errors)" in err
+    assert "validation/age.max: 1 row where 'age' is above the maximum 120: row 3 (line 4) \"400\"" in err
+    assert "validation/primary_key: 1 row where the primary key (id) repeats an earlier row" in err
+    assert "same as row 2" in err
+    assert "validation/email.format" in err and '"Xxxxx.Xxxxxx@xxxx"' in err
+    assert "Grace" not in err  # personal data is masked
+    assert git(repo, "rev-list", "--count", "HEAD").stdout.strip() == "1"
+    [(verdict, errors)] = query(repo, "SELECT verdict, errors FROM quality_checks")
+    assert (verdict, errors) == ("block", 3)
+
+
+def test_a_clean_commit_records_metrics_profile_and_its_commit(repo):
+    write(repo, "data/customers.csv", CLEAN)
+    assert commit(repo, "add customers", "data/customers.csv").returncode == 0
+    head = git(repo, "rev-parse", "HEAD").stdout.strip()
+    blob = git(repo, "rev-parse", "HEAD:data/customers.csv").stdout.strip()
+    [(qblob, verdict, commit_sha, rows)] = query(
+        repo, "SELECT blob, verdict, commit_sha, rows FROM quality_versions")
+    assert (qblob, verdict, commit_sha, rows) == (blob, "pass", head, 3)
+    metrics = dict(query(repo, "SELECT metric, value FROM quality_metrics"))
+    assert metrics["rows"] == 3 and metrics["null_fraction.email"] == 0 and metrics["failed.age.max"] == 0
+    [(profile,)] = query(repo, "SELECT profile FROM dataset_profiles")
+    assert '"name": "age"' in profile and "ada@" not in profile  # masked columns keep no values
+    [(ruleset,)] = query(repo, "SELECT ruleset FROM dataset_versions WHERE blob = ?", blob)
+    from gitgov.core.ledger import open_ledger
+    with open_ledger(repo / ".gitgov" / "ledger.db") as ledger:
+        assert ledger.has_passing_check(blob, ruleset) and not ledger.has_passing_check(blob, "other")
+
+
+def test_content_that_passed_under_the_same_rules_is_not_checked_again(repo):
+    write(repo, "data/customers.csv", CLEAN)
+    assert commit(repo, "v1", "data/customers.csv").returncode == 0
+    write(repo, "data/customers_copy.csv", CLEAN)  # same bytes, same blob, another path
+    assert commit(repo, "copy", "data/customers_copy.csv").returncode == 0
+    rows = query(repo, "SELECT path, reused FROM quality_checks ORDER BY seq")
+    assert rows == [("data/customers.csv", 0), ("data/customers_copy.csv", 1)]
+    # other rules: a new ruleset hash, so the same content is checked again
+    policy = repo / "gitgov.toml"
+    policy.write_text(policy.read_text().replace("max = 120", "max = 40"))
+    write(repo, "data/customers_again.csv", CLEAN)
+    proc = commit(repo, "again", "gitgov.toml", "data/customers_again.csv")
+    assert proc.returncode == 1 and "validation/age.max: 2 rows" in proc.stderr
+
+
+def test_a_breaking_schema_change_needs_an_acknowledgement_in_the_message(repo):
+    write(repo, "data/customers.csv", CLEAN)
+    assert commit(repo, "v1", "data/customers.csv").returncode == 0
+    policy = repo / "gitgov.toml"
+    policy.write_text(policy.read_text().replace(
+        '[datasets.customers.columns.age]\ntype = "integer"\nmin = 18\nmax = 120\n', ""))
+    write(repo, "data/customers.csv", "id,email\n1,ada@example.com\n2,grace@example.org\n3,a@b.io\n")
+    proc = commit(repo, "drop age", "gitgov.toml", "data/customers.csv")
+    assert proc.returncode == 1
+    assert "breaking schema change: removed column age" in proc.stderr
+    assert "not acknowledged in the commit message" in proc.stderr
+    assert "Breaking-Change: customers" in proc.stderr
+    proc = commit(repo, "drop age\n\nBreaking-Change: customers the age column moved to profiles")
+    assert proc.returncode == 0, proc.stderr
+    assert not (repo / ".gitgov" / "state" / "pending-ack.json").exists()
+    alerts = query(repo, "SELECT payload FROM journal WHERE kind = 'quality_alert'")
+    assert alerts and '"metric":"schema"' in alerts[-1][0]
+
+
+def test_pre_push_checks_what_was_committed_with_no_verify(repo, tmp_path):
+    remote = tmp_path / "remote.git"
+    git(tmp_path, "init", "-q", "--bare", str(remote))
+    git(repo, "remote", "add", "origin", str(remote))
+    write(repo, "data/customers.csv", DIRTY)
+    assert commit(repo, "sneak", "data/customers.csv", extra=("--no-verify",)).returncode == 0
+    proc = git(repo, "push", "-q", "origin", "main", check=False)
+    assert proc.returncode == 1 and "push blocked by policy" in proc.stderr
+    assert "validation/age.max" in proc.stderr
+    assert git(remote, "rev-list", "--all").stdout == ""
+    write(repo, "data/customers.csv", CLEAN)
+    assert commit(repo, "fix", "data/customers.csv").returncode == 0
+    # the dirty blob is still in the pushed range: history must be fixed, not just the tip
+    proc = git(repo, "push", "-q", "origin", "main", check=False)
+    assert proc.returncode == 1
+
+
+def test_a_breaking_change_pushed_without_acknowledgement_is_refused(repo, tmp_path):
+    remote = tmp_path / "remote.git"
+    git(tmp_path, "init", "-q", "--bare", str(remote))
+    git(repo, "remote", "add", "origin", str(remote))
+    write(repo, "data/customers.csv", CLEAN)
+    assert commit(repo, "v1", "data/customers.csv").returncode == 0
+    assert git(repo, "push", "-q", "origin", "main", check=False).returncode == 0
+    policy = repo / "gitgov.toml"
+    policy.write_text(policy.read_text().replace('type = "integer"\nmin = 18', 'type = "float"\nmin = 18'))
+    write(repo, "data/customers.csv", CLEAN.replace(",36\n", ",36.5\n"))
+    assert commit(repo, "retype", "gitgov.toml", "data/customers.csv",
+                  extra=("--no-verify",)).returncode == 0
+    proc = git(repo, "push", "-q", "origin", "main", check=False)
+    assert proc.returncode == 1 and "changed type of age (integer -> float)" in proc.stderr
+    assert "does not acknowledge it" in proc.stderr
+    git(repo, "commit", "-q", "--amend", "--no-verify", "-m", "retype\n\nBreaking-Change: customers")
+    assert git(repo, "push", "-q", "origin", "main", check=False).returncode == 0
+
+
+def test_foreign_keys_look_up_the_staged_version_of_the_other_dataset(repo):
+    write(repo, "data/customers.csv", CLEAN)
+    write(repo, "data/orders.csv", "order,customer\nA,1\nB,3\nC,9\n")
+    proc = commit(repo, "both", "data/customers.csv", "data/orders.csv")
+    assert proc.returncode == 1
+    assert "validation/customer.foreign_key: 1 row where 'customer' is not a id of dataset customers: row 3" in proc.stderr
+    write(repo, "data/customers.csv", CLEAN + "9,new@example.com,30\n")
+    assert commit(repo, "both", "data/customers.csv", "data/orders.csv").returncode == 0
+
+
+ALERTS = '''
+from gitgov.core.hookspecs import hookimpl
+
+@hookimpl
+def quality_alert(event, ctx):
+    with open("alerts.log", "a") as f:
+        f.write(f"{event.dataset} {event.metric} {event.previous} {event.current}\\n")
+'''
+
+
+def test_hook_quality_alert_reaches_plugins_on_drift(repo):
+    write(repo, "checks/forward.py", ALERTS)
+    policy = repo / "gitgov.toml"
+    policy.write_text(policy.read_text().replace('enable = ["validation", "secrets"]',
+                                                 'enable = ["validation", "secrets", "forward"]\n'
+                                                 'local = ["checks/forward.py"]'))
+    write(repo, "data/customers.csv", CLEAN)
+    assert commit(repo, "v1", "gitgov.toml", "checks/forward.py", "data/customers.csv").returncode == 0
+    rows = "".join(f"{i},u{i}@example.com,30\n" for i in range(4, 12))
+    write(repo, "data/customers.csv", CLEAN + rows)
+    proc = commit(repo, "v2", "data/customers.csv")
+    assert proc.returncode == 0 and "drift.rows: row count changed by +266.7%" in proc.stderr
+    assert (repo / "alerts.log").read_text() == "customers rows 3 11\n"
+
+
+RULES = '''
+from gitgov.core.hookspecs import hookimpl
+from gitgov.plugins.validation.rules import column_rule
+
+@column_rule("no_test_domain", description="is an address at a test domain")
+def no_test_domain(values, param):
+    import pyarrow.compute as pc
+    return pc.ends_with(values, "@" + param)
+
+@hookimpl
+def register_rules():
+    return [no_test_domain]
+'''
+
+
+def test_hook_register_rules_adds_a_rule_from_a_local_plugin_file(repo):
+    write(repo, "checks/rules.py", RULES)
+    policy = repo / "gitgov.toml"
+    policy.write_text(policy.read_text()
+                      .replace('pii = "email"', 'pii = "email"\nchecks = { no_test_domain = "example.net" }')
+                      .replace('enable = ["validation", "secrets"]',
+                               'enable = ["validation", "secrets", "rules"]\nlocal = ["checks/rules.py"]'))
+    write(repo, "data/customers.csv", CLEAN)
+    proc = commit(repo, "v1", "gitgov.toml", "checks/rules.py", "data/customers.csv")
+    assert proc.returncode == 1
+    assert "validation/email.no_test_domain: 1 row where 'email' is an address at a test domain: row 3" in proc.stderr
