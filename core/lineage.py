@@ -1,0 +1,211 @@
+"""Lineage queries: what produced a file, model or run, and what it fed.
+
+The graph lives in the ledger's `lineage_nodes` and `lineage_edges`
+projections (filled by the lineage plugin and the model registry). A walk is
+one recursive SQL query over the edge indexes, so its cost grows with the
+part of the graph it visits, not with the size of the ledger.
+"""
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .errors import InputError
+
+DIRECTIONS = ("upstream", "downstream", "both")
+_UP = """WITH RECURSIVE walk(src, dst, relation, depth) AS (
+    SELECT e.src, e.dst, e.relation, 1 FROM lineage_edges e
+     WHERE e.dst IN (SELECT value FROM json_each(?1))
+    UNION
+    SELECT e.src, e.dst, e.relation, w.depth + 1 FROM lineage_edges e JOIN walk w ON e.dst = w.src
+     WHERE w.depth < ?2)
+SELECT src, dst, relation, MIN(depth) FROM walk GROUP BY src, dst, relation"""
+_DOWN = """WITH RECURSIVE walk(src, dst, relation, depth) AS (
+    SELECT e.src, e.dst, e.relation, 1 FROM lineage_edges e
+     WHERE e.src IN (SELECT value FROM json_each(?1))
+    UNION
+    SELECT e.src, e.dst, e.relation, w.depth + 1 FROM lineage_edges e JOIN walk w ON e.src = w.dst
+     WHERE w.depth < ?2)
+SELECT src, dst, relation, MIN(depth) FROM walk GROUP BY src, dst, relation"""
+_NODE_COLS = "id, kind, label, path, sha256, blob, dataset, run_id, commit_sha, seq, attrs"
+
+
+@dataclass
+class Graph:
+    target: str
+    starts: list[str]
+    direction: str
+    depth: int
+    nodes: dict[str, dict[str, Any]] = field(default_factory=dict)
+    edges: list[dict[str, Any]] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"target": self.target, "direction": self.direction, "depth": self.depth,
+                "starts": self.starts, "nodes": list(self.nodes.values()), "edges": self.edges}
+
+
+def _node(row: tuple) -> dict[str, Any]:
+    (nid, kind, label, path, sha, blob, dataset, run_id, commit, seq, attrs) = row
+    node = {"id": nid, "kind": kind, "label": label, "path": path, "sha256": sha, "blob": blob,
+            "dataset": dataset, "run_id": run_id, "commit": commit, "seq": seq}
+    node.update(json.loads(attrs) if attrs else {})
+    return {k: v for k, v in node.items() if v is not None}
+
+
+def nodes_by_id(db, ids: list[str]) -> dict[str, dict[str, Any]]:
+    rows = db.execute(f"SELECT {_NODE_COLS} FROM lineage_nodes WHERE id IN (SELECT value FROM json_each(?))",
+                      (json.dumps(ids),))
+    return {r[0]: _node(r) for r in rows}
+
+
+def walk(db, starts: list[str], direction: str = "both", depth: int = 10) -> tuple[dict, list]:
+    """(nodes, edges) reachable from ``starts`` within ``depth`` edges."""
+    if direction not in DIRECTIONS:
+        raise InputError(f"direction must be one of {', '.join(DIRECTIONS)}")
+    edges: dict[tuple[str, str, str], dict[str, Any]] = {}
+    for sql, wanted in ((_UP, ("upstream", "both")), (_DOWN, ("downstream", "both"))):
+        if direction in wanted:
+            for src, dst, relation, d in db.execute(sql, (json.dumps(starts), depth)):
+                edges.setdefault((src, dst, relation), {"src": src, "dst": dst, "relation": relation,
+                                                        "depth": d})
+    ids = sorted({*starts, *(e["src"] for e in edges.values()), *(e["dst"] for e in edges.values())})
+    return nodes_by_id(db, ids), sorted(edges.values(), key=lambda e: (e["depth"], e["src"], e["dst"]))
+
+
+def query(ledger, repo, policy, target: str, direction: str = "both", depth: int = 10) -> Graph:
+    if depth < 1:
+        raise InputError("--depth must be 1 or more")
+    starts, what = resolve_target(ledger, repo, policy, target)
+    nodes, edges = walk(ledger.db, starts, direction, depth)
+    graph = Graph(target=what, starts=starts, direction=direction, depth=depth, nodes=nodes, edges=edges)
+    return graph
+
+
+def resolve_target(ledger, repo, policy, target: str) -> tuple[list[str], str]:
+    """Start nodes for a PATH, a DATASET, a model name or a RUN, in that order of preference."""
+    db = ledger.db
+    rel = _repo_path(repo.root, target)
+    if rel is not None:
+        node = _file_version(db, repo.root, rel)
+        if node:
+            return [node], rel
+    if target.startswith(("data:", "run:", "commit:", "model:")):
+        if db.execute("SELECT 1 FROM lineage_nodes WHERE id = ?", (target,)).fetchone():
+            return [target], target
+    dataset_nodes = [r[0] for r in db.execute(
+        "SELECT id FROM lineage_nodes WHERE dataset = ? ORDER BY seq DESC LIMIT 100", (target,))]
+    if dataset_nodes:
+        return dataset_nodes, f"dataset {target}"
+    if policy is not None and target in policy.datasets:
+        raise InputError(f"dataset {target} has no lineage yet: no recorded run has read or written it")
+    model = db.execute("SELECT version FROM models WHERE name = ? ORDER BY version DESC LIMIT 1",
+                       (target,)).fetchone()
+    if model:
+        return [f"model:{target}@v{model[0]}"], f"model {target} v{model[0]}"
+    from .run_query import resolve
+
+    try:
+        run = resolve(ledger, target)
+    except InputError:
+        raise InputError(f"no lineage for '{target}': it is not a recorded file, dataset, model or "
+                         "run (`gitgov runs list` shows runs)") from None
+    return [f"run:{run.run_id}"], f"run {run.short}"
+
+
+def _repo_path(root: Path, target: str) -> str | None:
+    full = Path(target).expanduser()
+    full = (full if full.is_absolute() else Path.cwd() / full).resolve()
+    try:
+        return full.relative_to(Path(root).resolve()).as_posix()
+    except ValueError:
+        return None
+
+
+def _file_version(db, root: Path, rel: str) -> str | None:
+    """The node of the file's current bytes if known, else its newest recorded version."""
+    full = Path(root) / rel
+    if full.is_file():
+        from .store import hash_file
+
+        node = f"data:{rel}@{hash_file(full).sha256}"
+        if db.execute("SELECT 1 FROM lineage_nodes WHERE id = ?", (node,)).fetchone():
+            return node
+    row = db.execute("SELECT id FROM lineage_nodes WHERE path = ? ORDER BY seq DESC LIMIT 1", (rel,)).fetchone()
+    return row[0] if row else None
+
+
+# ---- rendering --------------------------------------------------------------------
+
+def describe(node: dict[str, Any]) -> str:
+    kind = node.get("kind")
+    if kind == "data":
+        ds = f" [{node['dataset']}]" if node.get("dataset") else ""
+        rows = f", {node['rows']} rows" if node.get("rows") is not None else ""
+        return f"{node.get('path')} @ {str(node.get('sha256'))[:12]}{ds}{rows}"
+    if kind == "run":
+        status = f" ({node['status']})" if node.get("status") else ""
+        return f"run {str(node.get('run_id'))[:8]} {node.get('label') or ''}{status}".rstrip()
+    if kind == "commit":
+        return f"commit {str(node.get('commit'))[:12]} \"{node.get('label') or ''}\""
+    if kind == "model":
+        stage = f" ({node['stage']})" if node.get("stage") else ""
+        return f"model {node.get('label')}{stage}"
+    return node.get("id", "?")
+
+
+_UP_WORDS = {"output": "produced by", "input": "read", "committed": "committed in", "registered": "from"}
+_DOWN_WORDS = {"output": "produced", "input": "read by", "committed": "contains", "registered": "registered as"}
+
+
+def render_text(graph: Graph) -> str:
+    lines: list[str] = []
+    for start in graph.starts:
+        lines.append(describe(graph.nodes.get(start, {"id": start})))
+        if graph.direction in ("upstream", "both"):
+            _tree(graph, start, "upstream", "", lines, {start}, 1)
+        if graph.direction in ("downstream", "both"):
+            _tree(graph, start, "downstream", "", lines, {start}, 1)
+    if len(lines) == len(graph.starts):
+        lines.append("  (no lineage recorded in this direction)")
+    return "\n".join(lines)
+
+
+def _tree(graph: Graph, node: str, direction: str, prefix: str, lines: list[str], seen: set[str],
+          level: int) -> None:
+    if level > graph.depth:
+        return
+    up = direction == "upstream"
+    links = [(e["src"] if up else e["dst"], e["relation"]) for e in graph.edges
+             if (e["dst"] if up else e["src"]) == node]
+    words = _UP_WORDS if up else _DOWN_WORDS
+    for i, (other, relation) in enumerate(sorted(links)):
+        last = i == len(links) - 1
+        text = f"{words.get(relation, relation)} {describe(graph.nodes.get(other, {'id': other}))}"
+        lines.append(f"{prefix}{'└── ' if last else '├── '}{text}" + (" (see above)" if other in seen else ""))
+        if other not in seen:
+            _tree(graph, other, direction, prefix + ("    " if last else "│   "), lines, seen | {other},
+                  level + 1)
+
+
+def render_dot(graph: Graph) -> str:
+    shapes = {"data": "note", "run": "box", "commit": "cds", "model": "component"}
+    out = ["digraph lineage {", "  rankdir=LR;", '  node [fontname="Helvetica", fontsize=10];']
+    for nid, node in graph.nodes.items():
+        label = describe(node).replace('"', '\\"')
+        style = ", penwidth=2" if nid in graph.starts else ""
+        out.append(f'  "{_dot_id(nid)}" [label="{label}", shape={shapes.get(node.get("kind"), "ellipse")}{style}];')
+    for e in graph.edges:
+        out.append(f'  "{_dot_id(e["src"])}" -> "{_dot_id(e["dst"])}" [label="{e["relation"]}"];')
+    out.append("}")
+    return "\n".join(out)
+
+
+def _dot_id(nid: str) -> str:
+    return nid.replace("\\", "\\\\").replace('"', '\\"')
+
+
+def repo_name(repo) -> str:
+    return os.path.basename(str(repo.root).rstrip("/"))

@@ -1,0 +1,149 @@
+"""Running a command the way a shell would, and learning how it ended.
+
+The child stays in gitgov's process group, so Ctrl-C in a terminal reaches it
+directly. gitgov blocks the terminal signals for itself and waits for them
+with sigwaitinfo: a signal the terminal sent (the kernel is its sender) has
+reached the child already, while one sent to gitgov alone by another process
+(``kill -INT``) is passed on. The child's exit status, its signal and its peak
+memory (os.wait4) are returned; nothing is lost to a KeyboardInterrupt.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Mapping, Sequence
+
+from .errors import InputError
+
+FORWARDED = tuple(getattr(signal, n) for n in ("SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT") if hasattr(signal, n))
+INTERRUPTS = {getattr(signal, n) for n in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, n)}
+_SI_KERNEL = 0x80  # si_code of signals the kernel raised (a terminal's Ctrl-C)
+_RESET = tuple(getattr(signal, n) for n in ("SIGPIPE", "SIGXFSZ", *("SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT"))
+               if hasattr(signal, n))
+
+
+@dataclass(frozen=True)
+class Exit:
+    """How a command ended."""
+
+    exit_code: int  # what gitgov passes on: the child's code, or 128 + signal
+    signal: str | None  # SIGINT, SIGKILL, ... when a signal ended it
+    status: str  # ok | failed | interrupted | killed
+    duration: float
+    peak_memory: int | None  # bytes (the largest resident set of the child)
+    received: tuple[str, ...] = ()  # terminal signals gitgov saw during the run
+
+
+def resolve_command(command: Sequence[str], cwd: Path | None = None) -> str:
+    """The executable for ``command[0]``, or a one-line error saying why there is none."""
+    if not command:
+        raise InputError("no command given: write it after `--`, e.g. gitgov run -- python train.py")
+    name = command[0]
+    if os.sep in name or (os.altsep and os.altsep in name):
+        path = Path(name) if Path(name).is_absolute() else (cwd or Path.cwd()) / name
+        if not path.exists():
+            raise InputError(f"command not found: {name} (no such file)")
+        if path.is_dir() or not os.access(path, os.X_OK):
+            raise InputError(f"command {name} is not an executable file (chmod +x it, or run it "
+                             "through its interpreter)")
+        return str(path)
+    found = shutil.which(name)
+    if found is None:
+        raise InputError(f"command not found: {name} (not on PATH)")
+    return found
+
+
+def execute(argv: Sequence[str], env: Mapping[str, str], cwd: Path | None = None, *,
+            stdout_to_stderr: bool = False) -> Exit:
+    """Run ``argv`` to completion with terminal signals passed through.
+
+    ``stdout_to_stderr`` keeps gitgov's own stdout clean (for ``--json``).
+    """
+    exe = resolve_command(argv, cwd)
+    if hasattr(signal, "sigwaitinfo") and hasattr(os, "posix_spawn"):
+        return _execute_waiting(exe, argv, env, cwd, stdout_to_stderr)
+    return _execute_portable(exe, argv, env, cwd, stdout_to_stderr)
+
+
+def _spawn(exe: str, argv: Sequence[str], env: Mapping[str, str], cwd: Path | None,
+           stdout_to_stderr: bool) -> int:
+    # posix_spawn has no working-directory action before Python 3.13; gitgov is
+    # single-threaded here (the plugin worker is idle), so changing ours is safe.
+    here = os.getcwd()
+    try:
+        if cwd is not None:
+            os.chdir(cwd)
+        actions = [(os.POSIX_SPAWN_DUP2, 2, 1)] if stdout_to_stderr else ()
+        return os.posix_spawn(exe, list(argv), dict(env), setsigmask=(), setsigdef=_RESET,
+                              file_actions=actions)
+    except OSError as exc:
+        raise InputError(f"cannot start {argv[0]}: {exc.strerror or exc}") from None
+    finally:
+        os.chdir(here)
+
+
+def _execute_waiting(exe: str, argv: Sequence[str], env: Mapping[str, str],
+                     cwd: Path | None, stdout_to_stderr: bool) -> Exit:
+    watched = {*FORWARDED, signal.SIGCHLD}
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, watched)
+    received: list[str] = []
+    started = time.monotonic()
+    try:
+        pid = _spawn(exe, argv, env, cwd, stdout_to_stderr)
+        while True:
+            info = signal.sigwaitinfo(watched)
+            if info.si_signo == signal.SIGCHLD:
+                done, status, usage = os.wait4(pid, os.WNOHANG)
+                if done == pid:
+                    break
+                continue
+            if info.si_code != _SI_KERNEL:  # sent to gitgov alone: pass it on
+                os.kill(pid, info.si_signo)
+            received.append(signal.Signals(info.si_signo).name)
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)
+    return _exit(status, usage, time.monotonic() - started, received)
+
+
+def _execute_portable(exe: str, argv: Sequence[str], env: Mapping[str, str],
+                      cwd: Path | None, stdout_to_stderr: bool) -> Exit:
+    import subprocess
+
+    received: list[str] = []
+    started = time.monotonic()
+    proc = subprocess.Popen([exe, *argv[1:]], env=dict(env), cwd=cwd,
+                            stdout=sys.stderr if stdout_to_stderr else None)
+
+    def forward(signo, _frame) -> None:
+        received.append(signal.Signals(signo).name)
+        proc.send_signal(signo)
+
+    previous = {s: signal.signal(s, forward) for s in FORWARDED}
+    try:
+        _, status, usage = os.wait4(proc.pid, 0)
+        proc.returncode = os.waitstatus_to_exitcode(status)
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+    return _exit(status, usage, time.monotonic() - started, received)
+
+
+def _exit(status: int, usage, duration: float, received: list[str]) -> Exit:
+    code = os.waitstatus_to_exitcode(status)
+    scale = 1 if sys.platform == "darwin" else 1024  # ru_maxrss: bytes on macOS, KiB elsewhere
+    peak = usage.ru_maxrss * scale if usage is not None else None
+    if code < 0:
+        signo = -code
+        name = signal.Signals(signo).name if signo in signal.Signals._value2member_map_ else f"signal {signo}"
+        status_word = "interrupted" if signo in INTERRUPTS else "killed"
+        return Exit(128 + signo, name, status_word, duration, peak, tuple(received))
+    if code == 0:
+        return Exit(0, None, "ok", duration, peak, tuple(received))
+    # A script that catches Ctrl-C and exits 130 (the shell's code for it) was interrupted too.
+    interrupted = bool(received) or code == 128 + signal.SIGINT
+    return Exit(code, None, "interrupted" if interrupted else "failed", duration, peak, tuple(received))

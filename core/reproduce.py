@@ -1,0 +1,248 @@
+"""`gitgov reproduce`: re-run a recorded run in a clean worktree and compare.
+
+A fresh `git worktree` at the run's commit gets the run's uncommitted diff and
+its untracked inputs back from the object store; the same command then runs
+with the same seed, params and environment. Every output is compared by
+hash, every metric within its tolerance, and the verdict is recorded in the
+ledger as a `run_reproduced` entry about the original run. The worktree is
+removed whatever happens.
+"""
+from __future__ import annotations
+
+import math
+import os
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable
+
+from .errors import InputError
+from .run_query import RunRecord
+
+
+@dataclass
+class Comparison:
+    verdict: str = "reproduced"  # or "differs"
+    outputs: dict[str, dict[str, Any]] = field(default_factory=dict)
+    metrics: dict[str, dict[str, Any]] = field(default_factory=dict)
+    exit_code: dict[str, Any] = field(default_factory=dict)
+    packages: list[dict[str, Any]] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+    duration: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+def parse_tolerances(items: Iterable[str]) -> dict[str, float]:
+    """``name=rel`` pairs: a metric may differ by this fraction of its recorded value."""
+    out = {}
+    for item in items:
+        name, sep, raw = item.partition("=")
+        try:
+            value = float(raw) if sep and name else -1.0
+        except ValueError:
+            value = -1.0
+        if value < 0 or math.isnan(value):
+            raise InputError(f"--tolerance {item!r}: expected NAME=RELATIVE with a number >= 0, "
+                             "e.g. --tolerance accuracy=0.01")
+        out[name] = value
+    return out
+
+
+def reproduce(session, run: RunRecord, tolerances: dict[str, float], *, quiet_stdout: bool = False,
+              keep: bool = False) -> Comparison:
+    """Re-run ``run`` and compare; raises InputError when it cannot be attempted."""
+    from .store import ObjectStore
+
+    _check_runnable(session.repo, run)
+    store = ObjectStore.for_repo(session.repo, session.policy)
+    needs = _needed_objects(run)
+    _fetch(store, needs, session.ctx.ledger())
+    tmp = Path(tempfile.mkdtemp(prefix="gitgov-reproduce-"))
+    worktree = tmp / "worktree"
+    try:
+        _checkout(session.repo, run, store, worktree, tmp)
+        _restore_inputs(run, store, worktree)
+        result = _rerun(session, run, worktree, tmp, quiet_stdout)
+        return _compare(session, run, store, worktree, result, tolerances)
+    finally:
+        if not keep:
+            _remove_worktree(session.repo, worktree, tmp)
+
+
+def _check_runnable(repo, run: RunRecord) -> None:
+    if run.state in ("running", "lost", "refused"):
+        raise InputError(f"run {run.short} has no recorded end ({run.state}); only finished runs "
+                         "can be reproduced")
+    if not run.commit:
+        raise InputError(f"run {run.short} was made before the repository had a commit; there is "
+                         "nothing to check out")
+    if not run.command:
+        raise InputError(f"run {run.short} has no recorded command")
+    try:
+        repo.git("cat-file", "-e", f"{run.commit}^{{commit}}")
+    except InputError:
+        raise InputError(f"run {run.short}: its commit {run.commit[:12]} is not in this repository "
+                         "(fetch it first)") from None
+
+
+def _needed_objects(run: RunRecord) -> dict[str, str]:
+    """{sha256: what it is} for every object a reproduction restores."""
+    needs = {}
+    if run.dirty and run.diff_sha256:
+        needs[run.diff_sha256] = "the uncommitted diff"
+    for path, rec in run.inputs.items():
+        if not rec.get("clean"):
+            needs[rec["sha256"]] = f"input {path}"
+    return needs
+
+
+def _fetch(store, needs: dict[str, str], ledger) -> None:
+    missing = [d for d in needs if not store.has(d)]
+    if missing and store.remote_uri:
+        store.pull(missing)
+        missing = [d for d in missing if not store.has(d)]
+    if missing:
+        digest = missing[0]
+        collected = _collected_on(ledger, digest)
+        why = f", removed by `gitgov gc` on {collected[:10]}" if collected else ""
+        where = (" and the remote does not have it" if store.remote_uri else
+                 "; set [store] remote to fetch it from a shared store")
+        more = f" (and {len(missing) - 1} more object(s))" if len(missing) > 1 else ""
+        raise InputError(f"cannot reproduce: {needs[digest]} (sha256 {digest[:12]}) is no longer in "
+                         f"the object store{why}{where}{more}")
+
+
+def _collected_on(ledger, digest: str) -> str | None:
+    """When `gitgov gc` removed this object, if it did."""
+    for rec in ledger.entries(kind="store_gc", subject="objects"):  # the subject is indexed
+        if digest in (rec.payload.get("removed") or ()):
+            return rec.time
+    return None
+
+
+def _checkout(repo, run: RunRecord, store, worktree: Path, tmp: Path) -> None:
+    # Hooks are off in the throwaway worktree: a checkout there is not a user's change.
+    repo.git("-c", "core.hooksPath=/dev/null", "worktree", "add", "--detach", "--quiet",
+             str(worktree), run.commit)
+    if run.dirty and run.diff_sha256:
+        patch = tmp / "run.diff"
+        patch.write_bytes(store.read_bytes(run.diff_sha256))
+        from .git import run as git_run
+
+        try:
+            git_run(["apply", "--binary", "--whitespace=nowarn", str(patch)], worktree)
+        except InputError as exc:
+            raise InputError(f"run {run.short}: its recorded diff does not apply to "
+                             f"{run.commit[:12]} ({exc})") from None
+
+
+def _restore_inputs(run: RunRecord, store, worktree: Path) -> None:
+    for path, rec in run.inputs.items():
+        if not rec.get("clean"):
+            store.restore(rec["sha256"], worktree / path, link="hardlink")
+
+
+def _rerun(session, run: RunRecord, worktree: Path, tmp: Path, quiet_stdout: bool):
+    from .process import execute
+    from .runenv import LOCATION_VARS
+    from .runs import command_env
+
+    recorded = {k: v for k, v in (run.snapshot.get("env") or {}).items()
+                if k not in LOCATION_VARS and not k.startswith("GITGOV_") and k != "PYTHONHASHSEED"}
+    run_dir = tmp / "run"
+    run_dir.mkdir()
+    env = command_env({**os.environ, **recorded}, run_id=run.run_id, seed=run.seed or 0,
+                      params=run.params, run_dir=run_dir, root=None, hook_dir=None)
+    env["GITGOV_REPRODUCING"] = "1"
+    cwd = worktree / (run.cwd or ".")
+    return execute(run.command, env, cwd, stdout_to_stderr=quiet_stdout), run_dir
+
+
+def _compare(session, run: RunRecord, store, worktree: Path, rerun, tolerances) -> Comparison:
+    from .runenv import command_interpreter, interpreter_packages, package_differences
+    from .store import hash_file
+    from .tracking import read_metrics_file
+
+    result, run_dir = rerun
+    cmp = Comparison(duration=round(result.duration, 3))
+    cmp.exit_code = {"recorded": run.exit_code, "now": result.exit_code, "same": run.exit_code == result.exit_code}
+    if not cmp.exit_code["same"]:
+        cmp.problems.append(f"exit code {result.exit_code}, recorded {run.exit_code}")
+    for path, rec in run.outputs.items():
+        cmp.outputs[path] = entry = _compare_output(store, worktree / path, rec, hash_file)
+        if not entry["same"]:
+            cmp.problems.append(f"output {path}: {entry['difference']}")
+    now = {k: v["value"] for k, v in read_metrics_file(str(run_dir / "metrics.jsonl")).items()}
+    for name, old in run.metrics.items():
+        cmp.metrics[name] = entry = _compare_metric(old, now.get(name), tolerances.get(name, 0.0))
+        if not entry["same"]:
+            cmp.problems.append(f"metric {name}: {entry['difference']}")
+    interpreter = command_interpreter(run.command, worktree / (run.cwd or "."))
+    if interpreter:
+        current = interpreter_packages(interpreter, session.repo.state_dir / "cache").get("packages")
+        cmp.packages = package_differences((run.snapshot.get("python") or {}).get("packages"), current)
+    cmp.verdict = "differs" if cmp.problems else "reproduced"
+    return cmp
+
+
+def _compare_output(store, path: Path, rec: dict, hash_file) -> dict[str, Any]:
+    if not path.is_file():
+        return {"recorded": rec["sha256"], "now": None, "same": False,
+                "difference": "was not written by the re-run"}
+    now = hash_file(path).sha256
+    entry = {"recorded": rec["sha256"], "now": now, "same": now == rec["sha256"]}
+    if not entry["same"]:
+        entry["difference"] = (f"sha256 {now[:12]}, recorded {rec['sha256'][:12]}"
+                               + _first_difference(store, rec["sha256"], path))
+    return entry
+
+
+def _first_difference(store, recorded: str, path: Path) -> str:
+    """Where two small text files first differ, to name the difference."""
+    if not store.has(recorded) or path.stat().st_size > 1 << 20:
+        return ""
+    try:
+        old = store.read_bytes(recorded).decode("utf-8").splitlines()
+        new = path.read_bytes().decode("utf-8").splitlines()
+    except UnicodeDecodeError:
+        return ""
+    for n, (a, b) in enumerate(zip(old, new), 1):
+        if a != b:
+            return f"; first difference at line {n}: {b.strip()[:60]!r}, recorded {a.strip()[:60]!r}"
+    return f"; {len(new)} lines, recorded {len(old)}"
+
+
+def _compare_metric(old: float | None, new: float | None, rel: float) -> dict[str, Any]:
+    entry: dict[str, Any] = {"recorded": old, "now": new, "tolerance": rel}
+    if new is None or old is None:
+        entry.update(same=False, difference="was not logged by the re-run")
+        return entry
+    allowed = abs(old) * rel
+    entry["same"] = abs(new - old) <= allowed or new == old
+    if not entry["same"]:
+        entry["difference"] = f"{new:.6g}, recorded {old:.6g} (tolerance {rel:g} relative)"
+    return entry
+
+
+def _remove_worktree(repo, worktree: Path, tmp: Path) -> None:
+    from .git import run as git_run
+
+    try:
+        git_run(["worktree", "remove", "--force", str(worktree)], repo.root, check=False)
+        git_run(["worktree", "prune"], repo.root, check=False)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def record(session, run: RunRecord, cmp: Comparison) -> None:
+    from .ledger import Entry
+
+    summary = "all outputs bit-identical" if not cmp.problems else "; ".join(cmp.problems[:3])
+    payload = {**cmp.to_dict(), "run_id": run.run_id, "summary": summary,
+               "reproduced_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+    session.ctx.ledger().append([Entry(kind="run_reproduced", subject=run.run_id, payload=payload,
+                                       actor=session.actor(), source="cli")])

@@ -1,0 +1,142 @@
+"""How runs look to people: the list, one run in full, and two runs side by side."""
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from .run_query import RunRecord
+from .runenv import package_differences
+
+
+def _value(v: Any) -> str:
+    if isinstance(v, float):
+        return f"{v:.6g}"
+    return v if isinstance(v, str) else json.dumps(v)
+
+
+def _size(n: int | None) -> str:
+    if n is None:
+        return "-"
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if n < 1024 or unit == "GiB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return str(n)
+
+
+def command_line(run: RunRecord) -> str:
+    import shlex
+
+    return shlex.join(run.command)
+
+
+def list_rows(runs: list[RunRecord]) -> list[list[str]]:
+    rows = []
+    for r in runs:
+        metrics = " ".join(f"{k}={_value(v)}" for k, v in list(r.metrics.items())[:3])
+        rows.append([r.short, r.name or "-", r.state, r.started[:19].replace("T", " "),
+                     f"{r.duration:.1f}s" if r.duration is not None else "-",
+                     (r.commit or "-")[:7] + ("*" if r.dirty else ""), metrics or "-",
+                     command_line(r)[:40]])
+    return rows
+
+
+LIST_HEADERS = ["run", "name", "status", "started (UTC)", "took", "commit", "metrics", "command"]
+
+
+def show(run: RunRecord) -> str:
+    snap = run.snapshot
+    lines = [f"run {run.run_id}" + (f"  ({run.name})" if run.name else ""),
+             f"  status     {_status(run)}",
+             f"  started    {run.started} by {run.actor or '?'}",
+             f"  command    {command_line(run)}" + (f"   (in {run.cwd})" if run.cwd not in (None, ".") else ""),
+             f"  commit     {run.commit or '(none)'}" + (f" on {run.branch}" if run.branch else "")
+             + (_dirty(snap) if run.dirty else ""),
+             f"  seed       {run.seed}",
+             f"  params     {_pairs(run.params) or '(none)'}",
+             f"  metrics    {_pairs(run.metrics) or '(none)'}"]
+    lines += _files("inputs", run.inputs) + _files("outputs", run.outputs)
+    python = snap.get("python") or {}
+    if python:
+        count = len(python.get("packages") or {})
+        lines.append(f"  python     {python.get('version')} {python.get('executable')} ({count} packages)")
+    plat = snap.get("platform") or {}
+    if plat:
+        gpus = ", ".join(g.get("name", "?") for g in plat.get("gpus") or []) or "no GPU"
+        lines.append(f"  platform   {plat.get('platform')}; {plat.get('cpu')} x{plat.get('cpu_count')}; {gpus}")
+    env = snap.get("env") or {}
+    if env:
+        lines.append(f"  env        {', '.join(sorted(env))}")
+    for rep in run.reproductions:
+        lines.append(f"  reproduce  {rep['time'][:19]} {rep['verdict']}: {rep['summary'] or ''}".rstrip())
+    return "\n".join(lines)
+
+
+def _status(run: RunRecord) -> str:
+    state = run.state
+    if state == "lost":
+        return "lost (no end was recorded: gitgov stopped before the command ended)"
+    if state == "running":
+        return "running"
+    if state == "refused":
+        return "refused by policy before the command started"
+    extra = f"exit {run.exit_code}" + (f", {run.signal}" if run.signal else "")
+    peak = f", peak memory {_size(run.peak_memory)}" if run.peak_memory else ""
+    return f"{state} ({extra}) in {run.duration:.2f} s{peak}"
+
+
+def _dirty(snap: dict) -> str:
+    diff = snap.get("diff") or {}
+    files = diff.get("files") or []
+    return f" + uncommitted changes to {len(files)} file(s), stored as {str(diff.get('sha256'))[:12]}"
+
+
+def _pairs(mapping: dict) -> str:
+    return ", ".join(f"{k}={_value(v)}" for k, v in mapping.items())
+
+
+def _files(title: str, files: dict[str, dict]) -> list[str]:
+    if not files:
+        return [f"  {title:<10} (none)"]
+    out = []
+    for i, (path, rec) in enumerate(files.items()):
+        where = "git" if rec.get("clean") else ("store" if rec.get("stored") else "-")
+        out.append(f"  {title if i == 0 else '':<10} {path}  sha256:{rec['sha256'][:12]}  "
+                   f"{_size(rec.get('size'))}  [{where}]")
+    return out
+
+
+# ---- diff -----------------------------------------------------------------------
+
+def diff_rows(a: RunRecord, b: RunRecord) -> list[list[str]]:
+    """(section, key, a, b, mark) rows; mark '*' where the two runs differ."""
+    rows: list[list[str]] = []
+
+    def add(section: str, key: str, va: Any, vb: Any, only_diff: bool = False) -> None:
+        same = va == vb
+        if only_diff and same:
+            return
+        rows.append([section, key, "-" if va is None else _value(va), "-" if vb is None else _value(vb),
+                     "" if same else "*"])
+
+    add("run", "status", a.state, b.state)
+    add("run", "commit", (a.commit or "")[:12] + ("+diff" if a.dirty else ""),
+        (b.commit or "")[:12] + ("+diff" if b.dirty else ""))
+    add("run", "command", command_line(a), command_line(b))
+    add("run", "seed", a.seed, b.seed)
+    for key in sorted(set(a.params) | set(b.params)):
+        add("params", key, a.params.get(key), b.params.get(key))
+    for key in sorted(set(a.metrics) | set(b.metrics)):
+        add("metrics", key, a.metrics.get(key), b.metrics.get(key))
+    for title, fa, fb in (("inputs", a.inputs, b.inputs), ("outputs", a.outputs, b.outputs)):
+        for path in sorted(set(fa) | set(fb)):
+            add(title, path, (fa.get(path) or {}).get("sha256", "")[:12] or None,
+                (fb.get(path) or {}).get("sha256", "")[:12] or None)
+    env_a, env_b = a.snapshot.get("env") or {}, b.snapshot.get("env") or {}
+    for key in sorted(set(env_a) | set(env_b)):
+        add("env", key, env_a.get(key), env_b.get(key), only_diff=True)
+    py_a, py_b = a.snapshot.get("python") or {}, b.snapshot.get("python") or {}
+    add("python", "version", py_a.get("version"), py_b.get("version"), only_diff=True)
+    for d in package_differences(py_a.get("packages"), py_b.get("packages")):
+        rows.append(["packages", d["name"], d["recorded"] or "-", d["current"] or "-", "*"])
+    return rows

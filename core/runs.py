@@ -1,0 +1,273 @@
+"""`gitgov run`: run a command as a recorded, reproducible run.
+
+RunStarted goes to the plugins first (the snapshot plugin records commit,
+diff, packages, environment and input hashes; a policy plugin may refuse the
+run). The command then runs with its seed, params and metrics file in the
+environment and, for Python, the audit hook on its PYTHONPATH. RunFinished
+carries how it ended, its metrics and its inputs and outputs with their
+hashes; the lineage plugin turns those into lineage edges.
+"""
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import sys
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+from .errors import EXIT_BLOCKED, InputError
+from .process import Exit, execute, resolve_command
+
+MAX_SEED = 2**32 - 1  # PYTHONHASHSEED's range
+SNAPSHOT_KIND = "run_snapshot"
+CODE_SUFFIXES = (".py", ".pyw", ".sh", ".bash", ".r", ".jl", ".ipynb", ".js", ".ts", ".rb", ".pl", ".lua")
+
+
+@dataclass
+class RunRequest:
+    command: tuple[str, ...]
+    name: str = ""
+    params: dict[str, Any] = field(default_factory=dict)
+    seed: int | None = None
+    inputs: tuple[str, ...] = ()
+    outputs: tuple[str, ...] = ()
+
+
+# ---- params -------------------------------------------------------------------
+
+def parse_param(text: str) -> tuple[str, Any]:
+    """``k=v`` with v read as JSON when it is JSON (numbers, true, lists), else text."""
+    key, sep, raw = text.partition("=")
+    if not sep or not key.strip():
+        raise InputError(f"--param {text!r}: expected KEY=VALUE, e.g. --param lr=0.1")
+    try:
+        value = json.loads(raw)
+    except ValueError:
+        value = raw
+    return key.strip(), value
+
+
+def load_params_file(path: Path) -> dict[str, Any]:
+    """A JSON or TOML file of params; a file that does not parse names its line and column."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise InputError(f"params file {path}: no such file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"params file {path}: cannot read it ({exc})") from None
+    if path.suffix.lower() == ".toml":
+        value = _parse_toml(path, text)
+    else:
+        try:
+            value = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise InputError(f"{path}:{exc.lineno}:{exc.colno}: params file is not valid JSON: "
+                             f"{exc.msg}") from None
+    if not isinstance(value, dict):
+        raise InputError(f"{path}: params file must hold an object of name = value pairs, "
+                         f"not {type(value).__name__}")
+    return value
+
+
+def _parse_toml(path: Path, text: str) -> dict[str, Any]:
+    try:
+        import tomllib
+    except ModuleNotFoundError:  # Python 3.10
+        import tomli as tomllib
+    import re
+
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        msg = str(exc)
+        where = re.search(r"\(at line (\d+), column (\d+)\)", msg)
+        loc = f":{where.group(1)}:{where.group(2)}" if where else ""
+        msg = re.sub(r"\s*\(at line \d+, column \d+\)", "", msg)
+        raise InputError(f"{path}{loc}: params file is not valid TOML: {msg}") from None
+
+
+def check_seed(seed: int | None) -> int:
+    if seed is None:
+        return secrets.randbelow(2**31)  # recorded, so reproduce uses it
+    if not 0 <= seed <= MAX_SEED:
+        raise InputError(f"--seed {seed}: must be between 0 and {MAX_SEED}")
+    return seed
+
+
+# ---- environment of the command ---------------------------------------------------
+
+def audit_hook_dir(state_dir: Path) -> Path:
+    """A folder holding the audit hook as sitecustomize.py, rewritten when gitgov changes it."""
+    source = (Path(__file__).with_name("audit_hook.py")).read_bytes()
+    folder = state_dir / "cache" / "audit-hook"
+    target = folder / "sitecustomize.py"
+    if not target.is_file() or target.read_bytes() != source:
+        folder.mkdir(parents=True, exist_ok=True)
+        tmp = folder / f".sitecustomize.{os.getpid()}"
+        tmp.write_bytes(source)
+        os.replace(tmp, target)
+    return folder
+
+
+def command_env(base: Mapping[str, str], *, run_id: str, seed: int, params: Mapping[str, Any],
+                run_dir: Path, root: Path | None, hook_dir: Path | None) -> dict[str, str]:
+    """The environment a run's command gets (also used, with the same values, by reproduce)."""
+    env = dict(base)
+    params_json = json.dumps(dict(params), sort_keys=True)
+    (run_dir / "params.json").write_text(params_json + "\n", encoding="utf-8")
+    env.update({
+        "GITGOV_RUN_ID": run_id, "GITGOV_SEED": str(seed), "PYTHONHASHSEED": str(seed),
+        "GITGOV_PARAMS": params_json, "GITGOV_PARAMS_FILE": str(run_dir / "params.json"),
+        "GITGOV_METRICS_FILE": str(run_dir / "metrics.jsonl"),
+    })
+    if hook_dir is not None and root is not None:
+        audit = run_dir / "audit"
+        audit.mkdir(exist_ok=True)
+        env.update({"GITGOV_AUDIT_ROOT": str(root), "GITGOV_AUDIT_DIR": str(audit)})
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (str(hook_dir), base.get("PYTHONPATH", "")) if p)
+    return env
+
+
+# ---- the run ------------------------------------------------------------------------
+
+def start(request: RunRequest) -> int:
+    """Run a command under gitgov; returns the exit code to pass on."""
+    from .session import Session
+
+    resolve_command(request.command)  # a missing command is refused before anything is recorded
+    with Session.open(".") as session:
+        if not session.repo.ledger_path.exists():
+            raise InputError(f"no ledger at {session.repo.ledger_path}; run `gitgov init` first")
+        return _run(session, request)
+
+
+@dataclass
+class _Live:
+    """A run between its start and its end."""
+
+    session: Any
+    request: RunRequest
+    run_id: str
+    run_dir: Path
+    actor: str
+    declared_in: list[str]
+    declared_out: list[str]
+    snapshot: Mapping[str, Any] = field(default_factory=dict)
+    argv_files: list[str] = field(default_factory=list)
+    before: Mapping[str, Any] = field(default_factory=dict)
+
+
+def _run(session, request: RunRequest) -> int:
+    from .events import RunStarted
+    from .report import print_verdict
+    from .run_io import relative_paths, scan, watch_patterns
+
+    repo, root = session.repo, session.repo.root
+    seed = check_seed(request.seed)
+    live = _Live(session, request, run_id=str(uuid.uuid4()), run_dir=Path(), actor=session.actor(),
+                 declared_in=relative_paths(root, request.inputs, "--input"),
+                 declared_out=relative_paths(root, request.outputs, "--output"))
+    live.run_dir = repo.state_dir / "runs" / live.run_id
+    live.run_dir.mkdir(parents=True)
+    started = RunStarted(run_id=live.run_id, run_name=request.name, command=tuple(request.command),
+                         params=dict(request.params), seed=seed, inputs=tuple(live.declared_in),
+                         actor=live.actor, source="cli")
+    outcome = session.emit([started])
+    print_verdict(outcome.findings, "run")
+    if outcome.blocked:
+        return EXIT_BLOCKED
+    live.snapshot = next((f.payload for _e, f in outcome.facts if f.kind == SNAPSHOT_KIND), {})
+    patterns = watch_patterns(session.policy)
+    live.before = scan(root, patterns)
+    live.argv_files = command_files(root, request.command)
+    env = command_env(os.environ, run_id=live.run_id, seed=seed, params=request.params,
+                      run_dir=live.run_dir, root=root, hook_dir=audit_hook_dir(repo.state_dir))
+    _say(f"run {live.run_id[:8]} started (seed {seed}): {' '.join(request.command)}")
+    result = execute(request.command, env)
+    return _finish(live, result, scan(root, patterns))
+
+
+def command_files(root: Path, command: Sequence[str]) -> list[str]:
+    """Files of the repository named on the command line (a script, a config): inputs
+    of any command, Python or not."""
+    found = []
+    for word in command:
+        path = Path(word.partition("=")[2] if word.startswith("-") and "=" in word else word)
+        full = (path if path.is_absolute() else Path.cwd() / path)
+        try:
+            if full.is_file():
+                found.append(full.resolve().relative_to(root.resolve()).as_posix())
+        except (ValueError, OSError):
+            continue
+    return found
+
+
+def _committed_code(rec) -> bool:
+    """Source code that the commit holds unchanged is versioned by the commit, not an input."""
+    return rec.clean and rec.path.lower().endswith(CODE_SUFFIXES)
+
+
+def _files(live: _Live, after) -> tuple[dict[str, dict], dict]:
+    """(inputs, outputs): observed, compared and declared; hashed, and kept where git cannot."""
+    from .audit_hook import read_records
+    from .run_io import changed_files, describe_inputs, store_outputs
+    from .store import ObjectStore
+
+    repo = live.session.repo
+    read, written = read_records(live.run_dir / "audit")
+    output_paths = sorted(written | set(changed_files(live.before, after)) | set(live.declared_out))
+    input_paths = sorted((read | set(live.argv_files)) - set(output_paths) | set(live.declared_in))
+    store = ObjectStore.for_repo(repo, live.session.policy)
+    known = dict(live.snapshot.get("inputs") or {})
+    fresh = describe_inputs(repo, store, [p for p in input_paths if p not in known], live.snapshot.get("commit"))
+    inputs = {**known, **{p: r.to_dict() for p, r in fresh.items() if not _committed_code(r)}}
+    return inputs, store_outputs(repo, store, output_paths)
+
+
+def _finish(live: _Live, result: Exit, after) -> int:
+    from .events import RunFinished
+    from .report import print_verdict
+    from .tracking import read_metrics_file
+
+    inputs, outputs = _files(live, after)
+    metrics = read_metrics_file(str(live.run_dir / "metrics.jsonl"))
+    finished = RunFinished(
+        run_id=live.run_id, status=result.status, exit_code=result.exit_code,
+        duration=round(result.duration, 3), peak_memory=result.peak_memory,
+        metrics={k: v["value"] for k, v in metrics.items()},
+        outputs={p: r.sha256 for p, r in outputs.items()},
+        inputs={p: r["sha256"] for p, r in sorted(inputs.items())},
+        details={"commit": live.snapshot.get("commit"), "name": live.request.name,
+                 "command": list(live.request.command), "signal": result.signal,
+                 "signals_received": list(result.received), "inputs": inputs,
+                 "outputs": {p: r.to_dict() for p, r in outputs.items()},
+                 "metric_steps": {k: {"step": v["step"], "count": v["count"]} for k, v in metrics.items()}},
+        actor=live.actor, source="cli")
+    outcome = live.session.emit([finished])
+    print_verdict(outcome.findings, "run recorded, but")
+    _remove_tree(live.run_dir / "audit")
+    _summary(live.run_id, result, inputs, outputs, metrics)
+    return result.exit_code
+
+
+def _summary(run_id: str, result: Exit, inputs, outputs, metrics) -> None:
+    how = {"ok": "finished", "failed": f"failed (exit {result.exit_code})",
+           "interrupted": f"was interrupted ({result.signal or 'exit ' + str(result.exit_code)})",
+           "killed": f"was killed ({result.signal})"}[result.status]
+    peak = f", peak memory {result.peak_memory / 2**20:.0f} MiB" if result.peak_memory else ""
+    shown = ", ".join(f"{k}={v['value']:g}" for k, v in sorted(metrics.items())[:6])
+    _say(f"run {run_id[:8]} {how} in {result.duration:.2f} s{peak}; {len(inputs)} input(s), "
+         f"{len(outputs)} output(s)" + (f"; {shown}" if shown else ""))
+
+
+def _say(text: str) -> None:
+    print(f"gitgov: {text}", file=sys.stderr, flush=True)
+
+
+def _remove_tree(path: Path) -> None:
+    import shutil
+
+    shutil.rmtree(path, ignore_errors=True)

@@ -1,0 +1,157 @@
+"""The small API a training script uses: seed, params and metrics.
+
+    from gitgov.core.tracking import seed_everything, params, log_metric
+
+    seed = seed_everything()                     # the run's seed (or the default)
+    p = params({"lr": 0.1, "epochs": 30})        # defaults, overridden by the run
+    log_metric("loss", 0.42, step=3)
+
+Under ``gitgov run`` these read what the run set (GITGOV_SEED, GITGOV_PARAMS,
+GITGOV_METRICS_FILE) so that the run's snapshot, metrics and reproduction
+line up with what the script did. Outside it, the same calls work as a plain
+local logger: the default seed, the default params, metrics on stderr.
+
+Standard library only: a script must be able to import this cheaply.
+"""
+from __future__ import annotations
+
+import json
+import os
+import random
+import sys
+import time
+from typing import Any, Mapping
+
+DEFAULT_SEED = 0
+_logged: dict[str, list[tuple[int | None, float]]] = {}
+
+
+def run_id() -> str | None:
+    """The id of the ``gitgov run`` this process belongs to, or None."""
+    return os.environ.get("GITGOV_RUN_ID") or None
+
+
+def seed_everything(seed: int | None = None) -> int:
+    """Seed every random generator this process uses, and return the seed.
+
+    The run's seed (``--seed``, or the one gitgov chose and recorded) wins over
+    ``seed``, so that ``gitgov reproduce`` gets the same numbers; outside a run,
+    ``seed`` (default 0) is used. Seeds Python's ``random``, and NumPy,
+    PyTorch and TensorFlow when the script has them installed.
+    """
+    env = os.environ.get("GITGOV_SEED")
+    chosen = int(env) if env not in (None, "") else (DEFAULT_SEED if seed is None else int(seed))
+    random.seed(chosen)
+    # Child processes get a fixed hash seed; this process's is fixed at startup by
+    # PYTHONHASHSEED, which `gitgov run` sets.
+    os.environ.setdefault("PYTHONHASHSEED", str(chosen))
+    _seed_optional(chosen)
+    return chosen
+
+
+def _seed_optional(seed: int) -> None:
+    """Seed the numeric libraries that are installed, without importing absent ones."""
+    import importlib.util
+
+    if importlib.util.find_spec("numpy") is not None:
+        import numpy
+
+        numpy.random.seed(seed % 2**32)
+    if importlib.util.find_spec("torch") is not None:
+        import torch
+
+        torch.manual_seed(seed)
+        if torch.cuda.is_available():
+            torch.cuda.manual_seed_all(seed)
+    if importlib.util.find_spec("tensorflow") is not None:
+        import tensorflow
+
+        tensorflow.random.set_seed(seed)
+
+
+def params(defaults: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """The script's parameters: ``defaults`` overridden by the run's ``--param`` values.
+
+    An override takes the type of the default it replaces (``--param epochs=10``
+    gives the int 10 when the default is an int), so the script sees the types it
+    declared. Keys without a default are passed as given.
+    """
+    merged = dict(defaults or {})
+    for key, value in _run_params().items():
+        merged[key] = _like(merged[key], value) if key in merged else value
+    return merged
+
+
+def _run_params() -> dict[str, Any]:
+    text = os.environ.get("GITGOV_PARAMS")
+    if text is None and os.environ.get("GITGOV_PARAMS_FILE"):
+        with open(os.environ["GITGOV_PARAMS_FILE"], encoding="utf-8") as f:
+            text = f.read()
+    if not text:
+        return {}
+    value = json.loads(text)
+    if not isinstance(value, dict):
+        raise ValueError("GITGOV_PARAMS must be a JSON object")
+    return value
+
+
+def _like(default: Any, value: Any) -> Any:
+    """``value`` converted to the type of ``default`` where that is lossless."""
+    if isinstance(default, bool):
+        if isinstance(value, str):
+            return value.strip().lower() in ("1", "true", "yes", "on")
+        return bool(value)
+    if isinstance(default, int) and isinstance(value, (str, float)):
+        as_float = float(value)
+        return int(as_float) if as_float.is_integer() else as_float
+    if isinstance(default, float) and isinstance(value, (str, int)) and not isinstance(value, bool):
+        return float(value)
+    if isinstance(default, str) and not isinstance(value, str):
+        return str(value)
+    return value
+
+
+def log_metric(name: str, value: float, step: int | None = None) -> None:
+    """Record a metric value (at a step, for curves such as the loss per epoch).
+
+    Under ``gitgov run`` it is appended to the run's metrics file; the last value
+    of each metric is recorded with the run and compared by ``gitgov reproduce``.
+    Outside a run it is printed to stderr.
+    """
+    value = float(value)
+    _logged.setdefault(name, []).append((step, value))
+    line = {"name": str(name), "value": value, "step": step, "time": time.time()}
+    path = os.environ.get("GITGOV_METRICS_FILE")
+    if path:
+        with open(path, "a", encoding="utf-8") as f:
+            f.write(json.dumps(line) + "\n")
+    else:
+        at = "" if step is None else f" (step {step})"
+        print(f"metric {name} = {value:g}{at}", file=sys.stderr)
+
+
+def logged_metrics() -> dict[str, float]:
+    """The last value of each metric this process logged."""
+    return {name: values[-1][1] for name, values in _logged.items()}
+
+
+def read_metrics_file(path: str) -> dict[str, dict[str, Any]]:
+    """A metrics file's metrics: the last value, its step, and how many were logged.
+
+    Lines that are not metric records (a script killed mid-write) are skipped.
+    """
+    out: dict[str, dict[str, Any]] = {}
+    try:
+        with open(path, encoding="utf-8") as f:
+            lines = f.readlines()
+    except FileNotFoundError:
+        return out
+    for line in lines:
+        try:
+            rec = json.loads(line)
+            name, value = str(rec["name"]), float(rec["value"])
+        except (ValueError, KeyError, TypeError):
+            continue
+        prev = out.get(name, {"count": 0})
+        out[name] = {"value": value, "step": rec.get("step"), "count": prev["count"] + 1}
+    return out

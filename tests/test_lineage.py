@@ -1,0 +1,143 @@
+"""Lineage: from a model back to the raw data commit, in text, DOT, JSON and OpenLineage."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+import run_project
+from conftest import git, gitgov
+
+PY = sys.executable
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """A project with one successful and one failed run."""
+    root = run_project.build(tmp_path_factory.mktemp("lineage"))
+    env = run_project.environ(root.parent)
+    for cmd in (["run", "--name", "train", "--", PY, "train.py"],
+                ["run", "--name", "broken", "--", PY, "-c", "open('data/raw/customers.csv').read(); raise SystemExit(4)"]):
+        proc = subprocess.run([PY, "-m", "gitgov.core", *cmd], cwd=root, env=env, capture_output=True, text=True)
+        assert proc.returncode in (0, 4), proc.stderr
+    return root
+
+
+def test_lineage_goes_from_the_model_back_to_the_raw_data_commit(trained):
+    commit = git(trained, "rev-parse", "HEAD").stdout.strip()
+    out = gitgov(trained, "lineage", "models/model.json", "--upstream")
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.splitlines()
+    assert lines[0].startswith("models/model.json @ ")
+    assert "produced by run " in lines[1] and "train (ok)" in lines[1]
+    assert "read data/raw/customers.csv @ " in out.stdout and "[customers], 40 rows" in out.stdout
+    assert f'committed in commit {commit[:12]} "Add customers and the training script"' in out.stdout
+
+
+def test_downstream_from_a_dataset_reaches_both_runs_and_the_model(trained):
+    out = gitgov(trained, "lineage", "customers", "--downstream")
+    assert out.returncode == 0, out.stderr
+    assert "read by run " in out.stdout and "broken (failed)" in out.stdout
+    assert "produced models/model.json @ " in out.stdout
+
+
+def test_json_and_dot_formats(trained):
+    graph = json.loads(gitgov(trained, "lineage", "train", "--format", "json").stdout)
+    kinds = sorted(n["kind"] for n in graph["nodes"])
+    assert kinds == ["commit", "data", "data", "run"]
+    assert {e["relation"] for e in graph["edges"]} == {"committed", "input", "output"}
+    one = json.loads(gitgov(trained, "lineage", "train", "--format", "json", "--depth", "1").stdout)
+    assert {e["relation"] for e in one["edges"]} == {"input", "output"}  # the commit is 2 edges away
+    dot = gitgov(trained, "lineage", "models/model.json", "--format", "dot").stdout
+    assert dot.startswith("digraph lineage {") and " -> " in dot and dot.rstrip().endswith("}")
+
+
+def test_an_unknown_target_is_a_clear_error(trained):
+    out = gitgov(trained, "lineage", "nothing-like-this")
+    assert out.returncode == 2
+    assert "no lineage for 'nothing-like-this': it is not a recorded file, dataset, model or run" in out.stderr
+
+
+# ---- OpenLineage ------------------------------------------------------------------------
+
+def _client_event(data: dict):
+    """Rebuild an event with the openlineage-python client's typed classes: unknown or
+    missing fields, a bad runId or eventTime, and wrong schema URLs all fail."""
+    from openlineage.client.event_v2 import InputDataset, Job, OutputDataset, Run, RunEvent, RunState
+    from openlineage.client.facet_v2 import (data_quality_metrics_input_dataset as dq,
+                                             dataset_version_dataset as version, error_message_run as err,
+                                             job_type_job as jobtype, output_statistics_output_dataset as stats,
+                                             ownership_dataset as owner, processing_engine_run as engine,
+                                             schema_dataset as schema, source_code_location_job as source)
+
+    classes = {"sourceCodeLocation": source.SourceCodeLocationJobFacet, "jobType": jobtype.JobTypeJobFacet,
+               "processing_engine": engine.ProcessingEngineRunFacet, "errorMessage": err.ErrorMessageRunFacet,
+               "version": version.DatasetVersionDatasetFacet, "schema": schema.SchemaDatasetFacet,
+               "ownership": owner.OwnershipDatasetFacet,
+               "dataQualityMetrics": dq.DataQualityMetricsInputDatasetFacet,
+               "outputStatistics": stats.OutputStatisticsOutputDatasetFacet}
+
+    def facets(raw: dict) -> dict:
+        built = {}
+        for name, f in raw.items():
+            fields = {k: v for k, v in f.items() if not k.startswith("_")}
+            if name == "schema":
+                fields["fields"] = [schema.SchemaDatasetFacetFields(**x) for x in fields["fields"]]
+            if name == "ownership":
+                fields["owners"] = [owner.Owner(**x) for x in fields["owners"]]
+            facet = classes[name](producer=f["_producer"], **fields)
+            assert facet._schemaURL == f["_schemaURL"], name
+            built[name] = facet
+        return built
+
+    def datasets(cls, items, extra):
+        return [cls(namespace=d["namespace"], name=d["name"], facets=facets(d["facets"]),
+                    **{extra: facets(d[extra])}) for d in items]
+
+    return RunEvent(eventType=RunState(data["eventType"]), eventTime=data["eventTime"], producer=data["producer"],
+                    run=Run(runId=data["run"]["runId"], facets=facets(data["run"]["facets"])),
+                    job=Job(namespace=data["job"]["namespace"], name=data["job"]["name"],
+                            facets=facets(data["job"]["facets"])),
+                    inputs=datasets(InputDataset, data["inputs"], "inputFacets"),
+                    outputs=datasets(OutputDataset, data["outputs"], "outputFacets"))
+
+
+def _drop_empty(value):
+    """The client fills optional lists with []; the export leaves them out."""
+    if isinstance(value, dict):
+        return {k: _drop_empty(v) for k, v in value.items() if v != []}
+    if isinstance(value, list):
+        return [_drop_empty(v) for v in value]
+    return value
+
+
+def test_openlineage_events_validate_with_the_openlineage_client(trained):
+    from openlineage.client.serde import Serde
+
+    out = gitgov(trained, "lineage", "customers", "--downstream", "--format", "openlineage")
+    assert out.returncode == 0, out.stderr
+    events = [json.loads(line) for line in out.stdout.splitlines()]
+    assert [e["eventType"] for e in events] == ["START", "COMPLETE", "START", "FAIL"]
+    for data in events:
+        event = _client_event(data)
+        assert event.schemaURL == data["schemaURL"]
+        assert _drop_empty(Serde.to_dict(event)) == _drop_empty(data)  # nothing dropped or renamed
+    complete, fail = events[1], events[3]
+    assert complete["job"]["name"] == "train" and complete["outputs"][0]["name"].endswith("models/model.json")
+    source = complete["job"]["facets"]["sourceCodeLocation"]
+    assert source["type"] == "git" and source["version"] == git(trained, "rev-parse", "HEAD").stdout.strip()
+    data_in = complete["inputs"][0]
+    assert data_in["facets"]["schema"]["fields"][0] == {"name": "id", "type": "string"}
+    assert data_in["inputFacets"]["dataQualityMetrics"]["rowCount"] == 40
+    assert data_in["facets"]["ownership"]["owners"][0] == {"name": "user:ada@example.com", "type": "OWNER"}
+    assert "exit code 4" in fail["run"]["facets"]["errorMessage"]["message"]
+    broken = json.loads(json.dumps(events[0]))
+    broken["run"]["runId"] = "run-1"  # the spec wants a UUID: the client must refuse it
+    with pytest.raises(ValueError):
+        _client_event(broken)
+    broken = json.loads(json.dumps(events[0]))
+    broken["job"]["facets"]["jobType"]["_schemaURL"] += "x"
+    with pytest.raises(AssertionError):
+        _client_event(broken)

@@ -1,0 +1,103 @@
+"""`gitgov reproduce`: a clean worktree, the same command, and a verdict that names what differs."""
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+
+import pytest
+
+import run_project
+from conftest import git, gitgov, write
+
+PY = sys.executable
+NOISY = ("import os, time; from gitgov.core.tracking import log_metric; os.makedirs('models', exist_ok=True); "
+         "open('models/noise.bin', 'wb').write(os.urandom(16)); log_metric('jitter', 1 + (time.time() % 1) / 1e6)")
+
+
+@pytest.fixture(scope="module")
+def template(tmp_path_factory):
+    return run_project.build(tmp_path_factory.mktemp("reproduce"))
+
+
+@pytest.fixture
+def proj(template, tmp_path):
+    return run_project.copy(template, tmp_path / "proj")
+
+
+def worktrees(proj) -> list[str]:
+    return [line for line in git(proj, "worktree", "list", "--porcelain").stdout.splitlines()
+            if line.startswith("worktree ")]
+
+
+def test_a_deterministic_run_reproduces_bit_for_bit(proj):
+    assert gitgov(proj, "run", "--name", "train", "--param", "epochs=2", "--", PY, "train.py").returncode == 0
+    write(proj, "models/model.json", "changed in the workspace since")  # reproduce must not read this
+    out = gitgov(proj, "reproduce", "train")
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "reproduced: 1 output(s) bit-identical, 2 metric(s) within tolerance" in out.stdout
+    assert len(worktrees(proj)) == 1  # the temporary worktree is gone
+    run = json.loads(gitgov(proj, "runs", "show", "train", "--json").stdout)
+    assert [r["verdict"] for r in run["reproductions"]] == ["reproduced"]
+    as_json = json.loads(gitgov(proj, "reproduce", "train", "--json").stdout)
+    assert as_json["verdict"] == "reproduced" and as_json["outputs"]["models/model.json"]["same"]
+
+
+def test_a_run_that_does_not_reproduce_names_the_output_and_metric(proj):
+    assert gitgov(proj, "run", "--", PY, "-c", NOISY).returncode == 0
+    out = gitgov(proj, "reproduce", "last")
+    assert out.returncode == 1
+    assert "did NOT reproduce" in out.stdout
+    assert "output models/noise.bin: sha256 " in out.stdout and "metric jitter: " in out.stdout
+    assert len(worktrees(proj)) == 1
+    verdicts = json.loads(gitgov(proj, "runs", "show", "last", "--json").stdout)["reproductions"]
+    assert verdicts[-1]["verdict"] == "differs" and "models/noise.bin" in verdicts[-1]["summary"]
+
+
+def test_a_metric_within_its_tolerance_passes(proj):
+    code = ("import time; from gitgov.core.tracking import log_metric; "
+            "log_metric('auc', 0.9 + (time.time() % 1) / 1e4)")
+    assert gitgov(proj, "run", "--", PY, "-c", code).returncode == 0
+    assert gitgov(proj, "reproduce", "last").returncode == 1
+    assert gitgov(proj, "reproduce", "last", "--tolerance", "auc=0.01").returncode == 0
+    bad = gitgov(proj, "reproduce", "last", "--tolerance", "auc=lots")
+    assert bad.returncode == 2 and "expected NAME=RELATIVE with a number >= 0" in bad.stderr
+
+
+def test_the_uncommitted_diff_and_untracked_inputs_are_restored(proj):
+    write(proj, "data/raw/customers_extra.csv", run_project.customers_csv(7))  # untracked
+    train = (proj / "train.py").read_text().replace("data/raw/customers.csv", "data/raw/customers_extra.csv")
+    write(proj, "train.py", train)  # uncommitted change
+    assert gitgov(proj, "run", "--", PY, "train.py").returncode == 0
+    out = gitgov(proj, "reproduce", "last")
+    assert out.returncode == 0, out.stdout + out.stderr
+
+
+def test_reproducing_a_run_whose_inputs_were_garbage_collected_exits_2(proj):
+    write(proj, "data/raw/customers_extra.csv", run_project.customers_csv(5))
+    code = "print(open('data/raw/customers_extra.csv').read().count(chr(10)))"
+    assert gitgov(proj, "run", "--", PY, "-c", code).returncode == 0
+    kept = gitgov(proj, "gc")
+    assert kept.returncode == 0 and "removed 0 object(s)" in kept.stdout  # the run still needs them
+    gone = gitgov(proj, "gc", "--keep-last", "0")
+    assert gone.returncode == 0 and "removed 1 object(s)" in gone.stdout
+    out = gitgov(proj, "reproduce", "last")
+    assert out.returncode == 2 and "Traceback" not in out.stderr
+    assert ("cannot reproduce: input data/raw/customers_extra.csv (sha256 " in out.stderr
+            and "is no longer in the object store, removed by `gitgov gc` on " in out.stderr)
+    assert len(worktrees(proj)) == 1
+
+
+def test_missing_objects_come_back_from_the_remote(proj, tmp_path):
+    remote = tmp_path / "team-store"
+    remote.mkdir()
+    with open(proj / "gitgov.toml", "a") as f:
+        f.write(f'\n[store]\nremote = "{remote}"\n')
+    write(proj, "data/raw/customers_extra.csv", run_project.customers_csv(9))
+    code = "print(open('data/raw/customers_extra.csv').read().count(chr(10)))"
+    assert gitgov(proj, "run", "--", PY, "-c", code).returncode == 0
+    pushed = gitgov(proj, "store", "push")
+    assert pushed.returncode == 0 and "sent 2 object(s)" in pushed.stdout  # the input and the diff
+    shutil.rmtree(proj / ".gitgov" / "objects")
+    out = gitgov(proj, "reproduce", "last")
+    assert out.returncode == 0, out.stdout + out.stderr

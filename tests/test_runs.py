@@ -1,0 +1,211 @@
+"""`gitgov run`: snapshots, inputs and outputs found without declaring them,
+exit status, signals, and the bad inputs users meet."""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+
+import pytest
+
+import run_project
+from conftest import git, gitgov, write
+
+PY = sys.executable
+
+
+@pytest.fixture(scope="module")
+def template(tmp_path_factory):
+    return run_project.build(tmp_path_factory.mktemp("runs"))
+
+
+@pytest.fixture
+def proj(template, tmp_path):
+    return run_project.copy(template, tmp_path / "proj")
+
+
+def show(proj, ref="last") -> dict:
+    return json.loads(gitgov(proj, "runs", "show", ref, "--json", check=True).stdout)
+
+
+def test_run_snapshots_the_run_and_finds_inputs_and_outputs(proj, monkeypatch):
+    monkeypatch.setenv("MY_SETTING", "fast")
+    monkeypatch.setenv("MY_API_KEY", "sk-live-do-not-record")
+    monkeypatch.setenv("DB_PASSWORD", "hunter2-do-not-record")
+    monkeypatch.setenv("OMP_NUM_THREADS", "2")
+    out = gitgov(proj, "run", "--name", "train", "--param", "lr=0.2", "--seed", "5", "--", PY, "train.py")
+    assert out.returncode == 0, out.stderr
+    assert "trained" in out.stdout and "run " in out.stderr and "finished" in out.stderr
+    run = show(proj, "train")
+    assert run["status"] == "ok" and run["exit_code"] == 0 and run["seed"] == 5
+    assert run["params"] == {"lr": 0.2} and run["metrics"]["accuracy"] > 0
+    model = (proj / "models" / "model.json").read_bytes()
+    assert json.loads(model)["params"] == {"lr": 0.2, "epochs": 3} and json.loads(model)["seed"] == 5
+    assert run["outputs"]["models/model.json"]["sha256"] == hashlib.sha256(model).hexdigest()
+    data = run["inputs"]["data/raw/customers.csv"]
+    assert data["tracked"] and data["clean"] and not data["stored"]
+    assert "train.py" not in run["inputs"]  # committed code is versioned by the commit
+    snap = run["snapshot"]
+    assert snap["commit"] == git(proj, "rev-parse", "HEAD").stdout.strip() and snap["branch"] == "main"
+    assert not snap["dirty"] and snap["python"]["packages"]["pluggy"]
+    assert snap["env"]["MY_SETTING"] == "fast" and snap["env"]["OMP_NUM_THREADS"] == "2"
+    assert "MY_API_KEY" not in snap["env"] and "DB_PASSWORD" not in snap["env"]
+    ledger = (proj / ".gitgov" / "ledger.db").read_bytes()
+    assert b"do-not-record" not in ledger
+    obj = proj / ".gitgov" / "objects" / run["outputs"]["models/model.json"]["sha256"][:2]
+    assert obj.is_dir()  # the output is kept in the store
+
+
+def test_exit_status_is_passed_through_and_the_failure_recorded(proj):
+    out = gitgov(proj, "run", "--", PY, "-c", "import sys; print('boom', file=sys.stderr); sys.exit(3)")
+    assert out.returncode == 3 and "boom" in out.stderr and "failed (exit 3)" in out.stderr
+    run = show(proj)
+    assert run["status"] == "failed" and run["exit_code"] == 3
+
+
+def test_a_command_that_does_not_exist_is_refused_before_anything_is_recorded(proj):
+    out = gitgov(proj, "run", "--", "no-such-command-xyz", "--flag")
+    assert out.returncode == 2
+    assert out.stderr.strip().splitlines()[-1] == "gitgov: command not found: no-such-command-xyz (not on PATH)"
+    out = gitgov(proj, "run", "--", "./missing.sh")
+    assert out.returncode == 2 and "command not found: ./missing.sh (no such file)" in out.stderr
+    assert "no runs yet" in gitgov(proj, "runs", "list").stdout
+
+
+def test_a_params_file_that_does_not_parse_names_line_and_column(proj):
+    write(proj, "params.json", '{\n  "lr": 0.1,\n  "epochs": 3,\n}\n')
+    out = gitgov(proj, "run", "--params-file", "params.json", "--", PY, "train.py")
+    assert out.returncode == 2 and "Traceback" not in out.stderr
+    assert "params.json:4:1: params file is not valid JSON: Expecting property name" in out.stderr
+    write(proj, "params.toml", 'lr = 0.1\nepochs = = 3\n')
+    out = gitgov(proj, "run", "--params-file", "params.toml", "--", PY, "train.py")
+    assert out.returncode == 2 and "params.toml:2:" in out.stderr and "not valid TOML" in out.stderr
+    write(proj, "list.json", "[1, 2]")
+    out = gitgov(proj, "run", "--params-file", "list.json", "--", PY, "train.py")
+    assert "must hold an object of name = value pairs, not list" in out.stderr
+    assert "no runs yet" in gitgov(proj, "runs", "list").stdout
+
+
+def test_params_file_values_reach_the_script_and_param_flags_win(proj):
+    write(proj, "params.toml", "lr = 0.05\nepochs = 2\n")
+    out = gitgov(proj, "run", "--params-file", "params.toml", "--param", "epochs=4", "--", PY, "train.py")
+    assert out.returncode == 0, out.stderr
+    assert json.loads((proj / "models" / "model.json").read_text())["params"] == {"lr": 0.05, "epochs": 4}
+    assert show(proj)["params"] == {"lr": 0.05, "epochs": 4}
+
+
+def _start(proj, code: str) -> subprocess.Popen:
+    return subprocess.Popen([PY, "-m", "gitgov.core", "run", "--", PY, "-c", code], cwd=proj,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+SLEEPER = ("import os, sys, time; open('child.pid', 'w').write(str(os.getpid())); "
+           "print('ready', flush=True); time.sleep(60)")
+
+
+def test_sigint_reaches_the_command_and_the_run_is_recorded_as_interrupted(proj):
+    proc = _start(proj, SLEEPER)
+    assert proc.stdout.readline().strip() == "ready"
+    proc.send_signal(signal.SIGINT)  # as `kill -INT` would: gitgov passes it on
+    _out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 130 and "was interrupted (SIGINT)" in err and "Traceback" not in err.split("gitgov:")[-1]
+    run = show(proj)
+    assert run["status"] == "interrupted" and run["signal"] == "SIGINT" and run["exit_code"] == 130
+
+
+def test_a_command_killed_with_sigkill_is_recorded_as_killed(proj):
+    proc = _start(proj, SLEEPER)
+    assert proc.stdout.readline().strip() == "ready"
+    os.kill(int((proj / "child.pid").read_text()), signal.SIGKILL)
+    _out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 137 and "was killed (SIGKILL)" in err
+    assert show(proj)["status"] == "killed"
+
+
+def test_gitgov_killed_mid_run_leaves_a_lost_run_that_cannot_be_reproduced(proj):
+    proc = _start(proj, SLEEPER)
+    assert proc.stdout.readline().strip() == "ready"
+    proc.kill()
+    proc.wait(timeout=30)
+    os.kill(int((proj / "child.pid").read_text()), signal.SIGKILL)
+    listed = json.loads(gitgov(proj, "runs", "list", "--json", check=True).stdout)
+    assert [r["state"] for r in listed] == ["lost"]
+    assert "lost (no end was recorded" in gitgov(proj, "runs", "show", "last").stdout
+    out = gitgov(proj, "reproduce", "last")
+    assert out.returncode == 2 and "has no recorded end (lost); only finished runs can be reproduced" in out.stderr
+
+
+def test_outputs_of_any_command_are_found_by_comparing_folders(proj):
+    out = gitgov(proj, "run", "--", "sh", "-c", "mkdir -p models && printf hi > models/out.txt")
+    assert out.returncode == 0, out.stderr
+    run = show(proj)
+    assert run["outputs"]["models/out.txt"]["sha256"] == hashlib.sha256(b"hi").hexdigest()
+
+
+def test_untracked_inputs_and_the_uncommitted_diff_are_kept_in_the_store(proj):
+    write(proj, "data/extra.csv", "a,b\n1,2\n")  # untracked
+    train = (proj / "train.py").read_text().replace('"epochs": 3', '"epochs": 2')
+    write(proj, "train.py", train)  # a tracked file, changed but not committed
+    code = "print(len(open('data/extra.csv').read()))"
+    out = gitgov(proj, "run", "--", PY, "-c", code)
+    assert out.returncode == 0, out.stderr
+    run = show(proj)
+    extra = run["inputs"]["data/extra.csv"]
+    assert not extra["tracked"] and extra["stored"]
+    assert (proj / ".gitgov" / "objects" / extra["sha256"][:2] / extra["sha256"][2:]).is_file()
+    assert run["dirty"] and run["snapshot"]["diff"]["files"] == ["train.py"]
+    diff = run["snapshot"]["diff"]["sha256"]
+    stored = (proj / ".gitgov" / "objects" / diff[:2] / diff[2:]).read_text()
+    assert '-p = params({"lr": 0.1, "epochs": 3})' in stored
+
+
+def test_projections_are_rebuilt_from_the_journal(proj):
+    assert gitgov(proj, "run", "--", PY, "train.py").returncode == 0
+    db = proj / ".gitgov" / "ledger.db"
+
+    def tables():
+        with sqlite3.connect(db) as conn:
+            return [conn.execute(f"SELECT * FROM {t} ORDER BY 1, 2").fetchall()
+                    for t in ("runs", "run_files", "metrics", "lineage_nodes", "lineage_edges")]
+
+    before = tables()
+    assert gitgov(proj, "ledger", "rebuild").returncode == 0
+    assert tables() == before and before[0] and before[4]
+
+
+def test_reads_of_child_python_processes_are_recorded_and_sitecustomize_still_runs(proj, tmp_path):
+    site = tmp_path / "site"
+    write(site, "sitecustomize.py", "open('site-ran.txt', 'w').write('yes')\n")
+    child = "open('data/raw/customers.csv').read()"
+    code = f"import subprocess, sys; subprocess.run([sys.executable, '-c', {child!r}], check=True)"
+    out = gitgov(proj, "run", "--", PY, "-c", code, env={**os.environ, "PYTHONPATH": str(site)})
+    assert out.returncode == 0, out.stderr
+    assert "data/raw/customers.csv" in show(proj)["inputs"]
+    assert (proj / "site-ran.txt").read_text() == "yes"  # the interpreter's own sitecustomize ran
+
+
+DENY = '''\
+from gitgov.core.events import error
+from gitgov.core.hookspecs import hookimpl
+
+
+@hookimpl
+def run_started(event, ctx):
+    if event.params.get("lr", 0) > 1:
+        return error("lr-too-high", "learning rates above 1 are not allowed here")
+'''
+
+
+def test_a_plugin_can_refuse_a_run_before_the_command_starts(proj):
+    write(proj, "policy_plugins/deny.py", DENY)
+    with open(proj / "gitgov.toml", "a") as f:
+        f.write('local = ["policy_plugins/deny.py"]\n')  # appended to the [plugins] table
+    out = gitgov(proj, "run", "--param", "lr=5", "--", PY, "train.py")
+    assert out.returncode == 1 and "deny/lr-too-high: learning rates above 1 are not allowed" in out.stderr
+    assert not (proj / "models" / "model.json").exists()  # the command never ran
+    assert json.loads(gitgov(proj, "runs", "list", "--json").stdout)[0]["state"] == "refused"
+    assert gitgov(proj, "run", "--param", "lr=0.5", "--", PY, "train.py").returncode == 0

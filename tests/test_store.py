@@ -1,0 +1,90 @@
+"""The content-addressed object store: hashing, linking, restoring, the remote."""
+from __future__ import annotations
+
+import hashlib
+import os
+import stat
+
+import pytest
+
+from gitgov.core.store import ObjectStore, StoreError, hash_file
+
+
+def test_hash_file_gives_sha256_and_gits_blob_id_in_one_read(tmp_path):
+    from conftest import git
+
+    path = tmp_path / "a.csv"
+    path.write_bytes(b"id,name\n1,ada\n")
+    digest = hash_file(path, blob=True)
+    assert digest.sha256 == hashlib.sha256(b"id,name\n1,ada\n").hexdigest() and digest.size == 14
+    git(tmp_path, "init", "-q")
+    assert digest.blob == git(tmp_path, "hash-object", "a.csv").stdout.strip()
+
+
+def test_put_stores_once_and_makes_objects_read_only(tmp_path):
+    store = ObjectStore(tmp_path / "objects", link="copy")
+    a, b = tmp_path / "a.bin", tmp_path / "b.bin"
+    a.write_bytes(b"x" * 1000)
+    b.write_bytes(b"x" * 1000)
+    first, second = store.put(a), store.put(b)
+    assert first.how == "copy" and second.how == "present" and first.sha256 == second.sha256
+    obj = store.path(first.sha256)
+    assert obj.read_bytes() == b"x" * 1000 and not obj.stat().st_mode & stat.S_IWUSR
+    assert list(store.digests()) == [first.sha256]
+    assert os.stat(a).st_ino != obj.stat().st_ino  # a copy: the workspace file stays independent
+
+
+def test_hardlink_mode_links_and_protects_both_names(tmp_path):
+    store = ObjectStore(tmp_path / "objects", link="hardlink")
+    src = tmp_path / "model.bin"
+    src.write_bytes(b"weights")
+    stored = store.put(src)
+    assert stored.how == "hardlink" and src.stat().st_ino == store.path(stored.sha256).stat().st_ino
+    assert not src.stat().st_mode & stat.S_IWUSR  # an in-place write would corrupt the store
+
+
+def test_large_files_are_copied_while_hashed_in_parallel(tmp_path):
+    data = os.urandom(9 << 20)  # above the size where the copy runs in its own thread
+    src = tmp_path / "big.bin"
+    src.write_bytes(data)
+    stored = ObjectStore(tmp_path / "objects", link="copy").put(src)
+    assert stored.sha256 == hashlib.sha256(data).hexdigest() and stored.size == len(data)
+    assert ObjectStore(tmp_path / "objects").verify(stored.sha256)
+
+
+def test_restore_and_remove(tmp_path):
+    store = ObjectStore(tmp_path / "objects")
+    digest = store.put_bytes(b"diff --git a/x b/x\n").sha256
+    assert store.restore(digest, tmp_path / "out" / "x.diff") in ("copy", "reflink")
+    assert (tmp_path / "out" / "x.diff").read_bytes() == b"diff --git a/x b/x\n"
+    assert store.remove(digest) == 19 and not store.has(digest)
+    with pytest.raises(StoreError, match="is not in the store"):
+        store.restore(digest, tmp_path / "again")
+
+
+def test_remote_push_and_pull_through_a_local_folder(tmp_path):
+    remote = tmp_path / "shared"
+    remote.mkdir()
+    mine = ObjectStore(tmp_path / "mine", remote=str(remote))
+    digests = [mine.put_bytes(b"one").sha256, mine.put_bytes(b"two").sha256]
+    assert mine.push(digests) == (2, 0) and mine.push(digests) == (0, 2)
+    theirs = ObjectStore(tmp_path / "theirs", remote=str(remote))
+    assert sorted(theirs.pull(digests)) == sorted(digests)
+    assert theirs.read_bytes(digests[0]) == b"one" and theirs.pull(digests) == []
+
+
+def test_a_corrupt_remote_object_is_refused(tmp_path):
+    remote = tmp_path / "shared"
+    remote.mkdir()
+    digest = ObjectStore(tmp_path / "a", remote=str(remote)).put_bytes(b"good")
+    ObjectStore(tmp_path / "a", remote=str(remote)).push([digest.sha256])
+    (remote / digest.sha256[:2] / digest.sha256[2:]).write_bytes(b"evil")
+    with pytest.raises(StoreError, match="on the remote is corrupt"):
+        ObjectStore(tmp_path / "b", remote=str(remote)).pull([digest.sha256])
+    assert not ObjectStore(tmp_path / "b").has(digest.sha256)
+
+
+def test_no_remote_configured_is_a_clear_error(tmp_path):
+    store = ObjectStore(tmp_path / "objects")
+    with pytest.raises(StoreError, match=r"no remote configured: set \[store\] remote"):
+        store.push([store.put_bytes(b"x").sha256])

@@ -1,0 +1,53 @@
+"""The training-script API: seed, params and metrics, inside and outside `gitgov run`."""
+from __future__ import annotations
+
+import json
+import random
+
+import pytest
+
+from gitgov.core import tracking
+
+
+@pytest.fixture(autouse=True)
+def no_run(monkeypatch):
+    for name in ("GITGOV_RUN_ID", "GITGOV_SEED", "GITGOV_PARAMS", "GITGOV_PARAMS_FILE",
+                 "GITGOV_METRICS_FILE", "PYTHONHASHSEED"):
+        monkeypatch.delenv(name, raising=False)
+    tracking._logged.clear()
+
+
+def test_outside_a_run_defaults_are_used_and_metrics_are_printed(capsys):
+    assert tracking.seed_everything(42) == 42
+    first = random.random()
+    tracking.seed_everything(42)
+    assert random.random() == first
+    assert tracking.params({"lr": 0.5, "epochs": 3}) == {"lr": 0.5, "epochs": 3}
+    tracking.log_metric("loss", 0.25, step=2)
+    assert "metric loss = 0.25 (step 2)" in capsys.readouterr().err
+    assert tracking.logged_metrics() == {"loss": 0.25} and tracking.run_id() is None
+
+
+def test_inside_a_run_the_runs_seed_params_and_metrics_file_win(tmp_path, monkeypatch, capsys):
+    metrics = tmp_path / "metrics.jsonl"
+    monkeypatch.setenv("GITGOV_RUN_ID", "r1")
+    monkeypatch.setenv("GITGOV_SEED", "7")
+    monkeypatch.setenv("GITGOV_PARAMS", json.dumps({"epochs": "10", "lr": 1, "extra": [1, 2],
+                                                    "shuffle": "false"}))
+    monkeypatch.setenv("GITGOV_METRICS_FILE", str(metrics))
+    assert tracking.seed_everything(42) == 7 and tracking.run_id() == "r1"
+    got = tracking.params({"epochs": 3, "lr": 0.5, "shuffle": True, "name": "m"})
+    # overrides take the type of the default they replace
+    assert got == {"epochs": 10, "lr": 1.0, "shuffle": False, "name": "m", "extra": [1, 2]}
+    assert isinstance(got["lr"], float) and isinstance(got["epochs"], int)
+    tracking.log_metric("acc", 0.5, step=1)
+    tracking.log_metric("acc", 0.75, step=2)
+    assert capsys.readouterr().err == ""  # nothing printed: the run records them
+    assert tracking.read_metrics_file(str(metrics)) == {"acc": {"value": 0.75, "step": 2, "count": 2}}
+
+
+def test_a_metrics_file_cut_short_by_a_killed_process_still_reads(tmp_path):
+    path = tmp_path / "m.jsonl"
+    path.write_text('{"name": "loss", "value": 1.5, "step": 1}\n{"name": "loss", "val')
+    assert tracking.read_metrics_file(str(path)) == {"loss": {"value": 1.5, "step": 1, "count": 1}}
+    assert tracking.read_metrics_file(str(tmp_path / "missing.jsonl")) == {}
