@@ -119,6 +119,7 @@ def init_repo(start: Path = Path("."), *, hooks_path: bool = False) -> list[str]
     whatever this run created is removed again if a later step fails.
     """
     from ..config_template import DEFAULT_TOML
+    from ..crypto.gitfilter import setup_encryption
     from ..git import Repo
     from ..session import load_repo_policy
 
@@ -133,7 +134,8 @@ def init_repo(start: Path = Path("."), *, hooks_path: bool = False) -> list[str]
             done.append("wrote gitgov.toml (commented; edit it to declare your datasets)")
         done += _ensure_state(repo, undo)
         done += _ensure_ignored(repo, undo)
-        done += _install(repo, hooks_path)  # last: it checks everything before it writes
+        done += _install(repo, hooks_path)  # it checks everything before it writes
+        done += setup_encryption(repo, load_repo_policy(repo))  # master key, git filter
     except BaseException:
         undo.run()
         raise

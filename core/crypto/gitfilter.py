@@ -1,0 +1,408 @@
+"""Transparent whole-file encryption through a Git filter, as git-crypt does.
+
+The working tree holds plain text; the object database holds gitgov's
+encrypted format (fileformat.py). One long-running filter process serves a
+whole `git add` or `git checkout` (``filter.gitgov.process``, Git's pkt-line
+protocol), so a thousand files cost one interpreter start, not a thousand.
+
+- clean (worktree -> Git): plain text of a dataset with ``encrypt = "file"`` is
+  encrypted with the dataset's data key; bytes that are already encrypted pass
+  through. Without the key the filter refuses, and since the filter is
+  ``required`` Git refuses too: plain text of an encrypted path never enters Git.
+- smudge (Git -> worktree): decrypted when the key is here; otherwise the
+  ciphertext is written as is and Git goes on, with one line saying how to unlock.
+- textconv (``diff.gitgov.textconv``): `git diff` and `git log -p` show plain
+  text. textconv caching stays off: Git would store the plain text in notes.
+
+Run as ``python -m gitgov.core.crypto.gitfilter process|textconv FILE``.
+"""
+from __future__ import annotations
+
+import io
+import shlex
+import sys
+import tempfile
+from pathlib import Path
+from typing import IO, TYPE_CHECKING, Any, BinaryIO
+
+from . import CryptoError, MissingKey, WrongKey
+from .fileformat import HEADER, MAGIC, decrypt_stream, encrypt_stream, read_header, verify_stream
+
+if TYPE_CHECKING:
+    from ..config import Policy
+    from ..git import Repo
+    from ..keys import KeyStore
+
+DRIVER = "gitgov"
+MAX_PACKET = 65516
+SPOOL_BYTES = 64 << 20  # larger contents spill to a temporary file: memory stays flat
+BLOCK_BEGIN = "# gitgov: encrypted datasets (written by `gitgov init`; edit gitgov.toml instead)"
+BLOCK_END = "# gitgov: end of encrypted datasets"
+
+
+# ---- pkt-line ------------------------------------------------------------------
+
+class PktReader:
+    def __init__(self, stream: BinaryIO):
+        self.stream = stream
+        self.buf = bytearray(MAX_PACKET + 4)
+
+    def packet(self) -> bytes | None:
+        """One packet's payload; None for a flush packet; EOFError at the end."""
+        head = self.stream.read(4)
+        if len(head) < 4:
+            raise EOFError
+        n = int(head, 16)
+        if n == 0:
+            return None
+        return self.stream.read(n - 4)
+
+    def text_list(self) -> list[str]:
+        out = []
+        while (pkt := self.packet()) is not None:
+            out.append(pkt.decode("utf-8", "surrogateescape").rstrip("\n"))
+        return out
+
+    def content_into(self, sink: IO[bytes]) -> None:
+        view = memoryview(self.buf)
+        while True:
+            head = self.stream.read(4)
+            if len(head) < 4:
+                raise EOFError
+            n = int(head, 16)
+            if n == 0:
+                return
+            got = self.stream.readinto(view[:n - 4])
+            while got < n - 4:
+                got += self.stream.readinto(view[got:n - 4])
+            sink.write(view[:n - 4])
+
+
+class PktWriter:
+    """Frames bytes into pkt-lines of the largest size Git accepts."""
+
+    def __init__(self, stream: BinaryIO):
+        self.stream = stream
+        self.pending = bytearray()
+
+    def text(self, *lines: str) -> None:
+        for line in lines:
+            data = (line + "\n").encode()
+            self.stream.write(b"%04x" % (len(data) + 4) + data)
+        self.flush_packet()
+
+    def write(self, data: Any) -> None:
+        view = memoryview(data).cast("B")
+        if self.pending:
+            take = MAX_PACKET - len(self.pending)
+            self.pending += view[:take]
+            view = view[take:]
+            if len(self.pending) < MAX_PACKET:
+                return
+            self._frame(self.pending)
+            self.pending = bytearray()
+        while len(view) >= MAX_PACKET:
+            self._frame(view[:MAX_PACKET])
+            view = view[MAX_PACKET:]
+        self.pending += view
+
+    def _frame(self, data: Any) -> None:
+        self.stream.write(b"%04x" % (len(data) + 4))
+        self.stream.write(data)
+
+    def end_content(self) -> None:
+        if self.pending:
+            self._frame(self.pending)
+            self.pending = bytearray()
+        self.flush_packet()
+
+    def flush_packet(self) -> None:
+        self.stream.write(b"0000")
+
+    def done(self) -> None:
+        self.stream.flush()
+
+
+# ---- the filter -----------------------------------------------------------------
+
+class Filter:
+    """What the clean and smudge commands do for one repository."""
+
+    def __init__(self, repo: "Repo", policy: "Policy", keys: "KeyStore", err: IO[str]):
+        self.repo, self.policy, self.keys, self.err = repo, policy, keys, err
+        self.warned = False
+
+    def encrypted_path(self, path: str) -> str | None:
+        ds = self.policy.dataset_for(path)
+        return ds.name if ds is not None and ds.encrypt == "file" else None
+
+    def clean(self, path: str, src: IO[bytes], out: PktWriter) -> None:
+        dataset = self.encrypted_path(path)
+        head = src.read(len(MAGIC))
+        src.seek(0)
+        if dataset is None or head == MAGIC:
+            _copy(src, out)  # not ours to encrypt, or encrypted already (a locked checkout)
+            return
+        try:
+            if not self.keys.datasets().get(dataset):
+                self._refuse_foreign_key(dataset, path)
+            key = self.keys.active_key(dataset, create=True)
+        except CryptoError as exc:
+            raise CryptoError(f"refusing to add {path} in plain text: dataset '{dataset}' is "
+                              f"encrypted and {_lower(exc)}") from None
+        encrypt_stream(src, out.write, key)
+
+    def _refuse_foreign_key(self, dataset: str, path: str) -> None:
+        """A dataset already encrypted under keys this clone lacks gets no second key."""
+        from .fileformat import parse_header
+
+        listing = self.repo.git("ls-files", "-s", "-z").split(b"\0")
+        entries = [e.partition(b"\t") for e in listing if e]
+        mine = [(m.split()[1].decode(), p.decode("utf-8", "surrogateescape")) for m, _, p in entries]
+        same = [e for e in mine if e[1] == path]
+        others = [e for e in mine if e[1] != path and self.encrypted_path(e[1]) == dataset]
+        for blob, where in (same + others)[:4]:
+            with self.repo.open_blob(blob) as raw:
+                head = raw.read(HEADER.size)
+            if head.startswith(MAGIC):
+                self.keys.key_by_id(parse_header(head, where).key_id, where)  # WrongKey if not held
+
+    def smudge(self, path: str, src: IO[bytes], out: PktWriter) -> None:
+        if src.read(len(MAGIC)) != MAGIC:
+            src.seek(0)
+            _copy(src, out)
+            return
+        src.seek(0)
+        header = read_header(src, path)
+        try:
+            key = self.keys.key_by_id(header.key_id, path)
+        except (MissingKey, WrongKey) as exc:
+            self._locked(path, exc)
+            src.seek(0)
+            _copy(src, out)
+            return
+        decrypt_stream(src, out.write, key, header, path)
+
+    def _locked(self, path: str, exc: Exception) -> None:
+        if not self.warned:
+            self.warned = True
+            print(f"gitgov: {exc}", file=self.err)
+            print("gitgov: encrypted files stay encrypted in this checkout; after importing "
+                  "the key run `gitgov unlock`", file=self.err)
+        print(f"gitgov: {path} is left encrypted", file=self.err)
+
+
+def _lower(exc: Exception) -> str:
+    text = str(exc)
+    return text[:1].lower() + text[1:]
+
+
+def _copy(src: IO[bytes], out: PktWriter) -> None:
+    while block := src.read(1 << 20):
+        out.write(block)
+
+
+def serve(stdin: BinaryIO, stdout: BinaryIO, make_filter, err: IO[str] = sys.stderr) -> int:
+    """Git's long-running filter protocol, version 2, with clean and smudge."""
+    rd, wr = PktReader(stdin), PktWriter(stdout)
+    hello = rd.text_list()
+    if not hello or hello[0] != "git-filter-client" or "version=2" not in hello:
+        print("gitgov: the filter was not started by Git (bad handshake)", file=err)
+        return 2
+    wr.text("git-filter-server", "version=2")
+    wr.done()
+    offered = rd.text_list()
+    wr.text(*[c for c in ("capability=clean", "capability=smudge") if c in offered])
+    wr.done()
+    filt = None
+    while True:
+        try:
+            meta = dict(line.split("=", 1) for line in rd.text_list())
+        except EOFError:
+            return 0
+        spool = tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES)
+        rd.content_into(spool)
+        spool.seek(0)
+        filt = filt or make_filter()
+        _answer(filt, meta, spool, wr, err)
+        spool.close()
+
+
+def _answer(filt: Filter | Exception, meta: dict, spool: IO[bytes], wr: PktWriter, err: IO[str]) -> None:
+    command, path = meta.get("command"), meta.get("pathname", "?")
+    started = False
+    try:
+        if isinstance(filt, Exception):
+            raise filt
+        wr.text("status=success")
+        started = True
+        (filt.clean if command == "clean" else filt.smudge)(path, spool, wr)
+        wr.end_content()
+        wr.flush_packet()  # an empty list: the status stays "success"
+    except Exception as exc:  # noqa: BLE001 - any failure must reach Git as "error", not a hang
+        print(f"gitgov: {exc if isinstance(exc, CryptoError) else repr(exc)}", file=err)
+        if started:
+            wr.end_content()
+        wr.text("status=error")
+    wr.done()
+
+
+def _make_filter(err: IO[str]):
+    def make() -> Filter | Exception:
+        try:
+            from ..config import load_policy
+            from ..git import Repo
+            from ..keys import KeyStore
+
+            repo = Repo.discover(".")
+            return Filter(repo, load_policy(repo.policy_path), KeyStore.for_repo(repo), err)
+        except Exception as exc:  # noqa: BLE001 - reported per file, as Git expects
+            return exc
+    return make
+
+
+# ---- textconv ------------------------------------------------------------------------
+
+def textconv(path: str, out: BinaryIO, err: IO[str]) -> int:
+    """Plain text of an encrypted blob for `git diff`; a note instead when it is locked."""
+    from ..git import Repo
+    from ..keys import KeyStore
+
+    with open(path, "rb") as src:
+        if src.read(len(MAGIC)) != MAGIC:
+            src.seek(0)
+            out.write(src.read())
+            return 0
+        src.seek(0)
+        header = read_header(src, "this version")
+        try:
+            key = KeyStore.for_repo(Repo.discover(".")).key_by_id(header.key_id, "this version")
+        except (MissingKey, WrongKey) as exc:
+            out.write(f"[gitgov: encrypted; {exc}]\n".encode())
+            return 0
+        verify_stream(src, key, header, "this version")  # nothing is shown unless all of it is authentic
+        src.seek(HEADER.size)
+        decrypt_stream(src, out.write, key, header, "this version")
+    return 0
+
+
+# ---- setting a repository up ----------------------------------------------------------
+
+def attribute_pattern(glob: str) -> str:
+    """A gitgov glob as a .gitattributes pattern (which differ on paths without '/')."""
+    if glob.endswith("/"):
+        glob += "**"
+    pattern = glob if "/" in glob else "/" + glob
+    return pattern.replace(" ", "[[:space:]]")
+
+
+def attributes_block(policy: "Policy") -> list[str]:
+    lines = [f"{attribute_pattern(g)} filter={DRIVER} diff={DRIVER}"
+             for ds in policy.datasets.values() if ds.encrypt == "file" for g in ds.paths]
+    return [BLOCK_BEGIN, *lines, BLOCK_END] if lines else []
+
+
+def _write_attributes(root: Path, block: list[str]) -> bool:
+    path = root / ".gitattributes"
+    old = path.read_text(encoding="utf-8") if path.exists() else ""
+    lines = old.splitlines()
+    if BLOCK_BEGIN in lines and BLOCK_END in lines:
+        start, end = lines.index(BLOCK_BEGIN), lines.index(BLOCK_END)
+        lines[start:end + 1] = block
+    elif block:
+        lines += ([""] if lines and lines[-1] else []) + block
+    new = "\n".join(lines) + "\n" if lines else ""
+    if new == old:
+        return False
+    path.write_text(new, encoding="utf-8")
+    return True
+
+
+def _command(python: str, *args: str) -> str:
+    return " ".join(shlex.quote(a) for a in (python, "-m", "gitgov.core.crypto.gitfilter", *args))
+
+
+def configure_repo(repo: "Repo", policy: "Policy", python: str | None = None) -> list[str]:
+    """Git config and .gitattributes for datasets with encrypt = "file"; what changed."""
+    block = attributes_block(policy)
+    attributes = repo.root / ".gitattributes"
+    if not block and not (attributes.exists() and BLOCK_BEGIN in attributes.read_text("utf-8")):
+        return []
+    python = str(Path(python or sys.executable).absolute())
+    wanted = {f"filter.{DRIVER}.process": _command(python, "process"),
+              f"filter.{DRIVER}.required": "true",
+              f"diff.{DRIVER}.textconv": _command(python, "textconv")}
+    done = []
+    changed = False
+    for key, value in wanted.items():
+        current = repo.git("config", "--local", "--get", key, check=False).decode().strip()
+        if current != value:
+            repo.git("config", "--local", key, value)
+            changed = True
+    if changed:
+        done.append(f"configured the Git filter '{DRIVER}' (encrypts datasets with encrypt = \"file\")")
+    if _write_attributes(repo.root, block):
+        done.append(f".gitattributes: {len(block) - 2} encrypted path pattern(s)" if block
+                    else ".gitattributes: removed the encrypted paths block")
+    return done
+
+
+def setup_encryption(repo: "Repo", policy: "Policy") -> list[str]:
+    """What `gitgov init` does for encryption: the master key, the filter, .gitattributes."""
+    from ..keys import KeyStore
+
+    done = []
+    if not repo.bare and KeyStore.for_repo(repo).create_master():
+        done.append("created the master key .gitgov/keys/master.key (back it up: "
+                    "`gitgov keys export`)")
+    if not repo.bare:
+        done += configure_repo(repo, policy)
+        locked = locked_paths(repo)
+        if locked:
+            done.append(f"{len(locked)} encrypted file(s) in the working tree are ciphertext; with "
+                        "the key (`gitgov keys import FILE --passphrase-file P`, or GITGOV_KEY) "
+                        "run `gitgov unlock`")
+    return done
+
+
+def encrypted_paths(repo: "Repo") -> list[str]:
+    """Tracked paths whose attributes send them through the gitgov filter."""
+    files = repo.git("ls-files", "-z")
+    if not files:
+        return []
+    out = repo.git("check-attr", "-z", "--stdin", "filter", input=files).split(b"\0")
+    return [out[i].decode("utf-8", "surrogateescape") for i in range(0, len(out) - 2, 3)
+            if out[i + 2] == DRIVER.encode()]
+
+
+def locked_paths(repo: "Repo") -> list[str]:
+    """Encrypted paths whose working-tree file is still ciphertext."""
+    locked = []
+    for rel in encrypted_paths(repo):
+        try:
+            with open(repo.root / rel, "rb") as f:
+                if f.read(len(MAGIC)) == MAGIC:
+                    locked.append(rel)
+        except OSError:
+            continue  # deleted or unreadable: nothing to unlock
+    return locked
+
+
+def main(argv: list[str]) -> int:
+    err = sys.stderr
+    if argv[:1] == ["process"]:
+        stdin = sys.stdin.buffer
+        stdout = io.BufferedWriter(io.FileIO(sys.stdout.fileno(), "wb", closefd=False), 1 << 20)
+        return serve(stdin, stdout, _make_filter(err), err)
+    if len(argv) == 2 and argv[0] == "textconv":
+        try:
+            return textconv(argv[1], sys.stdout.buffer, err)
+        except CryptoError as exc:
+            print(f"gitgov: {exc}", file=err)
+            return 2
+    print("usage: python -m gitgov.core.crypto.gitfilter process | textconv FILE", file=err)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

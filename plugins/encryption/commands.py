@@ -1,0 +1,258 @@
+"""`gitgov keys ...`, `gitgov unlock` and `gitgov crypt ...`."""
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+import click
+
+from gitgov.core.commands.options import echo_json, json_option, table
+from gitgov.core.crypto import short_id
+from gitgov.core.errors import InputError
+
+
+def _store():
+    from gitgov.core.git import Repo
+    from gitgov.core.keys import KeyStore
+
+    repo = Repo.discover(".")
+    return repo, KeyStore.for_repo(repo)
+
+
+def _passphrase(path: str) -> bytes:
+    try:
+        text = Path(path).read_bytes().splitlines()
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read the passphrase file: {exc.strerror}") from None
+    if not text or len(text[0]) < 8:
+        raise InputError(f"{path}: the passphrase (its first line) must have 8 characters or more")
+    return text[0]
+
+
+passphrase_option = click.option("--passphrase-file", required=True, type=click.Path(dir_okay=False),
+                                 help="A file whose first line is the passphrase.")
+
+
+@click.group("keys")
+def keys_group() -> None:
+    """The repository master key and the datasets' data keys."""
+
+
+@keys_group.command("list")
+@json_option
+def keys_list(as_json: bool) -> int:
+    """Key ids (never keys): the master key, each dataset's data keys, shredded keys."""
+    repo, store = _store()
+    ring = store.ring()
+    source = "GITGOV_KEY" if store.env_token else str(store.master_path.relative_to(repo.root))
+    if as_json:
+        echo_json({"master": store.master_id, "source": source, "datasets": ring["datasets"] and {
+            ds: [{k: e[k] for k in ("id", "created")} for e in es] for ds, es in ring["datasets"].items()},
+            "shredded": ring.get("shredded", [])})
+        return 0
+    click.echo(f"master key {short_id(store.master_id)} ({source})")
+    rows = [[ds, short_id(e["id"]), e["created"][:19], "active" if i == len(es) - 1 else "older versions"]
+            for ds, es in ring["datasets"].items() for i, e in enumerate(es)]
+    rows += [[s["dataset"], short_id(i), s["time"][:19], "shredded"] for s in ring.get("shredded", [])
+             for i in s["ids"]]
+    if rows:
+        click.echo(table(rows, ["dataset", "key", "created", "state"]))
+    return 0
+
+
+@keys_group.command("export")
+@click.argument("file", required=False, type=click.Path(dir_okay=False))
+@click.option("--passphrase-file", type=click.Path(dir_okay=False),
+              help="A file whose first line is the passphrase.")
+@click.option("--env", "as_env", is_flag=True, help="Print a GITGOV_KEY token for CI instead.")
+def keys_export(file: str | None, passphrase_file: str | None, as_env: bool) -> int:
+    """Write the keys to FILE, encrypted with a passphrase (scrypt), to share or back up."""
+    from gitgov.core.crypto.audit import record
+
+    repo, store = _store()
+    if as_env:
+        click.echo(store.env_line())
+        click.echo("gitgov: store this line as the secret GITGOV_KEY; it is the key itself", err=True)
+        record(repo, "keys_exported", store.master_id, {"master_id": store.master_id, "to": "env"})
+        return 0
+    if not file or not passphrase_file:
+        raise click.UsageError("give FILE and --passphrase-file, or --env")
+    text = store.export(_passphrase(passphrase_file))
+    fd = os.open(file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        f.write(text)
+    record(repo, "keys_exported", store.master_id, {"master_id": store.master_id, "to": "file"})
+    click.echo(f"gitgov: exported master key {short_id(store.master_id)} and "
+               f"{sum(len(es) for es in store.datasets().values())} data key(s) to {file}")
+    return 0
+
+
+@keys_group.command("import")
+@click.argument("file", type=click.Path(dir_okay=False))
+@passphrase_option
+@click.option("--force", is_flag=True, help="Replace the keys here, dropping those the file lacks.")
+def keys_import(file: str, passphrase_file: str, force: bool) -> int:
+    """Install keys exported by `gitgov keys export`, then run `gitgov unlock`."""
+    from gitgov.core.crypto.audit import record
+
+    repo, store = _store()
+    try:
+        text = Path(file).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"{file}: cannot read: {getattr(exc, 'strerror', None) or exc}") from None
+    master = store.import_(text, _passphrase(passphrase_file), file, force=force)
+    record(repo, "keys_imported", master, {"master_id": master, "force": force})
+    click.echo(f"gitgov: imported master key {short_id(master)}; run `gitgov unlock` to decrypt "
+               "encrypted files in the working tree")
+    return 0
+
+
+@keys_group.command("rotate")
+@click.option("--dataset", help="Give this dataset a new data key instead.")
+def keys_rotate(dataset: str | None) -> int:
+    """Re-wrap every data key under a new master key, or renew one dataset's data key."""
+    from gitgov.core.crypto.audit import record
+
+    repo, store = _store()
+    if dataset:
+        old, new = store.rotate_dataset(dataset)
+        record(repo, "dataset_key_rotated", dataset, {"dataset": dataset, "old": old, "new": new})
+        click.echo(f"gitgov: dataset '{dataset}' now encrypts new versions with key {short_id(new)}"
+                   + (f"; key {short_id(old)} still decrypts older versions" if old else ""))
+        return 0
+    old, new = store.rotate_master()
+    record(repo, "master_key_rotated", new, {"old": old, "new": new})
+    click.echo(f"gitgov: master key {short_id(old)} -> {short_id(new)}; data keys re-wrapped. "
+               "Copies exported before this still open with the old master key: export again "
+               "and share the new file")
+    return 0
+
+
+@keys_group.command("shred")
+@click.argument("dataset")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+def keys_shred(dataset: str, yes: bool) -> int:
+    """Destroy a dataset's data keys: every version encrypted with them becomes unreadable."""
+    from gitgov.core.crypto.audit import record
+
+    repo, store = _store()
+    if not yes:
+        if not sys.stdin.isatty():
+            raise InputError("shredding cannot be undone; pass --yes to confirm")
+        click.confirm(f"Destroy every data key of dataset '{dataset}'? This cannot be undone",
+                      abort=True)
+    ids = store.shred(dataset)
+    record(repo, "key_shredded", dataset, {"dataset": dataset, "key_ids": ids})
+    click.echo(f"gitgov: shredded {len(ids)} data key(s) of dataset '{dataset}' "
+               f"({', '.join(short_id(i) for i in ids)}); every copy encrypted with them is now "
+               "unreadable here. Key exports made before this still hold them: delete those")
+    plain = _plain_copies(repo, dataset)
+    if plain:
+        click.echo(f"gitgov: the working tree still holds {len(plain)} decrypted file(s) of it "
+                   f"({', '.join(plain[:3])}{', ...' if len(plain) > 3 else ''}); delete them too")
+    return 0
+
+
+def _plain_copies(repo, dataset: str) -> list[str]:
+    """Decrypted working-tree files of a dataset encrypted as whole files."""
+    from gitgov.core.config import load_policy
+    from gitgov.core.crypto.gitfilter import encrypted_paths, locked_paths
+
+    policy = load_policy(repo.policy_path)
+    locked = set(locked_paths(repo))
+    return [p for p in encrypted_paths(repo) if p not in locked and (repo.root / p).is_file()
+            and (ds := policy.dataset_for(p)) is not None and ds.name == dataset]
+
+
+# ---- unlock ----------------------------------------------------------------------------------
+
+@click.command("unlock")
+def unlock_cmd() -> int:
+    """Decrypt the encrypted files of the working tree after `gitgov keys import`."""
+    from gitgov.core.config import load_policy
+    from gitgov.core.crypto.fileformat import HEADER, parse_header
+    from gitgov.core.crypto.gitfilter import configure_repo, locked_paths
+
+    repo, store = _store()
+    configure_repo(repo, load_policy(repo.policy_path))  # the filter must be there to decrypt
+    locked = locked_paths(repo)
+    for rel in locked:  # every key is checked before any file changes
+        with open(repo.root / rel, "rb") as f:
+            store.key_by_id(parse_header(f.read(HEADER.size), rel).key_id, rel)
+    if not locked:
+        click.echo("gitgov: nothing to unlock; encrypted files are already plain text here")
+        return 0
+    for rel in locked:
+        (repo.root / rel).unlink()
+    repo.git("checkout", "--", *locked)
+    click.echo(f"gitgov: decrypted {len(locked)} file(s)")
+    return 0
+
+
+# ---- crypt -------------------------------------------------------------------------------------
+
+@click.group("crypt")
+def crypt_group() -> None:
+    """Encrypt and decrypt whole files in gitgov's format, outside Git."""
+
+
+@crypt_group.command("setup")
+def crypt_setup() -> int:
+    """Create the master key and set up the Git filter for datasets with encrypt = "file".
+
+    `gitgov init` does this too; run it after adding encrypt = "file" to a dataset.
+    """
+    from gitgov.core.config import load_policy
+    from gitgov.core.crypto.gitfilter import setup_encryption
+
+    repo, _store_ = _store()
+    done = setup_encryption(repo, load_policy(repo.policy_path))
+    for line in done:
+        click.echo(f"gitgov: {line}")
+    if not done:
+        click.echo("gitgov: encryption is set up; nothing changed")
+    return 0
+
+
+@crypt_group.command("encrypt")
+@click.argument("src", type=click.Path(dir_okay=False, exists=True))
+@click.argument("dst", type=click.Path(dir_okay=False))
+@click.option("--dataset", required=True, help="Whose data key encrypts it.")
+def crypt_encrypt(src: str, dst: str, dataset: str) -> int:
+    """Encrypt SRC to DST with the dataset's data key (deterministic, chunked, authenticated)."""
+    from gitgov.core.crypto.fileformat import encrypt_stream
+
+    _repo, store = _store()
+    key = store.active_key(dataset, create=True)
+    with open(src, "rb", buffering=0) as fin:
+        _atomic(dst, lambda fout: encrypt_stream(fin, fout.write, key))
+    return 0
+
+
+@crypt_group.command("decrypt")
+@click.argument("src", type=click.Path(dir_okay=False, exists=True))
+@click.argument("dst", type=click.Path(dir_okay=False))
+def crypt_decrypt(src: str, dst: str) -> int:
+    """Decrypt SRC to DST; DST appears only if every chunk authenticates."""
+    from gitgov.core.crypto.fileformat import decrypt_stream, read_header
+
+    _repo, store = _store()
+    with open(src, "rb", buffering=0) as fin:
+        header = read_header(fin, src)
+        key = store.key_by_id(header.key_id, src)
+        _atomic(dst, lambda fout: decrypt_stream(fin, fout.write, key, header, src))
+    return 0
+
+
+def _atomic(dst: str, fill) -> None:
+    folder = os.path.dirname(os.path.abspath(dst))
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{os.path.basename(dst)}.")
+    try:
+        with os.fdopen(fd, "wb", buffering=1 << 20) as fout:
+            fill(fout)
+        os.replace(tmp, dst)
+    except BaseException:
+        os.unlink(tmp)
+        raise

@@ -1,0 +1,237 @@
+"""Whole-file encryption through the Git filter, and the keys, with real git and the real CLI."""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import stat
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from conftest import git, gitgov, write
+
+POLICY = """\
+[datasets.vault]
+paths = ["data/vault/**"]
+encrypt = "file"
+
+[plugins]
+timeout = 20
+"""
+CANARY = "canary-7f3a9c-plaintext"
+
+
+TEMPLATE_ENV = {"GIT_CONFIG_NOSYSTEM": "1", "GIT_CONFIG_GLOBAL": os.devnull,
+                "GIT_AUTHOR_NAME": "Ada", "GIT_AUTHOR_EMAIL": "ada@example.com",
+                "GIT_COMMITTER_NAME": "Ada", "GIT_COMMITTER_EMAIL": "ada@example.com"}
+
+
+@pytest.fixture(scope="module")
+def enc_template(tmp_path_factory) -> Path:
+    """One initialized repository with a committed encrypted file, copied for each test."""
+    base = tmp_path_factory.mktemp("enc")
+    path = base / "repo"
+    env = {**os.environ, **TEMPLATE_ENV, "HOME": str(base)}
+    git(base, "init", "-q", "-b", "main", str(path), env=env)
+    write(path, "gitgov.toml", POLICY)
+    gitgov(path, "init", check=True, env=env)
+    gitgov(path, "crypt", "setup", check=True, env=env)
+    write(path, "data/vault/notes.csv", f"id,secret\n1,{CANARY}\n")
+    git(path, "add", "gitgov.toml", ".gitignore", ".gitattributes", "data", env=env)
+    git(path, "commit", "-q", "-m", "encrypted data", env=env)
+    return path
+
+
+@pytest.fixture
+def enc_repo(enc_template, tmp_path) -> Path:
+    path = tmp_path / "repo"
+    shutil.copytree(enc_template, path, symlinks=True)
+    return path
+
+
+def blob(repo: Path, spec: str) -> bytes:
+    return subprocess.run(["git", "cat-file", "blob", spec], cwd=repo, capture_output=True,
+                          check=True).stdout
+
+
+def all_objects(repo: Path) -> bytes:
+    return subprocess.run(["git", "cat-file", "--batch-all-objects", "--batch"], cwd=repo,
+                          capture_output=True, check=True).stdout
+
+
+def test_setup_writes_filter_attributes_and_a_private_master_key(enc_repo):
+    keys = enc_repo / ".gitgov" / "keys"
+    assert stat.S_IMODE(os.stat(keys / "master.key").st_mode) == 0o600
+    assert stat.S_IMODE(os.stat(keys).st_mode) == 0o700
+    assert "data/vault/** filter=gitgov diff=gitgov" in (enc_repo / ".gitattributes").read_text()
+    config = git(enc_repo, "config", "--local", "--get-regexp", "gitgov").stdout
+    assert "filter.gitgov.process" in config and "filter.gitgov.required true" in config
+    assert git(enc_repo, "check-ignore", ".gitgov/keys/master.key").returncode == 0
+    again = gitgov(enc_repo, "crypt", "setup", check=True)
+    assert "nothing changed" in again.stdout
+
+
+def test_no_plaintext_canary_in_the_object_database(enc_repo):
+    assert CANARY.encode() not in all_objects(enc_repo)
+    assert blob(enc_repo, "HEAD:data/vault/notes.csv").startswith(b"\x00GITGOV\x00")
+    assert CANARY in (enc_repo / "data/vault/notes.csv").read_text()  # the working tree is plain
+
+
+def test_git_status_shows_no_spurious_change_and_diff_shows_plain_text(enc_repo):
+    path = enc_repo / "data/vault/notes.csv"
+    os.utime(path, (1, 1))  # stat changed: git must re-clean, and gets the same bytes
+    assert git(enc_repo, "status", "--porcelain").stdout == ""
+    path.write_text(f"id,secret\n1,{CANARY}\n2,second-row\n")
+    diff = git(enc_repo, "diff").stdout
+    assert "+2,second-row" in diff and CANARY in diff
+
+
+def test_many_files_use_one_filter_process(enc_repo):
+    for i in range(40):
+        write(enc_repo, f"data/vault/part-{i:03d}.csv", f"id\n{i}\n")
+    env = {**os.environ, "GIT_TRACE": "1"}
+    proc = git(enc_repo, "add", "data/vault", env=env)
+    starts = [line for line in proc.stderr.splitlines() if "gitgov.core.crypto.gitfilter" in line
+              and "run_command" in line]
+    assert len(starts) == 1, proc.stderr[-2000:]
+    assert all(blob(enc_repo, f":data/vault/part-{i:03d}.csv").startswith(b"\x00GITGOV")
+               for i in (0, 39))
+
+
+def test_a_clone_without_the_key_stays_encrypted_and_cannot_commit_plaintext(enc_repo, tmp_path):
+    clone = tmp_path / "clone"
+    git(tmp_path, "clone", "-q", str(enc_repo), str(clone))
+    gitgov(clone, "init", check=True)  # a fresh master key: not the one the data needs
+    out = gitgov(clone, "crypt", "setup", check=True)
+    path = clone / "data/vault/notes.csv"
+    path.unlink()
+    proc = git(clone, "checkout", "--", "data/vault/notes.csv")
+    assert path.read_bytes().startswith(b"\x00GITGOV\x00")
+    assert "wrong key: data/vault/notes.csv is encrypted with key" in proc.stderr
+    assert "gitgov keys import" in proc.stderr and "gitgov unlock" in proc.stderr
+    assert git(clone, "status", "--porcelain").stdout == ""
+    wrong = gitgov(clone, "crypt", "decrypt", str(path), str(tmp_path / "plain.csv"))
+    assert wrong.returncode == 2 and wrong.stdout == "" and wrong.stderr.count("\n") == 1
+    assert wrong.stderr.startswith(f"gitgov: wrong key: {path} is encrypted with key ")
+    assert ", you hold no data keys (master " in wrong.stderr and not (tmp_path / "plain.csv").exists()
+    path.write_text("id,secret\n1,leaked-plaintext\n")
+    refused = git(clone, "add", "data/vault/notes.csv", check=False)
+    assert refused.returncode != 0
+    assert "refusing to add data/vault/notes.csv in plain text" in refused.stderr
+    assert "wrong key: data/vault/notes.csv is encrypted with key" in refused.stderr
+    assert b"leaked-plaintext" not in all_objects(clone)
+    assert "1 encrypted file(s) in the working tree are ciphertext" in out.stdout
+    assert "gitgov keys import" in out.stdout and "gitgov unlock" in out.stdout
+
+
+def test_export_import_and_unlock_a_clone(enc_repo, tmp_path):
+    secret = write(tmp_path, "pass.txt", "correct horse battery staple\n")
+    export = tmp_path / "keys.export"
+    gitgov(enc_repo, "keys", "export", str(export), "--passphrase-file", str(secret), check=True)
+    assert CANARY.encode() not in export.read_bytes()
+    assert stat.S_IMODE(os.stat(export).st_mode) == 0o600
+    clone = tmp_path / "clone"
+    git(tmp_path, "clone", "-q", str(enc_repo), str(clone))
+    gitgov(clone, "init", check=True)
+    gitgov(clone, "crypt", "setup", check=True)
+    wrong = write(tmp_path, "wrong.txt", "not the passphrase\n")
+    bad = gitgov(clone, "keys", "import", str(export), "--passphrase-file", str(wrong))
+    assert bad.returncode == 2 and "wrong passphrase" in bad.stderr and bad.stderr.count("\n") == 1
+    gitgov(clone, "keys", "import", str(export), "--passphrase-file", str(secret), check=True)
+    gitgov(clone, "unlock", check=True)
+    assert CANARY in (clone / "data/vault/notes.csv").read_text()
+    assert git(clone, "status", "--porcelain").stdout == ""
+
+
+def test_gitgov_key_in_ci(enc_repo, tmp_path):
+    token = gitgov(enc_repo, "keys", "export", "--env", check=True).stdout.strip()
+    assert token.startswith("gitgov-key-v1:")
+    clone = tmp_path / "ci"
+    git(tmp_path, "clone", "-q", str(enc_repo), str(clone))
+    env = {**os.environ, "GITGOV_KEY": token}
+    gitgov(clone, "crypt", "setup", check=True, env=env)
+    gitgov(clone, "unlock", check=True, env=env)
+    assert CANARY in (clone / "data/vault/notes.csv").read_text()
+    assert git(clone, "status", "--porcelain", env=env).stdout == ""
+
+
+def test_rotation_keeps_old_versions_readable(enc_repo, tmp_path):
+    before = json.loads(gitgov(enc_repo, "keys", "list", "--json", check=True).stdout)
+    gitgov(enc_repo, "keys", "rotate", check=True)
+    after = json.loads(gitgov(enc_repo, "keys", "list", "--json", check=True).stdout)
+    assert before["master"] != after["master"] and before["datasets"] == after["datasets"]
+    out = gitgov(enc_repo, "keys", "rotate", "--dataset", "vault", check=True)
+    assert "still decrypts older versions" in out.stdout
+    write(enc_repo, "data/vault/new.csv", "id\n2\n")
+    git(enc_repo, "add", "data/vault/new.csv")
+    git(enc_repo, "commit", "-q", "-m", "new key")
+    ids = [e["id"] for e in json.loads(gitgov(enc_repo, "keys", "list", "--json").stdout)["datasets"]["vault"]]
+    new_blob = blob(enc_repo, "HEAD:data/vault/new.csv")
+    assert len(ids) == 2 and bytes.fromhex(ids[1]) in new_blob
+    (enc_repo / "data/vault/notes.csv").unlink()
+    git(enc_repo, "checkout", "--", "data/vault/notes.csv")
+    assert CANARY in (enc_repo / "data/vault/notes.csv").read_text()
+    kinds = gitgov(enc_repo, "log", "-n", "20").stdout
+    assert "master_key_rotated" in kinds and "dataset_key_rotated" in kinds
+
+
+def test_shred_makes_every_version_unreadable_and_leaves_a_tombstone(enc_repo, tmp_path):
+    refused = gitgov(enc_repo, "keys", "shred", "vault")
+    assert refused.returncode == 2 and "--yes" in refused.stderr
+    shred = gitgov(enc_repo, "keys", "shred", "vault", "--yes", check=True)
+    assert "still holds 1 decrypted file(s) of it (data/vault/notes.csv)" in shred.stdout
+    path = enc_repo / "data/vault/notes.csv"
+    path.unlink()
+    proc = git(enc_repo, "checkout", "--", "data/vault/notes.csv")
+    assert path.read_bytes().startswith(b"\x00GITGOV\x00")
+    assert "was shredded on" in proc.stderr
+    old = write(tmp_path, "old.bin", blob(enc_repo, "HEAD:data/vault/notes.csv"))
+    out = gitgov(enc_repo, "crypt", "decrypt", str(old), str(tmp_path / "plain.csv"))
+    assert out.returncode == 2 and "missing key:" in out.stderr and "shredded" in out.stderr
+    assert not (tmp_path / "plain.csv").exists()
+    from gitgov.core.ledger import open_ledger
+    with open_ledger(enc_repo / ".gitgov" / "ledger.db") as ledger:
+        stone = [e for e in ledger.entries(kind="key_shredded")]
+    assert len(stone) == 1 and stone[0].payload["dataset"] == "vault"
+    assert CANARY not in json.dumps(stone[0].payload) and "wrapped" not in json.dumps(stone[0].payload)
+
+
+def test_plaintext_staged_without_the_filter_is_blocked(enc_repo):
+    write(enc_repo, "data/vault/raw.csv", "id\nplain\n")
+    oid = git(enc_repo, "hash-object", "-w", "--no-filters", "data/vault/raw.csv").stdout.strip()
+    git(enc_repo, "update-index", "--add", "--cacheinfo", f"100644,{oid},data/vault/raw.csv")
+    proc = git(enc_repo, "commit", "-m", "sneak", check=False)
+    assert proc.returncode == 1
+    assert "encryption/not-encrypted" in proc.stderr and "gitgov crypt setup" in proc.stderr
+
+
+def test_tampered_object_fails_checkout_naming_the_chunk(enc_repo, tmp_path):
+    bad = bytearray(blob(enc_repo, "HEAD:data/vault/notes.csv"))
+    bad[-5] ^= 1
+    forged = write(tmp_path, "forged.bin", bytes(bad))
+    oid = git(enc_repo, "hash-object", "-w", "--no-filters", str(forged)).stdout.strip()
+    git(enc_repo, "update-index", "--cacheinfo", f"100644,{oid},data/vault/notes.csv")
+    (enc_repo / "data/vault/notes.csv").unlink()
+    proc = git(enc_repo, "checkout", "--", "data/vault/notes.csv", check=False)
+    assert proc.returncode != 0
+    assert "data/vault/notes.csv: chunk 0" in proc.stderr and "failed to authenticate" in proc.stderr
+    out = gitgov(enc_repo, "crypt", "decrypt", str(forged), str(tmp_path / "p.csv"))
+    assert out.returncode == 2 and out.stdout == "" and out.stderr.count("\n") == 1
+    assert not (tmp_path / "p.csv").exists()
+
+
+def test_truncated_file_and_missing_key_are_one_line_errors(enc_repo, tmp_path):
+    big = write(tmp_path, "big.csv", "x" * (3 << 20))
+    enc = tmp_path / "big.enc"
+    gitgov(enc_repo, "crypt", "encrypt", str(big), str(enc), "--dataset", "vault", check=True)
+    cut = write(tmp_path, "cut.enc", enc.read_bytes()[:(1 << 20) + 48])
+    out = gitgov(enc_repo, "crypt", "decrypt", str(cut), str(tmp_path / "o.csv"))
+    assert out.returncode == 2 and "is truncated: it ends after chunk 0" in out.stderr
+    assert out.stderr.count("\n") == 1 and not (tmp_path / "o.csv").exists()
+    gitgov(enc_repo, "crypt", "decrypt", str(enc), str(tmp_path / "o.csv"), check=True)
+    assert (tmp_path / "o.csv").read_bytes() == big.read_bytes()
+    (enc_repo / ".gitgov" / "keys" / "master.key").unlink()
+    out = gitgov(enc_repo, "crypt", "decrypt", str(enc), str(tmp_path / "o2.csv"))
+    assert out.returncode == 2 and out.stderr.startswith("gitgov: missing key: no master key")

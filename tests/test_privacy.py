@@ -1,0 +1,222 @@
+"""PII detection, the commit-time check, protect and reveal, with real git and the real CLI."""
+from __future__ import annotations
+
+import json
+import os
+import random
+import shutil
+
+import pytest
+
+from conftest import git, gitgov, write
+from gitgov.plugins.privacy.detectors import BUILTIN, iban_ok, luhn
+
+POLICY = """\
+[datasets.contacts]
+paths = ["data/contacts*.csv", "data/contacts*.parquet"]
+primary_key = "customer_id"
+
+[plugins]
+timeout = 30
+disable = ["validation"]  # privacy on its own: these files carry no validation rules
+"""
+DECLARE = """
+[datasets.contacts.columns.contact]
+pii = "email"
+protect = "encrypt"
+
+[datasets.contacts.columns.phone]
+protect = "mask"
+
+[datasets.contacts.columns.card]
+protect = "drop"
+"""
+
+
+def contacts(n: int = 120, seed: int = 7) -> str:
+    rnd = random.Random(seed)
+    lines = ["customer_id,name,contact,phone,card,plan"]
+    for i in range(n):
+        lines.append(f"C{i:05d},Person {i},person{i}@example.com,+44 20 7946 {rnd.randint(1000, 9999)},"
+                     f"4111 1111 1111 1111,{rnd.choice(['free', 'pro'])}")
+    return "\n".join(lines) + "\n"
+
+
+@pytest.fixture(scope="module")
+def priv_template(tmp_path_factory):
+    """One initialized repository with the policy committed, copied for each test."""
+    base = tmp_path_factory.mktemp("priv")
+    path = base / "repo"
+    env = {**os.environ, "GIT_CONFIG_NOSYSTEM": "1", "GIT_CONFIG_GLOBAL": os.devnull, "HOME": str(base),
+           "GIT_AUTHOR_NAME": "Ada", "GIT_AUTHOR_EMAIL": "ada@example.com",
+           "GIT_COMMITTER_NAME": "Ada", "GIT_COMMITTER_EMAIL": "ada@example.com"}
+    git(base, "init", "-q", "-b", "main", str(path), env=env)
+    write(path, "gitgov.toml", POLICY)
+    gitgov(path, "init", check=True, env=env)
+    gitgov(path, "crypt", "setup", check=True, env=env)  # the master key (init makes it once wired in)
+    git(path, "add", "gitgov.toml", ".gitignore", env=env)
+    git(path, "commit", "-q", "-m", "policy", env=env)
+    return path
+
+
+@pytest.fixture
+def priv_repo(priv_template, tmp_path):
+    path = tmp_path / "repo"
+    shutil.copytree(priv_template, path, symlinks=True)
+    return path
+
+
+def detector(kind):
+    return next(d for d in BUILTIN if d.kind == kind)
+
+
+@pytest.mark.parametrize("kind, good, bad", [
+    ("email", ["a.b+c@example.co.uk"], ["not an email", "a@b", "user@@x.org"]),
+    ("phone", ["+1 (555) 123-4567", "030 1234567", "+44 20 7946 0958"], ["2024-02-19", "19.03.2021", "192.168.0.1", "12345", "C00001"]),
+    ("card", ["4111 1111 1111 1111", "5500-0000-0000-0004"], ["4111 1111 1111 1112", "1234"]),
+    ("ssn", ["123-45-6789"], ["000-12-3456", "666-12-3456", "123-00-6789"]),
+    ("iban", ["DE89 3704 0044 0532 0130 00", "GB82WEST12345698765432"], ["DE89 3704 0044 0532 0130 01"]),
+    ("ipv4", ["192.168.0.1", "8.8.8.8"], ["256.1.1.1", "1.2.3"]),
+    ("ipv6", ["2001:db8::1", "::1", "fe80::1ff:fe23:4567:890a"], ["12:34", "not:an:ip"]),
+])
+def test_builtin_detectors(kind, good, bad):
+    import pyarrow as pa
+    from gitgov.plugins.privacy.scan import classify
+
+    for values, expected in ((good, 1.0), (bad, None)):
+        scans = classify(pa.table({"col": values}), [detector(kind)])
+        best = scans[0].best()
+        assert (best.confidence if best else None) == expected, (kind, values)
+
+
+def test_checksums():
+    assert luhn("4111111111111111") and not luhn("4111111111111112")
+    assert iban_ok("GB82 WEST 1234 5698 7654 32") and not iban_ok("GB82 WEST 1234 5698 7654 33")
+
+
+def test_dates_of_birth_need_the_column_name():
+    import pyarrow as pa
+    from gitgov.plugins.privacy.scan import classify
+
+    dates = ["1980-04-12", "1975-11-30", "2001-01-05"]
+    scans = {s.column: s.best() for s in classify(pa.table({"date_of_birth": dates, "signup": dates}), BUILTIN)}
+    assert scans["date_of_birth"].kind == "dob" and scans["signup"] is None
+
+
+def test_confidence_is_the_share_of_matching_sampled_values():
+    import pyarrow as pa
+    from gitgov.plugins.privacy.scan import classify
+
+    values = [f"u{i}@example.com" for i in range(97)] + ["n/a", "unknown", "-"] + [""] * 10
+    best = classify(pa.table({"contact": values}), BUILTIN)[0].best()
+    assert (best.kind, best.matched, best.sampled, best.percent) == ("email", 97, 100, "97%")
+
+
+def test_undeclared_pii_blocks_the_commit_with_how_to_declare_it(priv_repo):
+    write(priv_repo, "data/contacts.csv", contacts())
+    git(priv_repo, "add", "data/contacts.csv")
+    proc = git(priv_repo, "commit", "-m", "contacts", check=False)
+    assert proc.returncode == 1
+    assert ("privacy/pii-undeclared: column 'contact' looks like email addresses (100% of 120 sampled "
+            "values); declare it in gitgov.toml with protect = encrypt | pseudonymize | mask | drop | "
+            "allow, e.g. [datasets.contacts.columns.contact] protect = \"pseudonymize\"") in proc.stderr
+    assert "column 'phone' looks like phone numbers" in proc.stderr
+    assert "column 'card' looks like payment card numbers" in proc.stderr
+    assert "'plan'" not in proc.stderr and "'name'" not in proc.stderr
+
+
+def test_declared_then_protected_commit_passes_and_git_holds_no_plain_value(priv_repo):
+    write(priv_repo, "data/contacts.csv", contacts())
+    with open(priv_repo / "gitgov.toml", "a") as f:
+        f.write(DECLARE)
+    git(priv_repo, "add", "gitgov.toml", "data/contacts.csv")
+    blocked = git(priv_repo, "commit", "-m", "declared only", check=False)
+    assert blocked.returncode == 1
+    assert "column 'contact' is declared protect = \"encrypt\" but 120 of 120 sampled values are not encrypted" in blocked.stderr
+    assert "column 'card' is declared protect = \"drop\" but is still in the file" in blocked.stderr
+    out = gitgov(priv_repo, "protect", "data/contacts.csv", "--in-place", check=True)
+    assert "contact (encrypt), phone (mask), card (drop)" in out.stdout
+    text = (priv_repo / "data/contacts.csv").read_text()
+    header, first = text.splitlines()[:2]
+    assert header.replace('"', "") == "customer_id,name,contact,phone,plan"
+    assert "p***@example.com" not in first and '"+** ** **** **' in first and "gg1:enc:" in first
+    git(priv_repo, "add", "data/contacts.csv")
+    git(priv_repo, "commit", "-q", "-m", "protected")
+    reachable = git(priv_repo, "rev-list", "--objects", "--all").stdout.split()
+    assert "person7@example.com" not in git(priv_repo, "show", "HEAD:data/contacts.csv").stdout
+    assert len(reachable) > 3
+    revealed = gitgov(priv_repo, "reveal", "data/contacts.csv", "--limit", "3", check=True)
+    assert "person2@example.com" in revealed.stdout and revealed.stdout.count("\n") == 4
+    log = gitgov(priv_repo, "log", "--json", "-n", "3").stdout
+    assert "data_revealed" in log and "person2@example.com" not in log
+
+
+def test_reveal_errors_are_one_line_exit_2_with_nothing_shown(priv_repo, tmp_path):
+    write(priv_repo, "data/contacts.csv", contacts(20))
+    with open(priv_repo / "gitgov.toml", "a") as f:
+        f.write(DECLARE)
+    gitgov(priv_repo, "protect", "data/contacts.csv", "--in-place", check=True)
+    path = priv_repo / "data/contacts.csv"
+    good = path.read_text()
+    lines = good.splitlines()
+    cells = [line.split(",") for line in lines]
+    cells[3][2], cells[4][2] = cells[4][2], cells[3][2]  # swap two rows' encrypted emails
+    path.write_text("\n".join(",".join(c) for c in cells) + "\n")
+    out = gitgov(priv_repo, "reveal", "data/contacts.csv")
+    assert out.returncode == 2 and out.stdout == "" and out.stderr.count("\n") == 1
+    assert "row 4 (customer_id C00002), column 'contact': the value failed to authenticate: it was moved there from row 5" in out.stderr
+    cells = [line.split(",") for line in lines]
+    cells[3][2] = cells[3][2][:-4] + ("AAAA" if not cells[3][2].endswith('AAAA"') else "BBBB") + '"'
+    path.write_text("\n".join(",".join(c) for c in cells) + "\n")
+    out = gitgov(priv_repo, "reveal", "data/contacts.csv")
+    assert out.returncode == 2 and out.stdout == "" and "it was altered" in out.stderr
+    path.write_text(good)
+    gitgov(priv_repo, "keys", "shred", "contacts", "--yes", check=True)
+    out = gitgov(priv_repo, "reveal", "data/contacts.csv")
+    assert out.returncode == 2 and out.stdout == "" and out.stderr.count("\n") == 1
+    assert "missing key:" in out.stderr and "shredded" in out.stderr
+
+
+def test_parquet_keeps_its_schema_and_reveal_restores_types(priv_repo, tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    with open(priv_repo / "gitgov.toml", "a") as f:
+        f.write('\n[datasets.contacts.columns.score]\nprotect = "encrypt"\n'
+                '\n[datasets.contacts.columns.contact]\nprotect = "pseudonymize"\n')
+    table = pa.table({"customer_id": ["C1", "C2"], "contact": ["a@x.org", "b@x.org"],
+                      "score": pa.array([7, 9], pa.int64()), "amount": pa.array([1.5, 2.5])})
+    (priv_repo / "data").mkdir()
+    pq.write_table(table, priv_repo / "data/contacts.parquet")
+    gitgov(priv_repo, "protect", "data/contacts.parquet", "-o", "data/contacts_p.parquet", check=True)
+    protected = pq.read_table(priv_repo / "data/contacts_p.parquet")
+    assert protected.column_names == table.column_names
+    assert protected.schema.field("amount").type == pa.float64()
+    tokens = protected.column("contact").to_pylist()
+    assert all(t.startswith("gg1:tok:") for t in tokens) and tokens[0] != tokens[1]
+    out = tmp_path / "plain.parquet"
+    gitgov(priv_repo, "reveal", "data/contacts_p.parquet", "-o", str(out), check=True)
+    assert pq.read_table(out).column("score").to_pylist() == [7, 9]
+    assert pq.read_table(out).schema.field("score").type == pa.int64()
+
+
+def test_hook_register_detectors_adds_a_plugin_detector_to_scan(priv_repo):
+    write(priv_repo, "detect_staff.py", '''
+from gitgov.core.hookspecs import hookimpl
+from gitgov.plugins.privacy.detectors import Detector
+
+@hookimpl
+def register_detectors():
+    return [Detector("staff_id", "staff numbers", r"ST-[0-9]{6}")]
+''')
+    with open(priv_repo / "gitgov.toml", "a") as f:
+        f.write('\n[plugins.privacy]\nthreshold = 0.9\n')
+    text = (priv_repo / "gitgov.toml").read_text().replace("timeout = 30", 'timeout = 30\nlocal = ["detect_staff.py"]')
+    (priv_repo / "gitgov.toml").write_text(text)
+    write(priv_repo, "data/contacts_staff.csv",
+          "customer_id,badge,contact\n" + "".join(f"C{i},ST-{i:06d},x{i}@y.org\n" for i in range(50)))
+    out = gitgov(priv_repo, "scan", "data/contacts_staff.csv", "--json")
+    assert out.returncode == 1  # undeclared personal data in a dataset
+    cols = {c["column"]: c for c in json.loads(out.stdout)[0]["columns"]}
+    assert cols["badge"]["kind"] == "staff_id" and cols["badge"]["confidence"] == 1.0
+    assert cols["contact"]["kind"] == "email" and cols["customer_id"]["kind"] is None
