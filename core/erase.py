@@ -1,0 +1,242 @@
+"""The right to erasure: remove one data subject's rows, and say where they still are.
+
+The subject is recorded only as a keyed token, HMAC-SHA256 over
+"COLUMN\\0VALUE" with a key from the repository's key store, so the ledger
+proves that an erasure happened, and a later request for the same subject is
+recognisable, without the ledger ever holding the value. Rows are removed
+from the governed files in the working tree atomically (core/rowfilter.py);
+copies in gitgov's object store (run inputs and outputs) are purged; the
+daemon's logs are scrubbed. Git history cannot be changed from here: the
+commits that still hold the subject are listed with what shredding a key or
+rewriting history would do.
+"""
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+from .errors import InputError
+from .rowfilter import RowError, filter_rows, format_of
+
+ERASURE_KEY = "gitgov:erasure"  # a data key in the key ring used only for subject tokens
+SCRUBBED = b"[erased]"
+GREP_BATCH = 100
+
+
+def parse_subject(text: str) -> tuple[str, str]:
+    column, sep, value = text.partition("=")
+    if not sep or not column.strip() or not value:
+        raise InputError("--subject: expected COLUMN=VALUE, e.g. --subject email=ada@example.com")
+    return column.strip(), value
+
+
+def token_key(repo: Any, *, create: bool = True) -> bytes | None:
+    """The key for subject tokens: a data key of the repository's key store, made on first use
+    (None when it does not exist yet and `create` is false: a dry run changes nothing)."""
+    from .crypto import MissingKey
+    from .keys import KeyStore
+
+    store = KeyStore.for_repo(repo)
+    if not store.has_master():
+        if not create:
+            return None
+        store.create_master()
+    try:
+        key = store.active_key(ERASURE_KEY, create=create)
+    except MissingKey:
+        return None
+    return key.subkey("erasure-subject-token-v1")
+
+
+def subject_token(key: bytes | None, column: str, value: str) -> str:
+    if key is None:
+        return "hmac-sha256:(no key yet; made by the first erasure)"
+    digest = hmac.new(key, f"{column}\0{value}".encode("utf-8", "surrogateescape"), hashlib.sha256)
+    return "hmac-sha256:" + digest.hexdigest()
+
+
+def as_text(cell: Any) -> str | None:
+    """A cell as the text a user would type for it."""
+    if cell is None or isinstance(cell, str):
+        return cell
+    if isinstance(cell, bool):
+        return "true" if cell else "false"
+    if isinstance(cell, (date, datetime)):
+        return cell.isoformat()
+    return str(cell)
+
+
+@dataclass
+class FileHit:
+    path: str
+    dataset: str
+    rows_before: int
+    rows_removed: int
+    sha256_before: str = ""
+    sha256_after: str | None = None
+
+
+@dataclass
+class Report:
+    column: str
+    token: str
+    files: list[FileHit] = field(default_factory=list)
+    no_column: list[str] = field(default_factory=list)  # governed files without that column
+    elsewhere: list[str] = field(default_factory=list)  # files still holding the value in another column
+    commits: dict[str, list[str]] = field(default_factory=dict)  # commit -> paths
+    objects: list[dict] = field(default_factory=list)  # {"sha256", "runs": [...]}
+    logs: list[str] = field(default_factory=list)
+    ledger_mentions: int = 0
+
+    @property
+    def rows_removed(self) -> int:
+        return sum(f.rows_removed for f in self.files)
+
+
+def _files(session: Any, dataset: str | None) -> list[tuple[str, Any]]:
+    from .watch.reconcile import walk
+    from .watch.scope import Scope
+
+    policy = session.policy
+    if dataset is not None and dataset not in policy.datasets:
+        raise InputError(f"no dataset '{dataset}' in gitgov.toml (datasets: {', '.join(policy.datasets) or 'none'})")
+    out = []
+    for ds in policy.datasets.values():
+        if dataset is None or ds.name == dataset:
+            scan = walk(Scope.for_globs(session.repo.root, ds.paths, policy))
+            out += [(rel, ds) for rel in sorted(scan.files)]
+    return out
+
+
+def find_rows(session: Any, column: str, value: str, dataset: str | None, report: Report) -> None:
+    """Count the subject's rows in every governed file; change nothing."""
+    matches = lambda cell: as_text(cell) == value  # noqa: E731
+    for rel, ds in _files(session, dataset):
+        fmt = format_of(rel, ds.format)
+        if fmt is None:
+            continue
+        try:
+            result = filter_rows(session.repo.root / rel, fmt, column, matches, write=False, show=rel,
+                                 label=f"--subject {column}=...")
+        except RowError as exc:
+            if f"no column '{column}'" in str(exc) or f"field '{column}'" in str(exc):
+                report.no_column.append(rel)
+                continue
+            raise
+        if result.removed:
+            report.files.append(FileHit(rel, ds.name, result.rows_before, result.removed,
+                                        result.sha256_before, result.sha256_after))
+
+
+def erase_file(session: Any, hit: FileHit, column: str, value: str) -> FileHit:
+    """Rewrite one file without the subject's rows (atomically)."""
+    ds = session.policy.datasets[hit.dataset]
+    result = filter_rows(session.repo.root / hit.path, format_of(hit.path, ds.format), column,
+                         lambda cell: as_text(cell) == value, write=True, show=hit.path,
+                         label=f"--subject {column}=...")
+    return FileHit(hit.path, hit.dataset, result.rows_before, result.removed, result.sha256_before,
+                   result.sha256_after)
+
+
+def remaining(session: Any, value: str, report: Report) -> None:
+    """Governed files that still hold the value's bytes (another column, free text)."""
+    needle = value.encode("utf-8", "surrogateescape")
+    for rel, _ds in _files(session, None):
+        try:
+            if needle in (session.repo.root / rel).read_bytes():
+                report.elsewhere.append(rel)
+        except OSError:
+            continue
+
+
+def history(session: Any, value: str, report: Report) -> None:
+    """Commits on any ref whose governed files contain the value (git grep, fixed string)."""
+    repo = session.repo
+    revs = repo.git("rev-list", "--all", check=False).decode().split()
+    specs = [f":(glob){g}" for g in session.policy.governed_patterns()]
+    if not revs or not specs:
+        return
+    for i in range(0, len(revs), GREP_BATCH):
+        out = repo.git("grep", "-l", "-I", "-F", "-e", value, *revs[i:i + GREP_BATCH], "--", *specs,
+                       check=False)
+        for line in out.decode("utf-8", "replace").splitlines():
+            rev, _, path = line.partition(":")
+            report.commits.setdefault(rev[:12], []).append(path)
+
+
+def objects(session: Any, value: str, report: Report, purge: bool) -> None:
+    """Objects in .gitgov/objects holding the value; purged unless this is a dry run."""
+    from .store import ObjectStore
+
+    store = ObjectStore.for_repo(session.repo, session.policy)
+    needle = value.encode("utf-8", "surrogateescape")
+    for digest in list(store.digests()):
+        if not _object_holds(store.path(digest), needle, value):
+            continue
+        report.objects.append({"sha256": digest, "runs": _runs_of(session, digest)})
+        if purge:
+            store.remove(digest)
+
+
+def _object_holds(path: Path, needle: bytes, value: str) -> bool:
+    try:
+        data = path.read_bytes()
+    except OSError:
+        return False
+    if needle in data:
+        return True
+    if data[:4] == b"PAR1":  # compressed columns: search the decoded values
+        try:
+            import pyarrow.parquet as pq
+
+            table = pq.read_table(path)
+            return any(as_text(v) == value for col in table.columns for v in col.to_pylist())
+        except Exception:  # noqa: BLE001 - not readable as Parquet: the raw search stands
+            return False
+    return False
+
+
+def _runs_of(session: Any, digest: str) -> list[str]:
+    try:
+        rows = session.ctx.ledger().db.execute(
+            "SELECT run_id, role, path FROM run_files WHERE sha256 = ?", (digest,)).fetchall()
+    except Exception:  # noqa: BLE001 - a ledger without run tables
+        return []
+    return [f"{role} {path} of run {run_id}" for run_id, role, path in rows]
+
+
+def scrub_logs(session: Any, value: str, report: Report) -> None:
+    """Replace the value in gitgov's own logs (they are derived; the ledger is not touched)."""
+    needle = value.encode("utf-8", "surrogateescape")
+    local = session.repo.local_dir
+    candidates = list(local.glob("*.log*")) + list((local / "state").glob("*.out"))
+    for path in candidates:
+        try:
+            data = path.read_bytes()
+        except OSError:
+            continue
+        if needle in data:
+            tmp = path.with_name(f".{path.name}.erase.tmp")
+            tmp.write_bytes(data.replace(needle, SCRUBBED))
+            os.replace(tmp, path)
+            report.logs.append(str(path.relative_to(session.repo.root)))
+
+
+def ledger_mentions(session: Any, value: str) -> int:
+    """How many ledger entries quote the value (plugins' findings may quote data), plus
+    occurrences in the -wal file. The database file itself is searched through SQLite:
+    opening it directly would drop this process's locks on it."""
+    db = session.ctx.ledger().db
+    count = db.execute("SELECT count(*) FROM journal WHERE instr(payload, ?) > 0 OR instr(subject, ?) > 0",
+                       (value, value)).fetchone()[0]
+    try:
+        count += Path(str(session.repo.ledger_path) + "-wal").read_bytes().count(
+            value.encode("utf-8", "surrogateescape"))
+    except OSError:
+        pass
+    return count

@@ -1,0 +1,138 @@
+"""`gitgov erase`: the subject's rows go, the ledger keeps a keyed token, and no plain value is left."""
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import git, gitgov, write
+
+POLICY = """\
+[datasets.customers]
+paths = ["data/raw/customers*.csv"]
+
+[datasets.orders]
+paths = ["data/raw/orders*.jsonl"]
+
+[datasets.events]
+paths = ["data/events/*.parquet"]
+
+[watch]
+debounce_ms = 50
+
+[plugins]
+enable = ["retention", "secrets", "alerts"]
+"""
+VALUE = "ada.lovelace@example.com"
+CUSTOMERS = f"id,email,plan\n1,{VALUE},pro\n2,alan@example.com,free\n3,{VALUE},free\n"
+ORDERS = (json.dumps({"order": 7, "email": VALUE}) + "\n" + json.dumps({"order": 8, "email": "alan@example.com"})
+          + "\n")
+
+
+@pytest.fixture
+def erepo(tmp_path) -> Path:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    root = tmp_path / "repo"
+    git(tmp_path, "init", "-q", "-b", "main", str(root))
+    write(root, "gitgov.toml", POLICY)
+    gitgov(root, "init", check=True)
+    write(root, "data/raw/customers.csv", CUSTOMERS)
+    write(root, "data/raw/orders.jsonl", ORDERS)
+    (root / "data/events").mkdir(parents=True)
+    pq.write_table(pa.table({"email": [VALUE, "alan@example.com"], "n": [1, 2]}), root / "data/events/e.parquet")
+    return root
+
+
+def rows(root: Path, sql: str, args=()) -> list[tuple]:
+    with sqlite3.connect(root / ".gitgov" / "ledger.db") as db:
+        return db.execute(sql, args).fetchall()
+
+
+def files_holding(folder: Path, needle: bytes) -> list[str]:
+    return sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file() and needle in p.read_bytes())
+
+
+def test_erase_removes_the_subject_and_leaves_no_plain_value_behind(erepo):
+    import pyarrow.parquet as pq
+    from gitgov.core.git import Repo
+    from gitgov.core.store import ObjectStore
+
+    git(erepo, "add", "gitgov.toml", ".gitignore", "data/raw/customers.csv")
+    git(erepo, "commit", "-q", "--no-verify", "-m", "customers")
+    commit = git(erepo, "rev-parse", "--short=12", "HEAD").stdout.strip()
+    digest = ObjectStore.for_repo(Repo.discover(erepo)).put_bytes(CUSTOMERS.encode()).sha256  # a run output copy
+    assert gitgov(erepo, "watch", "start", "--wait").returncode == 0
+    try:
+        with open(erepo / ".gitgov" / "watch.log", "a") as log:  # as a plugin's message might quote it
+            log.write(f"2024-01-01T00:00:00Z ERROR something about {VALUE}\n")
+        proc = gitgov(erepo, "erase", "--subject", f"email={VALUE}")
+        assert proc.returncode == 0, proc.stderr
+        time.sleep(1)  # the daemon records the rewritten files as new versions meanwhile
+    finally:
+        assert gitgov(erepo, "watch", "stop").returncode == 0
+    out = proc.stdout
+    assert "data/raw/customers.csv: removed 2 of 3 row(s)" in out
+    assert "data/raw/orders.jsonl: removed 1 of 2 row(s)" in out
+    assert "data/events/e.parquet: removed 1 of 2 row(s)" in out
+    assert f"object store: purged object {digest[:12]} (not referenced by a recorded run)" in out
+    assert "scrubbed the value from .gitgov/watch.log" in out
+    assert f"Git history: 1 commit(s) still hold the subject ({commit}) in data/raw/customers.csv" in out
+    assert "git filter-repo --replace-text" in out and VALUE not in out
+    assert (erepo / "data/raw/customers.csv").read_text() == "id,email,plan\n2,alan@example.com,free\n"
+    assert (erepo / "data/raw/orders.jsonl").read_text() == json.dumps({"order": 8, "email": "alan@example.com"}) + "\n"
+    assert pq.read_table(erepo / "data/events/e.parquet").column("email").to_pylist() == ["alan@example.com"]
+
+    (token, payload), = rows(erepo, "SELECT subject, payload FROM journal WHERE kind = 'erasure'")
+    from gitgov.core import erase
+    key = erase.token_key(Repo.discover(erepo), create=False)
+    assert token == erase.subject_token(key, "email", VALUE) and token.startswith("hmac-sha256:")
+    assert json.loads(payload)["rows_removed"] == 4
+    assert len(rows(erepo, "SELECT 1 FROM journal WHERE kind = 'data_disposed' AND payload LIKE ?",
+                    (f"%{token}%",))) == 3
+
+    needle = VALUE.encode()
+    assert files_holding(erepo / ".gitgov", needle) == []  # ledger, -wal, logs, objects, cache, state
+    assert files_holding(erepo / "data", needle) == []
+    assert gitgov(erepo, "verify").returncode == 0
+
+
+def test_a_dry_run_changes_and_records_nothing(erepo):
+    before = (erepo / "data/raw/customers.csv").read_bytes()
+    proc = gitgov(erepo, "erase", "--subject", f"email={VALUE}", "--dataset", "customers", "--dry-run")
+    assert proc.returncode == 0, proc.stderr
+    assert "(dry run: nothing changed)" in proc.stdout
+    assert "data/raw/customers.csv: would remove 2 of 3 row(s)" in proc.stdout
+    assert "orders.jsonl" not in proc.stdout  # --dataset limits the search
+    assert (erepo / "data/raw/customers.csv").read_bytes() == before
+    assert rows(erepo, "SELECT count(*) FROM journal WHERE kind IN ('erasure', 'data_disposed')") == [(0,)]
+    from gitgov.core.erase import ERASURE_KEY
+    from gitgov.core.git import Repo
+    from gitgov.core.keys import KeyStore
+    assert ERASURE_KEY not in KeyStore.for_repo(Repo.discover(erepo)).datasets()  # not even a key is made
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--subject", "email"], "gitgov: --subject: expected COLUMN=VALUE, e.g. --subject email=ada@example.com"),
+    (["--subject", "=x"], "gitgov: --subject: expected COLUMN=VALUE, e.g. --subject email=ada@example.com"),
+    (["--subject", "email=x", "--dataset", "nope"],
+     "gitgov: no dataset 'nope' in gitgov.toml (datasets: customers, orders, events)"),
+])
+def test_bad_requests_are_refused_with_one_line(erepo, args, message):
+    proc = gitgov(erepo, "erase", *args)
+    assert proc.returncode == 2
+    assert proc.stderr.strip() == message
+    assert rows(erepo, "SELECT count(*) FROM journal WHERE kind = 'erasure'") == [(0,)]
+
+
+def test_a_file_that_cannot_be_read_stops_the_erasure_before_any_change(erepo):
+    write(erepo, "data/raw/orders_bad.jsonl", '{"order": 9, "email": "x"}\nnot json\n')
+    before = (erepo / "data/raw/customers.csv").read_bytes()
+    proc = gitgov(erepo, "erase", "--subject", f"email={VALUE}")
+    assert proc.returncode == 2
+    assert proc.stderr.strip().startswith("gitgov: data/raw/orders_bad.jsonl: line 2: not valid JSON")
+    assert (erepo / "data/raw/customers.csv").read_bytes() == before
