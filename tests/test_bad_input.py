@@ -36,10 +36,10 @@ def rev(repo: Path) -> str:
     return git(repo, "rev-parse", "HEAD").stdout.strip()
 
 
-def hook(repo: Path, name: str) -> subprocess.CompletedProcess:
+def hook(repo: Path, name: str, prefix: tuple[str, ...] = ()) -> subprocess.CompletedProcess:
     """Run the installed hook file itself, as git would, to see its exit code."""
     path = repo / git(repo, "rev-parse", "--git-path", f"hooks/{name}").stdout.strip()
-    return subprocess.run([str(path)], cwd=repo, capture_output=True, text=True,
+    return subprocess.run([*prefix, str(path)], cwd=repo, capture_output=True, text=True,
                           stdin=subprocess.DEVNULL)
 
 
@@ -48,12 +48,14 @@ def journal_size(repo: Path) -> int:
         return ledger.head()[0]
 
 
-def refused_commit(repo: Path, path: str, text: str) -> subprocess.CompletedProcess:
-    """Stage `path`, try to commit, and check that nothing moved."""
+def refused_commit(repo: Path, path: str, text: str,
+                   prefix: tuple[str, ...] = ()) -> subprocess.CompletedProcess:
+    """Stage `path`, try to commit (under `prefix`, e.g. setpriv), and check nothing moved."""
     head, pending = rev(repo), repo / ".gitgov" / "state" / "pending-commit"
     write(repo, path, text)
     git(repo, "add", path)
-    proc = git(repo, "commit", "-q", "-m", "attempt", check=False)
+    proc = subprocess.run([*prefix, "git", "commit", "-q", "-m", "attempt"], cwd=repo,
+                          capture_output=True, text=True, stdin=subprocess.DEVNULL)
     assert proc.returncode != 0
     assert rev(repo) == head and not pending.exists()
     return proc
@@ -158,19 +160,22 @@ def _modes_enforced(tmp_path: Path) -> bool:
     return False
 
 
+# Root writes through file modes; without CAP_DAC_OVERRIDE it is held to them like anyone.
+AS_ORDINARY = ("setpriv", "--bounding-set", "-dac_override,-dac_read_search", "--inh-caps", "-all")
+
+
 def test_read_only_ledger_blocks_the_commit(initialized, tmp_path):
-    if not _modes_enforced(tmp_path):
-        pytest.skip("root ignores file modes; the directory case above covers root")
+    prefix = () if _modes_enforced(tmp_path) else AS_ORDINARY
     state, ledger = initialized / ".gitgov", initialized / ".gitgov" / "ledger.db"
     before = ledger.read_bytes()
     ledger.chmod(0o444)
     state.chmod(0o555)
     try:
-        proc = refused_commit(initialized, GOVERNED, CSV)
+        proc = refused_commit(initialized, GOVERNED, CSV, prefix)
         lines = proc.stderr.splitlines()
         assert len(lines) == 1 and lines[0].startswith(f"gitgov: ") and str(ledger) in lines[0]
         assert "read-only" in lines[0] or "not writable" in lines[0]
-        assert hook(initialized, "pre-commit").returncode == 2
+        assert hook(initialized, "pre-commit", prefix).returncode == 2
     finally:
         state.chmod(0o755)
         ledger.chmod(0o644)

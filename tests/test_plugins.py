@@ -128,14 +128,14 @@ def test_builtin_plugins_register_through_the_gitgov_entry_point_group(repo):
     plugins = infos(host_of(repo))
     for name, module in declared.items():
         info = plugins[name]
-        assert (info.origin, info.version, info.module, info.error) == ("built-in", __version__, module, None)
+        assert (info.origin, info.resolve_version(), info.module, info.error) == ("built-in", __version__, module, None)
         assert info.hooks and info.enabled
 
 
 def test_local_plugin_files_named_in_gitgov_toml_load(repo):
     use_plugins(repo, local("rows"), rows=WARNS)
     info = infos(host_of(repo))["rows"]
-    assert (info.origin, info.version, info.module, info.hooks, info.error) == (
+    assert (info.origin, info.resolve_version(), info.module, info.hooks, info.error) == (
         "local", "2.5", "checks/rows.py", ["data_added"], None)
 
 
