@@ -7,9 +7,10 @@
    more). Both are child processes, measured alternately; medians.
 2. Storing a 1 GB output (--quick: 128 MB) in the object store against `cp` of
    the same file (goal: within 1.5x; near zero with a reflink or hard link).
-   The store hashes while it copies; `sha256sum` is shown as the floor of
-   any content-addressed store. The file is read once first so that every
-   method starts from the page cache.
+   The store hashes while the kernel copies; the hash alone is shown as the
+   floor of any content-addressed store, and the link modes are timed with
+   the hash a run has already computed. The file is read once first so that
+   every method starts from the page cache.
 3. An upstream lineage query of depth 10 on a ledger of 100,000 entries
    (goal: < 100 ms): a chain of runs, each reading the previous run's output,
    among data_added entries; timed in-process, and as `gitgov lineage`.
@@ -62,15 +63,20 @@ def bench_run_overhead(quick: bool) -> str:
                 if i:
                     results[name].append(m)
     base_ms = common.median_ms(results["python -c pass"])
+    base_cpu = common.median_cpu_ms(results["python -c pass"])
     rows = []
     for name, runs in results.items():
-        ms = common.median_ms(runs)
-        rows.append([name, common.fmt_ms(ms), common.fmt_delta(ms - base_ms), f"{common.peak_mib(runs):.0f}"])
+        ms, cpu = common.median_ms(runs), common.median_cpu_ms(runs)
+        rows.append([name, common.fmt_ms(ms), common.fmt_delta(ms - base_ms), common.fmt_ms(cpu),
+                     common.fmt_delta(cpu - base_cpu), f"{common.peak_mib(runs):.0f}"])
     overhead = common.median_ms(results["gitgov run -- python -c pass"]) - base_ms
     verdict = "met" if overhead < GOAL_RUN_MS else "not met"
     return (f"### gitgov run overhead ({times} runs each, medians)\n\n"
-            + common.md_table(["command", "ms", "vs plain", "peak MiB"], rows, right=(1, 2, 3))
-            + f"\n\nOverhead {overhead:.0f} ms; goal < {GOAL_RUN_MS} ms: **{verdict}**.\n")
+            + common.md_table(["command", "ms", "vs plain", "CPU ms", "CPU vs plain", "peak MiB"], rows,
+                              right=(1, 2, 3, 4, 5))
+            + f"\n\nOverhead {overhead:.0f} ms; goal < {GOAL_RUN_MS} ms: **{verdict}**. CPU ms: user + system"
+            " time of the command and its children (git, the Python child), which a busy machine"
+            " inflates less than wall time.\n")
 
 
 def _timed(fn) -> float:
@@ -79,59 +85,97 @@ def _timed(fn) -> float:
     return time.perf_counter() - start
 
 
-def bench_store(quick: bool) -> str:
-    from gitgov.core.store import ObjectStore
+STORE_WARM = {  # method -> (link mode or None for a peer, reuse the run's hash)
+    "`cp` (kernel copy)": ("cp", False),
+    "SHA-256 of the file only (what a run records for each output)": ("hash", False),
+    "store, link = copy (copy and hash in parallel)": ("copy", False),
+    "store, link = auto (reflink, else as copy)": ("auto", False),
+    "store, link = hardlink (hash, then link)": ("hardlink", False),
+    "store, link = copy, hash known (reused from the run)": ("copy", True),
+    "store, link = hardlink, hash known (reused from the run)": ("hardlink", True),
+}
+STORE_COLD = {  # the same, with the source's pages dropped from the page cache first
+    "`cp`, source not in the page cache": ("cp", False),
+    "store, link = copy, source not in the page cache": ("copy", False),
+}
 
-    size = (128 if quick else 1024) << 20
-    times = 3
-    with common.scratch() as base:
-        env = common.isolated_env(base)
-        src = base / "model.bin"
-        with open(src, "wb") as f:
-            for _ in range(size >> 24):
-                f.write(os.urandom(1 << 24))
+
+class _StoreBench:
+    """One source file, stored and copied by each method in turn."""
+
+    def __init__(self, base: Path, size: int):
         from gitgov.core.store import hash_file
 
-        hash_file(src)  # a first read puts the file in the page cache
-        how: dict[str, str] = {}
+        self.base, self.env, self.src = base, common.isolated_env(base), base / "model.bin"
+        with open(self.src, "wb") as f:
+            for _ in range(size >> 24):
+                f.write(os.urandom(1 << 24))
+            f.flush()
+            os.fsync(f.fileno())  # clean pages: dropping them (cold rows) then works
+        self.known = hash_file(self.src)  # also reads the file into the page cache
+        self.how: dict[str, str] = {}
 
-        def cp() -> float:
-            seconds = _timed(lambda: common.call(["cp", str(src), str(base / "copy.bin")], base, env))
-            (base / "copy.bin").unlink()
-            return seconds
+    def time(self, name: str, method: str, reuse: bool, cold: bool) -> float:
+        from gitgov.core.store import ObjectStore, hash_file
 
-        def store_put(link: str) -> float:
-            store = ObjectStore(base / f"objects-{link}", link=link)
-            seconds = _timed(lambda: how.__setitem__(link, store.put(src).how))
+        if cold:
+            with open(self.src, "rb") as f:
+                os.posix_fadvise(f.fileno(), 0, 0, os.POSIX_FADV_DONTNEED)
+        if method == "cp":
+            seconds = _timed(lambda: common.call(["cp", str(self.src), str(self.base / "copy.bin")],
+                                                 self.base, self.env))
+            (self.base / "copy.bin").unlink()  # its pages are dropped unwritten, as the store's are
+        elif method == "hash":
+            seconds = _timed(lambda: hash_file(self.src))
+        else:
+            store = ObjectStore(self.base / f"objects-{method}", link=method)
+            known = self.known if reuse else None
+            seconds = _timed(lambda: self.how.__setitem__(name, store.put(self.src, known=known).how))
             for digest in list(store.digests()):
                 store.remove(digest)
-            os.chmod(src, 0o644)  # a hard link made it read-only
-            return seconds
+            os.chmod(self.src, 0o644)  # a hard link made it read-only
+        if cold:  # back in the cache for the warm methods
+            hash_file(self.src)
+        return seconds
 
-        methods = {
-            "cp": cp,
-            "sha256sum (hash only)": lambda: _timed(lambda: common.call(["sha256sum", str(src)], base, env)),
-            "gitgov store, link = copy": lambda: store_put("copy"),
-            "gitgov store, link = auto": lambda: store_put("auto"),
-            "gitgov store, link = hardlink": lambda: store_put("hardlink"),
-        }
-        results: dict[str, list[float]] = {name: [] for name in methods}
-        for _ in range(times):
-            for name, fn in methods.items():
-                results[name].append(fn())
-    base_s = statistics.median(results["cp"])
+
+def bench_store(quick: bool) -> str:
+    size = (128 if quick else 1024) << 20
+    times = 3 if quick else 5
+    methods = {**{k: (*v, False) for k, v in STORE_WARM.items()}, **{k: (*v, True) for k, v in STORE_COLD.items()}}
+    results: dict[str, list[float]] = {name: [] for name in methods}
+    with common.scratch() as base:
+        bench = _StoreBench(base, size)
+        for _ in range(times):  # alternate, so that noise hits every method alike
+            for name, (method, reuse, cold) in methods.items():
+                results[name].append(bench.time(name, method, reuse, cold))
+    return _store_report(size, times, results, bench.how)
+
+
+def _store_report(size: int, times: int, results: dict[str, list[float]], how: dict[str, str]) -> str:
+    median = {name: statistics.median(samples) for name, samples in results.items()}
+    warm_cp, cold_cp = median["`cp` (kernel copy)"], median["`cp`, source not in the page cache"]
     rows = []
-    for name, samples in results.items():
-        seconds = statistics.median(samples)
+    for name, seconds in median.items():
+        base_s = cold_cp if name in STORE_COLD else warm_cp
         rows.append([name, f"{seconds * 1000:,.0f}", f"{size / seconds / 2**30:.2f}",
-                     common.fmt_ratio(seconds / base_s), how.get(name.rsplit(" ", 1)[-1], "")])
-    copy_ratio = statistics.median(results["gitgov store, link = copy"]) / base_s
+                     common.fmt_ratio(seconds / base_s), how.get(name, "")])
+    copy_ratio = median["store, link = copy (copy and hash in parallel)"] / warm_cp
+    hash_ratio = median["SHA-256 of the file only (what a run records for each output)"] / warm_cp
+    cold_ratio = median["store, link = copy, source not in the page cache"] / cold_cp
+    link_ms = median["store, link = hardlink, hash known (reused from the run)"] * 1000
     verdict = "met" if copy_ratio <= GOAL_STORE_RATIO else "not met"
-    return (f"### Storing a {size >> 20} MiB output ({times} runs each, medians, page cache warm)\n\n"
+    return (f"### Storing a {size >> 20} MiB output ({times} runs each, medians)\n\n"
+            "Unless a row says otherwise, the source is in the page cache for every method (it is read"
+            " once before timing); `cp` and the store both write into the page cache and neither syncs to"
+            " disk. The cold rows drop the source's pages first (posix_fadvise DONTNEED), so both read"
+            " it from disk; their ratio is to the cold `cp`.\n\n"
             + common.md_table(["method", "ms", "GiB/s", "vs cp", "stored as"], rows, right=(1, 2, 3))
-            + f"\n\nA full copy into the store costs {copy_ratio:.2f}x `cp`, because it also hashes every"
-            f" byte; goal within {GOAL_STORE_RATIO}x: **{verdict}**. With a hard link (or a reflink on"
-            " btrfs/xfs) the store adds next to nothing to the hash that a run computes anyway.\n")
+            + f"\n\nA full copy into the store costs {copy_ratio:.2f}x `cp` from the page cache"
+            f" ({cold_ratio:.2f}x from disk): the kernel copies while SHA-256 runs on another core, so it"
+            f" costs about the hash alone, {hash_ratio:.2f}x `cp` here. Goal within {GOAL_STORE_RATIO}x:"
+            f" **{verdict}**. A run hashes every output anyway (RunFinished records it); with that hash a"
+            f" hard link stores the file in {link_ms:.1f} ms (a reflink likewise, on btrfs/XFS).\n")
 
 
 def _build_ledger(path: Path, runs: int, total: int) -> str:
@@ -196,13 +240,22 @@ def bench_lineage(quick: bool) -> str:
             f" **{verdict}**.\n")
 
 
+def _load() -> str:
+    try:
+        return " / ".join(f"{x:.1f}" for x in os.getloadavg()) + " (1 / 5 / 15 min)"
+    except OSError:
+        return "unknown"
+
+
 def run(quick: bool) -> str:
-    parts = ["## runs: `gitgov run`, the object store, lineage queries", "", common.machine_line(), ""]
+    parts = ["## runs: `gitgov run`, the object store, lineage queries", "", common.machine_line(),
+             "", f"Load average when it started: {_load()}.", ""]
     for bench in (bench_run_overhead, bench_store, bench_lineage):
         try:
             parts += [bench(quick), ""]
         except Exception as exc:  # one broken part must not hide the others' figures
             parts += [f"### {bench.__name__}\n\n**Failed:** {type(exc).__name__}: {str(exc)[-800:]}\n", ""]
+    parts += [f"Load average when it ended: {_load()}.", ""]
     return "\n".join(parts)
 
 

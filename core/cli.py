@@ -1,19 +1,21 @@
 """The `gitgov` command line: one click group; plugins add commands to it.
 
+click is imported only when a command needs it: `gitgov run` reads its few
+options itself (runs.fast_request), so a recorded run starts faster.
+
 Every error reaches the user as one line and an exit code (0 ok, 1 blocked by
 policy, 2 bad input or usage). GITGOV_DEBUG=1 shows the traceback instead.
 """
 from __future__ import annotations
 
-import importlib
 import os
 import sys
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
-import click
-
-from . import __version__
 from .errors import EXIT_INPUT, GitgovError
+
+if TYPE_CHECKING:
+    import click
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
@@ -29,38 +31,25 @@ BUILTIN_COMMANDS: dict[str, str] = {
     "run": "commands.run_cmds", "runs": "commands.run_cmds", "reproduce": "commands.run_cmds",
     "lineage": "commands.lineage_cmds", "attest": "commands.lineage_cmds",
     "gc": "commands.lineage_cmds", "models": "commands.lineage_cmds", "store": "commands.lineage_cmds",
+    "server": "commands.server_cmds", "audit": "commands.audit_cmd",
     "demo": "demo",
+    "catalog": "commands.catalog_cmds", "report": "commands.catalog_cmds",
 }
 
 
-class LazyGroup(click.Group):
-    """A click group that imports a built-in command's module on first use."""
+def __getattr__(name: str):
+    """`cli` and `LazyGroup` are click objects, made on first use (see cli_group.py)."""
+    if name in ("cli", "LazyGroup"):
+        from . import cli_group
 
-    def _load(self, module: str) -> None:
-        importlib.import_module(f"{__package__}.{module}").register(self)
-
-    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
-        if name not in self.commands and name in BUILTIN_COMMANDS:
-            self._load(BUILTIN_COMMANDS[name])
-        return super().get_command(ctx, name)
-
-    def list_commands(self, ctx: click.Context) -> list[str]:
-        for module in dict.fromkeys(BUILTIN_COMMANDS.values()):
-            self._load(module)
-        return super().list_commands(ctx)
+        return getattr(cli_group, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-@click.group(cls=LazyGroup, context_settings=CONTEXT)
-@click.version_option(__version__, prog_name="gitgov")
-def cli() -> None:
-    """Git-native data governance for ML: quality, privacy, access, lineage, reproducibility.
-
-    Run `gitgov init` in a Git repository to begin, or `gitgov demo` to see it work.
-    """
-
-
-def _register_plugin_commands(group: click.Group) -> None:
+def _register_plugin_commands(group: "click.Group") -> None:
     """Let plugins add commands; a broken gitgov.toml or plugin must not break --help."""
+    import click
+
     from .bus import collect
     from .plugins import load_host
 
@@ -79,7 +68,9 @@ def _register_plugin_commands(group: click.Group) -> None:
         click.echo(f"gitgov: warning: {f.message}", err=True)
 
 
-def build(argv: Sequence[str] | None = None) -> click.Group:
+def build(argv: Sequence[str] | None = None) -> "click.Group":
+    from .cli_group import cli
+
     # Loading every plugin costs tens of ms; a built-in command does not need
     # the commands that plugins add (`gitgov run` would pay this on every run).
     first = next((a for a in argv or () if not a.startswith("-")), None)
@@ -95,36 +86,64 @@ def _debug() -> bool:
 def main(argv: Sequence[str] | None = None) -> int:
     """Console-script entry: run the CLI and map every failure to a message and a code."""
     try:
-        group = build(list(argv) if argv is not None else sys.argv[1:])
-        result = group.main(args=list(argv) if argv is not None else None, prog_name="gitgov",
-                            standalone_mode=False)
-        code = result if isinstance(result, int) else 0
-    except click.exceptions.Abort:
-        click.echo("gitgov: aborted", err=True)
-        code = 130
-    except click.exceptions.Exit as exc:
-        code = exc.exit_code
-    except click.ClickException as exc:
-        exc.show()
-        code = EXIT_INPUT
+        code = _run_fast(argv)
+        if code is None:
+            code = _click_main(argv)
     except GitgovError as exc:
         if _debug():
             raise
-        click.echo(f"gitgov: {exc}", err=True)
+        _error(f"gitgov: {exc}")
         code = exc.exit_code
     except KeyboardInterrupt:
-        click.echo("gitgov: interrupted", err=True)
+        _error("gitgov: interrupted")
         code = 130
     except BrokenPipeError:
         code = 0
     except Exception as exc:  # noqa: BLE001 - a bug must still not show a traceback
         if _debug():
             raise
-        click.echo(f"gitgov: internal error: {type(exc).__name__}: {exc} "
-                   "(set GITGOV_DEBUG=1 for the traceback)", err=True)
+        _error(f"gitgov: internal error: {type(exc).__name__}: {exc} "
+               "(set GITGOV_DEBUG=1 for the traceback)")
         code = EXIT_INPUT
     sys.stdout.flush()
     return code
+
+
+def _click_main(argv: Sequence[str] | None) -> int:
+    import click
+
+    try:
+        group = build(list(argv) if argv is not None else sys.argv[1:])
+        result = group.main(args=list(argv) if argv is not None else None, prog_name="gitgov",
+                            standalone_mode=False)
+        return result if isinstance(result, int) else 0
+    except click.exceptions.Abort:
+        click.echo("gitgov: aborted", err=True)
+        return 130
+    except click.exceptions.Exit as exc:
+        return exc.exit_code
+    except click.ClickException as exc:
+        exc.show()
+        return EXIT_INPUT
+
+
+def _run_fast(argv: Sequence[str] | None) -> int | None:
+    """`gitgov run` with its usual options, without click; None: let click parse it."""
+    args = list(argv) if argv is not None else sys.argv[1:]
+    if args[:1] != ["run"]:
+        return None
+    from .runs import fast_request, start
+
+    request = fast_request(args[1:])
+    return None if request is None else start(request)
+
+
+def _error(text: str) -> None:
+    click = sys.modules.get("click")  # click.echo when click is loaded, as before
+    if click is not None:
+        click.echo(text, err=True)
+    else:
+        print(text, file=sys.stderr, flush=True)
 
 
 def console() -> None:
@@ -136,4 +155,8 @@ def console() -> None:
 
         hook, rest = argv[1:2], argv[2:]
         sys.exit(hook_main(hook + (rest[1:] if rest[:1] == ["--"] else rest)))
-    sys.exit(main())
+    code = main()
+    import gc
+
+    gc.freeze()  # the process ends now: its shutdown need not search all it imported for cycles
+    sys.exit(code)

@@ -25,7 +25,7 @@ from .tomlpos import key_lines, line_of
 
 __all__ = [
     "DatasetPolicy", "LimitsPolicy", "PluginsPolicy", "Policy",
-    "compile_patterns", "governed_matcher", "fastpath_pathspecs", "load_policy",
+    "compile_patterns", "governed_matcher", "fastpath_pathspecs", "load_policy", "load_policy_text",
     "secret_name_matcher",
 ]
 
@@ -150,6 +150,18 @@ def load_policy(path: Path) -> Policy:
         return Policy.empty(path)
     text = _read(path)
     raw = _parse(text, path)
+    problem = next(_problems(raw, schema.ROOT, ()), None)
+    if problem:
+        line = line_of(key_lines(text), problem.path)
+        raise ConfigError(str(path), line, dotted(problem.path), problem.rule, problem.hint)
+    return _build(raw, path)
+
+
+def load_policy_text(text: str, name: str | Path) -> Policy:
+    """A policy from TOML text that is not a file on disk, e.g. the output of
+    `git show main:gitgov.toml` in a bare repository; errors name ``name``."""
+    path = Path(name)
+    raw = _parse(text[1:] if text.startswith("\ufeff") else text, path)
     problem = next(_problems(raw, schema.ROOT, ()), None)
     if problem:
         line = line_of(key_lines(text), problem.path)

@@ -107,8 +107,13 @@ def verify(d: Demo) -> None:
     d.run("gitgov", "verify")
 
 
-STEPS: tuple[Callable[[Demo], None], ...] = (setup, blocked_secret, passing_commit, ledger_log,
-                                             verify)
+def steps() -> tuple[Callable[[Demo], None], ...]:
+    """The whole story in order; each capability keeps its chapter in its own module."""
+    from . import demo_privacy, demo_quality, demo_report, demo_runs, demo_server, demo_watch
+
+    return (setup, blocked_secret, passing_commit, *demo_quality.STEPS, *demo_privacy.STEPS,
+            *demo_runs.STEPS, *demo_server.STEPS, *demo_watch.STEPS, ledger_log, verify,
+            *demo_report.STEPS)
 
 
 def _prepare(target: Path | None) -> Path:
@@ -131,7 +136,7 @@ def demo_cmd(directory: Path | None) -> int:
     env.pop("GIT_WORK_TREE", None)
     d = Demo(root=root.resolve(), env=env)
     click.echo(f"gitgov demo in {d.root}")
-    for step in STEPS:
+    for step in steps():
         step(d)
     click.secho(f"\nDone. The demo repository is {d.root}", bold=True)
     return 0

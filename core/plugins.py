@@ -11,14 +11,14 @@ import importlib.util
 import os
 import sys
 from dataclasses import dataclass, field
-from importlib import metadata
 from pathlib import Path
 from types import ModuleType
-from typing import TYPE_CHECKING, Any, Iterable
+from typing import TYPE_CHECKING, Any, Collection, Iterable
 
 import pluggy
 
 from . import hookspecs
+from .entrypoints import HookCache, entry_points, hook_names
 
 if TYPE_CHECKING:
     from .config import Policy
@@ -110,9 +110,16 @@ def _describe(exc: BaseException) -> str:
     return " ".join(f"{type(exc).__name__}: {exc}".split())
 
 
-def _load_entry_points(pm: pluggy.PluginManager, policy: "Policy | None") -> list[PluginInfo]:
+def _implements(obj: object, hooks: Collection[str] | None) -> bool:
+    """Whether ``obj`` has an implementation of one of ``hooks`` (None: of any)."""
+    return hooks is None or not hook_names(obj, hookspecs.PROJECT).isdisjoint(hooks)
+
+
+def _load_entry_points(pm: pluggy.PluginManager, policy: "Policy | None",
+                       hooks: Collection[str] | None = None, root: Path | None = None) -> list[PluginInfo]:
     infos = []
-    for ep in sorted(metadata.entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
+    cache = HookCache.for_root(root) if hooks is not None else None
+    for ep in sorted(entry_points(ENTRY_POINT_GROUP), key=lambda e: e.name):
         # The module path alone tells a built-in: only gitgov ships gitgov.plugins.
         builtin = ep.value.startswith(BUILTIN_MODULE_PREFIX)
         info = PluginInfo(name=ep.name, origin="built-in" if builtin else "installed",
@@ -121,12 +128,21 @@ def _load_entry_points(pm: pluggy.PluginManager, policy: "Policy | None") -> lis
         if not _allowed(ep.name, policy):
             info.enabled = False
             continue
+        known = cache.hooks(ep) if cache is not None else None
+        if hooks is not None and known is not None and known.isdisjoint(hooks):
+            continue  # it has none of the hooks asked for: not even imported
         try:
-            _register(pm, ep.load(), info)
+            obj = ep.load()
+            if cache is not None:
+                cache.remember(ep, hook_names(obj, hookspecs.PROJECT))
+            if _implements(obj, hooks):
+                _register(pm, obj, info)
         except KeyboardInterrupt:
             raise
         except BaseException as exc:  # noqa: BLE001 - a plugin's import may raise anything
             info.error = _describe(exc)
+    if cache is not None:
+        cache.save()
     return infos
 
 
@@ -145,7 +161,8 @@ def _import_file(path: Path) -> ModuleType:
     return module
 
 
-def _load_local(pm: pluggy.PluginManager, policy: "Policy", root: Path) -> list[PluginInfo]:
+def _load_local(pm: pluggy.PluginManager, policy: "Policy", root: Path,
+                hooks: Collection[str] | None = None) -> list[PluginInfo]:
     infos = []
     for rel in policy.plugins.local:
         path = (root / rel).resolve()
@@ -161,7 +178,8 @@ def _load_local(pm: pluggy.PluginManager, policy: "Policy", root: Path) -> list[
                 raise LookupError(f"another plugin named '{info.name}' is already loaded")
             module = _import_file(path)
             info.version = str(getattr(module, "__version__", ""))
-            _register(pm, module, info)
+            if _implements(module, hooks):
+                _register(pm, module, info)
         except KeyboardInterrupt:
             raise
         except BaseException as exc:  # noqa: BLE001 - SystemExit at import too
@@ -170,12 +188,17 @@ def _load_local(pm: pluggy.PluginManager, policy: "Policy", root: Path) -> list[
 
 
 def load_host(policy: "Policy | None" = None, root: Path | None = None,
-              extra: Iterable[tuple[str, object]] = ()) -> Host:
-    """A fresh manager with every allowed plugin; ``extra`` registers test plugins."""
+              extra: Iterable[tuple[str, object]] = (), hooks: Collection[str] | None = None) -> Host:
+    """A fresh manager with every allowed plugin; ``extra`` registers test plugins.
+
+    With ``hooks``, only plugins implementing one of them are registered (the others
+    are not validated, and not even imported once the hook cache knows them): `gitgov
+    run` needs two hooks of ten plugins.
+    """
     pm = make_manager()
-    infos = _load_entry_points(pm, policy)
+    infos = _load_entry_points(pm, policy, hooks, root)
     if policy is not None and root is not None:
-        infos += _load_local(pm, policy, root)
+        infos += _load_local(pm, policy, root, hooks)
     for name, obj in extra:
         info = PluginInfo(name=name, origin="test")
         infos.append(info)

@@ -5,13 +5,10 @@ name the package versions that differ from the snapshot.
 """
 from __future__ import annotations
 
-import fnmatch
 import json
 import os
-import platform
 import re
 import shutil
-import subprocess
 import sys
 from pathlib import Path
 from typing import Any, Mapping, Sequence
@@ -50,6 +47,8 @@ def is_secret_name(name: str) -> bool:
 
 def allowed_env(environ: Mapping[str, str], extra: Sequence[str] = ()) -> dict[str, str]:
     """The allow-listed variables of ``environ``; secret-sounding names never pass."""
+    import fnmatch
+
     allowed = re.compile("|".join(fnmatch.translate(p) for p in (*DEFAULT_ENV_ALLOW, *extra)))
     return {k: v for k, v in sorted(environ.items()) if allowed.match(k) and not is_secret_name(k)}
 
@@ -132,6 +131,8 @@ def _ask_interpreter(interpreter: str) -> dict[str, Any]:
     if os.path.abspath(interpreter) == os.path.abspath(sys.executable):
         scope: dict[str, Any] = {}
         return _run_here(scope)
+    import subprocess
+
     try:
         proc = subprocess.run([interpreter, "-c", _PACKAGES_SCRIPT], capture_output=True,
                               timeout=60, stdin=subprocess.DEVNULL)
@@ -174,6 +175,8 @@ def platform_info(cache_dir: Path | None = None) -> dict[str, Any]:
 
 
 def _platform_now() -> dict[str, Any]:
+    import platform
+
     return {
         "system": platform.system(), "release": platform.release(), "machine": platform.machine(),
         "platform": platform.platform(), "python": platform.python_version(),
@@ -182,6 +185,8 @@ def _platform_now() -> dict[str, Any]:
 
 
 def _cpu_model() -> str:
+    import platform
+
     try:
         with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as f:
             for line in f:
@@ -197,6 +202,8 @@ def gpus() -> list[dict[str, str]]:
     smi = shutil.which("nvidia-smi")
     if smi is None:
         return []
+    import subprocess
+
     try:
         proc = subprocess.run([smi, "--query-gpu=name,driver_version,memory.total,uuid",
                                "--format=csv,noheader"], capture_output=True, text=True, timeout=10)

@@ -11,26 +11,23 @@ from __future__ import annotations
 
 import json
 import os
-import secrets
 import sys
-import uuid
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any, Mapping, NamedTuple, Sequence
 
 from .errors import EXIT_BLOCKED, InputError
 from .process import Exit, execute, resolve_command
 
 MAX_SEED = 2**32 - 1  # PYTHONHASHSEED's range
 SNAPSHOT_KIND = "run_snapshot"
+RUN_HOOKS = ("run_started", "run_finished")  # the only plugins a run needs to load
 CODE_SUFFIXES = (".py", ".pyw", ".sh", ".bash", ".r", ".jl", ".ipynb", ".js", ".ts", ".rb", ".pl", ".lua")
 
 
-@dataclass
-class RunRequest:
+class RunRequest(NamedTuple):  # NamedTuples and plain classes: quicker to define than dataclasses
     command: tuple[str, ...]
     name: str = ""
-    params: dict[str, Any] = field(default_factory=dict)
+    params: Mapping[str, Any] = {}  # never changed: a shared default is safe
     seed: int | None = None
     inputs: tuple[str, ...] = ()
     outputs: tuple[str, ...] = ()
@@ -90,11 +87,20 @@ def _parse_toml(path: Path, text: str) -> dict[str, Any]:
 
 
 def check_seed(seed: int | None) -> int:
-    if seed is None:
-        return secrets.randbelow(2**31)  # recorded, so reproduce uses it
+    if seed is None:  # recorded, so reproduce uses it
+        return int.from_bytes(os.urandom(4), "big") >> 1  # what secrets.randbelow(2**31) gives
     if not 0 <= seed <= MAX_SEED:
         raise InputError(f"--seed {seed}: must be between 0 and {MAX_SEED}")
     return seed
+
+
+def new_run_id() -> str:
+    """A random (version 4) UUID, as uuid.uuid4() makes it, without importing uuid."""
+    raw = bytearray(os.urandom(16))
+    raw[6] = (raw[6] & 0x0F) | 0x40
+    raw[8] = (raw[8] & 0x3F) | 0x80
+    h = raw.hex()
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
 # ---- environment of the command ---------------------------------------------------
@@ -131,33 +137,78 @@ def command_env(base: Mapping[str, str], *, run_id: str, seed: int, params: Mapp
     return env
 
 
+# ---- `gitgov run` without click ----------------------------------------------------
+
+_VALUE_OPTIONS = {"--name": "name", "--param": "params", "--params-file": "params_file",
+                  "--seed": "seed", "--input": "inputs", "--output": "outputs"}
+
+
+def fast_request(args: Sequence[str]) -> RunRequest | None:
+    """The request of ``gitgov run ARGS`` read without click, which costs a run's
+    start-up tens of milliseconds; None for anything unusual (--help, an unknown
+    option, a bad value), which click then reads and reports exactly as before."""
+    found: dict[str, Any] = {"params": [], "inputs": [], "outputs": []}
+    i = 0
+    while i < len(args) and args[i].startswith("-") and args[i] not in ("-", "--"):
+        name, eq, value = args[i].partition("=")
+        if name not in _VALUE_OPTIONS:
+            return None
+        if not eq:
+            i += 1
+            if i == len(args) or args[i] == "--":
+                return None
+            value = args[i]
+        key = _VALUE_OPTIONS[name]
+        if isinstance(found.get(key), list):
+            found[key].append(value)
+        else:
+            found[key] = value
+        i += 1
+    command = args[i + 1:] if args[i:i + 1] == ["--"] else args[i:]
+    try:
+        seed = int(found["seed"]) if "seed" in found else None
+    except ValueError:
+        return None
+    params_file = Path(found["params_file"]) if "params_file" in found else None
+    if params_file is not None and params_file.is_dir():
+        return None
+    values = load_params_file(params_file) if params_file else {}
+    values.update(parse_param(p) for p in found["params"])
+    return RunRequest(command=tuple(command), name=found.get("name", ""), params=values, seed=seed,
+                      inputs=tuple(found["inputs"]), outputs=tuple(found["outputs"]))
+
+
 # ---- the run ------------------------------------------------------------------------
 
 def start(request: RunRequest) -> int:
     """Run a command under gitgov; returns the exit code to pass on."""
-    from .session import Session
+    import gc
 
     resolve_command(request.command)  # a missing command is refused before anything is recorded
-    with Session.open(".") as session:
-        if not session.repo.ledger_path.exists():
-            raise InputError(f"no ledger at {session.repo.ledger_path}; run `gitgov init` first")
-        return _run(session, request)
+    collecting = gc.isenabled()
+    gc.disable()  # start-up makes ~100k objects that all live to the end: no garbage to look for
+    try:
+        from .session import Session
+
+        with Session.open(".", hooks=RUN_HOOKS) as session:
+            if not session.repo.ledger_path.exists():
+                raise InputError(f"no ledger at {session.repo.ledger_path}; run `gitgov init` first")
+            return _run(session, request)
+    finally:
+        if collecting:
+            gc.enable()
 
 
-@dataclass
 class _Live:
     """A run between its start and its end."""
 
-    session: Any
-    request: RunRequest
-    run_id: str
-    run_dir: Path
-    actor: str
-    declared_in: list[str]
-    declared_out: list[str]
-    snapshot: Mapping[str, Any] = field(default_factory=dict)
-    argv_files: list[str] = field(default_factory=list)
-    before: Mapping[str, Any] = field(default_factory=dict)
+    def __init__(self, session: Any, request: RunRequest, *, run_id: str, run_dir: Path, actor: str,
+                 declared_in: list[str], declared_out: list[str]):
+        self.session, self.request, self.run_id, self.run_dir = session, request, run_id, run_dir
+        self.actor, self.declared_in, self.declared_out = actor, declared_in, declared_out
+        self.snapshot: Mapping[str, Any] = {}
+        self.argv_files: list[str] = []
+        self.before: Mapping[str, Any] = {}
 
 
 def _run(session, request: RunRequest) -> int:
@@ -167,7 +218,7 @@ def _run(session, request: RunRequest) -> int:
 
     repo, root = session.repo, session.repo.root
     seed = check_seed(request.seed)
-    live = _Live(session, request, run_id=str(uuid.uuid4()), run_dir=Path(), actor=session.actor(),
+    live = _Live(session, request, run_id=new_run_id(), run_dir=Path(), actor=session.actor(),
                  declared_in=relative_paths(root, request.inputs, "--input"),
                  declared_out=relative_paths(root, request.outputs, "--output"))
     live.run_dir = repo.state_dir / "runs" / live.run_id
@@ -227,13 +278,21 @@ def _files(live: _Live, after) -> tuple[dict[str, dict], dict]:
     return inputs, store_outputs(repo, store, output_paths)
 
 
+def _metrics(run_dir: Path) -> dict[str, dict[str, Any]]:
+    path = run_dir / "metrics.jsonl"
+    if not path.exists():  # nothing logged: tracking (and what it imports) is not needed
+        return {}
+    from .tracking import read_metrics_file
+
+    return read_metrics_file(str(path))
+
+
 def _finish(live: _Live, result: Exit, after) -> int:
     from .events import RunFinished
     from .report import print_verdict
-    from .tracking import read_metrics_file
 
     inputs, outputs = _files(live, after)
-    metrics = read_metrics_file(str(live.run_dir / "metrics.jsonl"))
+    metrics = _metrics(live.run_dir)
     finished = RunFinished(
         run_id=live.run_id, status=result.status, exit_code=result.exit_code,
         duration=round(result.duration, 3), peak_memory=result.peak_memory,

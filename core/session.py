@@ -9,7 +9,7 @@ import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterable
+from typing import TYPE_CHECKING, Collection, Iterable
 
 from .config import Policy, load_policy
 from .context import Context
@@ -43,12 +43,13 @@ class Session:
 
     @classmethod
     def open(cls, start: Path | str = ".", *, extra_plugins: Iterable[tuple[str, object]] = (),
-             require_ledger: bool = True) -> "Session":
+             require_ledger: bool = True, hooks: Collection[str] | None = None) -> "Session":
+        """``hooks``: register only the plugins implementing one of these (all when None)."""
         from .plugins import load_host
 
         repo = Repo.discover(start)
         policy = load_repo_policy(repo)
-        host = load_host(policy, repo.root, extra=extra_plugins)
+        host = load_host(policy, repo.root, extra=extra_plugins, hooks=hooks)
         ledger = repo.ledger_path if (require_ledger or repo.ledger_path.exists()) else None
         return cls(repo=repo, policy=policy, host=host,
                    ctx=Context(policy=policy, repo=repo, ledger_path=ledger))

@@ -10,8 +10,6 @@ which the OpenLineage export turns into schema and data-quality facets.
 """
 from __future__ import annotations
 
-import csv
-import io
 from pathlib import Path
 from typing import Any
 
@@ -81,6 +79,9 @@ def profile(path: Path, size: int | None) -> dict[str, Any]:
             return {}
         if suffix == ".jsonl":
             return {"rows": _count_lines(path)}
+        import csv
+        import io
+
         with open(path, encoding="utf-8", newline="") as f:
             header = next(csv.reader(io.StringIO(f.readline()), delimiter="\t" if suffix == ".tsv" else ","), [])
         return {"schema": [{"name": c, "type": "string"} for c in header],

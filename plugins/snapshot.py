@@ -13,7 +13,6 @@ variables to the allow-list.
 from __future__ import annotations
 
 import os
-import socket
 from pathlib import Path
 from typing import Any
 
@@ -44,9 +43,18 @@ def run_started(event: RunStarted, ctx) -> Fact:
         "python": python, "platform": platform_info(repo.state_dir / "cache"),
         "env": allowed_env(os.environ, runs_settings(ctx.policy).get("env", ())),
         "inputs": {p: r.to_dict() for p, r in inputs.items()},
-        "host": socket.gethostname(), "pid": os.getpid(), "gitgov": gitgov_version,
+        "host": _hostname(), "pid": os.getpid(), "gitgov": gitgov_version,
     }
     return Fact(kind="run_snapshot", subject=event.run_id, payload=payload)
+
+
+def _hostname() -> str:
+    """socket.gethostname() without importing socket: uname's node name is the same."""
+    if hasattr(os, "uname"):
+        return os.uname().nodename
+    import socket
+
+    return socket.gethostname()
 
 
 def _relative_cwd(root: Path, cwd: Path) -> str:
@@ -57,8 +65,12 @@ def _relative_cwd(root: Path, cwd: Path) -> str:
 
 
 def git_state(repo, store) -> dict[str, Any]:
-    """Commit, branch and dirty flag from one `git status`; the diff only when dirty."""
-    out = repo.git("status", "--porcelain=v2", "--branch", "-z", "--untracked-files=no")
+    """Commit, branch and dirty flag from one `git status`; the diff only when dirty.
+
+    --no-optional-locks: status need not refresh the index, so it writes nothing and
+    cannot make a git command the user runs meanwhile fail on index.lock."""
+    out = repo.git("--no-optional-locks", "status", "--porcelain=v2", "--branch", "-z",
+                   "--untracked-files=no")
     commit, branch, changed = None, None, []
     for rec in out.decode("utf-8", "surrogateescape").split("\0"):
         if rec.startswith("# branch.oid "):

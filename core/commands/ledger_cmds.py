@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from pathlib import Path
 
 import click
 
@@ -10,11 +11,11 @@ from ..errors import EXIT_BLOCKED
 from .options import echo_json, json_option
 
 
-def _open(create: bool = False):
+def _open(create: bool = False, start: Path | str = "."):
     from ..git import Repo
     from ..ledger import open_ledger
 
-    repo = Repo.discover(".")
+    repo = Repo.discover(start)
     return repo, open_ledger(repo.ledger_path, create=create)
 
 
@@ -78,23 +79,46 @@ def log_cmd(kind: str | None, subject: str | None, limit: int, as_json: bool) ->
 
 
 @click.command("verify")
+@click.option("--key", "key_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Trust only checkpoints signed by this Ed25519 public key (PEM).")
+@click.option("--repo", "repo_path", type=click.Path(path_type=Path, file_okay=False),
+              help="Verify this repository's ledger (e.g. a server's bare repository); default: here.")
 @json_option
-def verify_cmd(as_json: bool) -> int:
-    """Check the ledger's hash chain and every head anchored in git notes."""
-    repo, ledger = _open()
+def verify_cmd(as_json: bool, key_path: Path | None = None, repo_path: Path | None = None) -> int:
+    """Check the ledger's hash chain, every head anchored in git notes and every signed checkpoint."""
+    from .. import checkpoints
+
+    repo, ledger = _open(start=repo_path or ".")
     with ledger:
         known = anchors(repo)
+        signed = checkpoints.verify(repo, ledger, key_path)
+        for seq, rid in signed.anchors.items():  # a checkpoint is an anchor the server signed
+            if known.setdefault(seq, rid) != rid:
+                known[seq] = f"conflicting anchors {known[seq]} and {rid}"
         report = ledger.verify(known)
+    ok = report.ok and signed.ok
     if as_json:
-        echo_json({"ok": report.ok, "entries": report.count, "anchors": len(known),
-                   "first_bad_seq": report.first_bad_seq, "reason": report.reason})
-    elif report.ok:
-        click.echo(f"gitgov: ledger verified: {report.count} entries, chain intact, "
-                   f"{len(known)} anchored head(s) match")
-    else:
+        echo_json({"ok": ok, "entries": report.count, "anchors": len(known),
+                   "first_bad_seq": report.first_bad_seq, "reason": report.reason,
+                   "checkpoints": {"ok": signed.ok, "count": signed.count, "reason": signed.reason,
+                                   "of_another_ledger": signed.foreign, "key_id": signed.key_id}})
+    elif not report.ok:
         click.echo(f"gitgov: ledger verification FAILED at entry {report.first_bad_seq}: "
                    f"{report.reason}", err=True)
-    return 0 if report.ok else EXIT_BLOCKED
+    elif not signed.ok:
+        click.echo(f"gitgov: checkpoint verification FAILED: {signed.reason}", err=True)
+    else:
+        click.echo(f"gitgov: ledger verified: {report.count} entries, chain intact, "
+                   f"{len(known)} anchored head(s) match" + _checkpoint_words(signed))
+    return 0 if ok else EXIT_BLOCKED
+
+
+def _checkpoint_words(signed) -> str:
+    if not signed.count:
+        return ""
+    whose = " of another ledger (the server's)" if signed.foreign else ""
+    return (f", {signed.count} signed checkpoint(s){whose} verified, each extending the one "
+            f"before (key {signed.key_id[:16]})")
 
 
 @click.group("ledger")

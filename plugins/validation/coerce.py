@@ -1,10 +1,16 @@
 """Values to the types the rules speak of: integer, float, boolean, date, timestamp, string.
 
 Each batch is converted with one Arrow cast, which is what almost every
-batch needs. Only when the cast fails are the bad values searched for: a
-regular expression rules out values of the wrong shape, and the rest are
-found by bisection with the same cast, so "what is an integer" is exactly
-what Arrow parses and nothing is checked value by value in Python.
+batch needs. Only when the cast fails are the bad values searched for: the
+batch is cast again in slices, and only the slices that fail are searched,
+where a regular expression rules out values of the wrong shape and the rest
+are found by bisection with the same cast. So "what is an integer" is exactly
+what Arrow parses, nothing is checked value by value in Python, and a few bad
+values in a large batch cost little more than the cast itself.
+
+A cast in which most values fail is slow (Arrow describes each failure), so
+a few values spread over the batch are tried first: when they fail, the
+batch goes straight to the search (and type inference to the next type).
 """
 from __future__ import annotations
 
@@ -23,6 +29,8 @@ SHAPES = {
 OFFSET = r"(Z|[+-][0-9]{2}:?[0-9]{2})$"
 TIMESTAMP_SHAPE = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}([T ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]+)?)?)?(Z|[+-][0-9]{2}:?[0-9]{2})?$"
 INFER_ORDER = ("integer", "float", "date", "timestamp", "boolean")
+SAMPLE = 64  # values tried before a whole batch
+SLICE = 1024  # rows per slice when a batch's cast fails
 WIDER = {"integer": "float", "float": "string", "date": "timestamp", "timestamp": "string",
          "boolean": "string", "string": "string"}
 
@@ -132,20 +140,68 @@ def _failing(arr: Any, typ: Any, base: int, out: list[int]) -> None:
     _failing(arr.slice(mid), typ, base + mid, out)
 
 
-def cast_text(text: Any, logical: str, typ: Any = None) -> tuple[Any, Any]:
-    """(typed array, mask of unparseable non-null values or None)."""
+def sample(arr: Any) -> Any:
+    """Up to SAMPLE values spread over `arr`, first and last included."""
     import pyarrow as pa
     from . import kernels as pc
 
-    typ = typ if typ is not None else arrow_type(logical)
+    n = len(arr)
+    if n <= SAMPLE:
+        return arr
+    step = (n - 1) / (SAMPLE - 1)
+    return pc.take(arr, pa.array([round(i * step) for i in range(SAMPLE)], pa.int64()))
+
+
+def _try_cast(arr: Any, typ: Any) -> Any:
+    """The cast, or None when a value does not parse."""
+    import pyarrow as pa
+    from . import kernels as pc
+
+    try:
+        return pc.cast(arr, typ)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return None
+
+
+def cast_text(text: Any, logical: str, typ: Any = None) -> tuple[Any, Any]:
+    """(typed array, mask of unparseable non-null values or None)."""
     if logical == "string":
         return text, None
-    if logical == "timestamp" and typ == arrow_type("timestamp"):
-        return _timestamps(text)
-    try:
-        return pc.cast(text, typ), None
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-        pass
+    if logical == "timestamp" and typ is None:
+        return _timestamps(text)  # which parses with an explicit type: no recursion
+    typ = typ if typ is not None else arrow_type(logical)
+    if len(text) > SLICE and _try_cast(sample(text), typ) is not None:
+        typed = _try_cast(text, typ)
+        if typed is not None:
+            return typed, None
+        return _sliced(text, logical, typ)  # a few bad values: find them slice by slice
+    return _search(text, logical, typ)
+
+
+def _sliced(text: Any, logical: str, typ: Any) -> tuple[Any, Any]:
+    """Cast slice by slice; the slices that fail are searched together, in one pass."""
+    import pyarrow as pa
+
+    parts = [text.slice(start, SLICE) for start in range(0, len(text), SLICE)]
+    typed = [_try_cast(part, typ) for part in parts]
+    failing = [part for part, values in zip(parts, typed) if values is None]
+    values, mask = _search(pa.concat_arrays(failing), logical, typ)
+    bad, at = [], 0
+    for i, part in enumerate(parts):
+        if typed[i] is None:
+            typed[i] = values.slice(at, len(part))
+            bad.append(mask.slice(at, len(part)) if mask is not None else pa.repeat(False, len(part)))
+            at += len(part)
+        else:
+            bad.append(pa.repeat(False, len(part)))
+    return pa.concat_arrays(typed), (pa.concat_arrays(bad) if mask is not None else None)
+
+
+def _search(text: Any, logical: str, typ: Any) -> tuple[Any, Any]:
+    """The values that do not parse: wrong shape by regex, the rest by bisection."""
+    import pyarrow as pa
+    from . import kernels as pc
+
     null = pa.scalar(None, text.type)
     bad = None
     shape = SHAPES.get(logical)
@@ -153,10 +209,9 @@ def cast_text(text: Any, logical: str, typ: Any = None) -> tuple[Any, Any]:
         fits = pc.fill_null(pc.match_substring_regex(text, shape), True)
         bad = pc.invert(fits)
         text = pc.if_else(fits, text, null)
-    try:
-        return pc.cast(text, typ), (bad if _any(bad) else None)
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-        pass
+    typed = _try_cast(text, typ)
+    if typed is not None:
+        return typed, (bad if _any(bad) else None)
     found: list[int] = []
     _failing(text, typ, 0, found)
     more = _mask_from(found, len(text))
@@ -221,7 +276,6 @@ def convert(arr: Any, logical: str) -> tuple[Any, Any, str | None]:
 
 def _strict(text: Any, logical: str) -> Any:
     """`text` as `logical` when every value parses, else None."""
-    import pyarrow as pa
     from . import kernels as pc
 
     if logical == "string":
@@ -232,10 +286,7 @@ def _strict(text: Any, logical: str) -> Any:
             return None  # cheap refusal: the careful parse below bisects bad values
         typed, bad = _timestamps(text)
         return typed if bad is None else None
-    try:
-        return pc.cast(text, arrow_type(logical))
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-        return None
+    return _try_cast(text, arrow_type(logical))
 
 
 def _identifier_like(text: Any) -> bool:
@@ -249,11 +300,13 @@ def infer(text: Any) -> str:
     """The narrowest type every non-null value of `text` parses as."""
     if text.null_count == len(text):
         return "integer"  # nothing seen yet: widen as values come
-    if _identifier_like(text):
-        return "string"
+    few = sample(text)
     for logical in INFER_ORDER:
-        if _strict(text, logical) is not None:
-            return logical
+        # Text columns fail every type: a few values rule a type out before the whole batch
+        # is tried (a cast in which every value fails costs many times a clean one).
+        if (len(few) == len(text) or _strict(few, logical) is not None) and \
+                _strict(text, logical) is not None:
+            return "string" if _identifier_like(text) else logical
     return "string"
 
 

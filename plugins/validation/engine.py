@@ -81,7 +81,8 @@ class Engine:
 
         if mask is None:
             return
-        mask = pc.fill_null(mask, False)
+        if mask.null_count:
+            mask = pc.fill_null(mask, False)
         tally.add_mask(mask, where, value_at)
         if self._masks is not None and mask.true_count:
             self._masks.append((tally.id, mask))

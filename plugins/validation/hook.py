@@ -39,7 +39,7 @@ def registry_for(ctx: "Context") -> Registry:
     cached = _REGISTRY.get(id(policy))
     if cached is not None and cached[0] is policy:
         return cached[1]
-    uses = any((c.get("checks") for c in ds.columns.values()) or ds.rules.get("checks")
+    uses = any(any(c.get("checks") for c in ds.columns.values()) or ds.rules.get("checks")
                for ds in policy.datasets.values())
     registry = Registry()
     if uses:

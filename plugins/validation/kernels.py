@@ -101,8 +101,8 @@ def _plain(name: str) -> Any:
 # Kernels without options: same name, same positional arguments.
 for _name in ("invert", "and_", "or_", "is_valid", "is_null", "if_else", "indices_nonzero",
               "unique", "value_counts", "less", "less_equal", "greater", "equal", "subtract",
-              "floor", "any",
-              "all", "utf8_length"):
+              "floor", "any", "take",
+              "all", "utf8_length", "binary_length"):
     globals()[_name] = _plain(_name.rstrip("_") if _name in ("and_", "or_") else _name)
 del _name
 

@@ -81,10 +81,16 @@ class _Distinct:
 
         if self.counts is None and self.mode == "lite":
             return
-        if self.mode == "lite" and not self.counts and pc.count_distinct(values).as_py() > self.cap:
-            self.counts = None  # an identifier-like column: counting its values is not worth it
+        if self.mode == "lite" and pc.count_distinct(values.slice(0, 4 * self.cap)).as_py() > self.cap:
+            # An identifier-like column: counting its values is not worth it. A batch's first
+            # rows tell (more distinct values there than the cap means more in all), and
+            # hashing a few thousand values costs far less than the whole batch.
+            self.counts = None
             return
         vc = pc.value_counts(values)
+        if self.mode == "lite" and len(vc) > self.cap:
+            self.counts = None  # too many to count, found before a Python loop over them
+            return
         if self.counts is not None:
             for value, count in zip(vc.field("values").to_pylist(), vc.field("counts").to_pylist()):
                 if value is not None:

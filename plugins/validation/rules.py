@@ -152,12 +152,23 @@ def _length(values: Any) -> Any:
     return _pc().utf8_length(values)
 
 
+def _longer(values: Any, limit: int) -> Any:
+    """True where a value has more than `limit` characters.
+
+    A character takes at least one byte, so a value with no more bytes than the
+    limit cannot be longer: characters are counted only when some value is.
+    """
+    pc = _pc()
+    mask = pc.greater(pc.binary_length(values), limit)
+    return pc.greater(_length(values), limit) if mask.true_count else mask
+
+
 BUILTIN_RULES: Mapping[str, Rule] = {r.name: r for r in (
     Rule("min", "column", lambda v, p: _pc().less(v, p), "is below the minimum"),
     Rule("max", "column", lambda v, p: _pc().greater(v, p), "is above the maximum"),
     Rule("min_length", "column", lambda v, p: _pc().less(_length(v), p),
          "is shorter than the minimum length", values="text"),
-    Rule("max_length", "column", lambda v, p: _pc().greater(_length(v), p),
+    Rule("max_length", "column", _longer,
          "is longer than the maximum length", values="text"),
     Rule("allowed", "column", lambda v, p: _pc().invert(_pc().is_in(v, value_set=p)),
          "is not one of the allowed values"),

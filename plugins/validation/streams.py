@@ -64,6 +64,8 @@ class ByteStream:
             return b"".join(iter(lambda: self.read(CHUNK), b""))
         if self._buffer:
             out, self._buffer = self._buffer[:n], self._buffer[n:]
+            if len(out) < n and not self._buffer:
+                out += self._next(n - len(out))  # a full first block, not just the head
         else:
             out = self._next(n)
         if out:
@@ -71,8 +73,8 @@ class ByteStream:
         elif self.final_newline and self._last not in (b"", b"\n"):
             out, self._last = b"\n", b"\n"  # pyarrow cannot read a header-only file without one
         self.size += len(out)
-        if self.count_byte is not None:
-            self.counted += out.count(self.count_byte)
+        if self.count_byte is not None and self.count_byte in out:  # a fast scan first: most
+            self.counted += out.count(self.count_byte)  # blocks of most files have no quotes
         return out
 
     def close(self) -> None:

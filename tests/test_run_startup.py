@@ -1,0 +1,140 @@
+"""What keeps `gitgov run` quick must not change what it does: its own option
+reader agrees with click, entry points are read as importlib.metadata reads
+them, the hook cache notices a plugin that changed, the folder scan finds what
+os.walk found, and the store keeps exactly the bytes it names."""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sys
+from importlib import metadata
+from pathlib import Path
+
+import click
+import pytest
+
+from gitgov.core import runs
+from gitgov.core.commands.run_cmds import run_cmd
+from gitgov.core.entrypoints import EntryPoint, HookCache, entry_points
+from gitgov.core.plugins import load_host
+from gitgov.core.run_io import scan
+from gitgov.core.store import ObjectStore, hash_file
+
+
+def click_request(args: list[str], monkeypatch) -> runs.RunRequest | str:
+    """What `gitgov run ARGS` gives through click: the request, or click's error."""
+    seen: list[runs.RunRequest] = []
+    monkeypatch.setattr(runs, "start", lambda request: seen.append(request) or 0)
+    try:
+        run_cmd.main(args=list(args), prog_name="gitgov run", standalone_mode=False)
+    except click.ClickException as exc:
+        return exc.format_message()
+    return seen[0]
+
+
+@pytest.mark.parametrize("args", [
+    ["--", "python", "-c", "pass"],
+    ["python", "train.py", "--name", "inner"],
+    ["--name", "a", "--seed", "5", "--", "x", "--seed", "9"],
+    ["--name=a", "--param", "lr=0.1", "--param=layers=[1,2]", "--input", "d.csv", "--output=o", "--", "x"],
+    ["--seed", "1", "--seed", "2", "--name", "-x", "cmd"],
+    [], ["--"],
+])
+def test_run_options_are_read_as_click_reads_them(args, monkeypatch):
+    assert runs.fast_request(args) == click_request(args, monkeypatch)
+
+
+@pytest.mark.parametrize("args", [
+    ["--help"], ["--seed", "abc", "x"], ["--name"], ["--bogus", "x"], ["--name", "--", "x"],
+])
+def test_unusual_run_options_are_left_to_click(args):
+    assert runs.fast_request(args) is None  # click then says what is wrong, as before
+
+
+def test_params_file_and_params_merge_as_with_click(tmp_path, monkeypatch):
+    (tmp_path / "p.json").write_text('{"lr": 0.5, "epochs": 3}')
+    args = ["--params-file", str(tmp_path / "p.json"), "--param", "lr=0.1", "x"]
+    fast = runs.fast_request(args)
+    assert fast == click_request(args, monkeypatch)
+    assert fast.params == {"lr": 0.1, "epochs": 3}
+
+
+def test_entry_points_are_those_importlib_metadata_finds():
+    for group in ("gitgov", "console_scripts"):
+        ours = sorted((ep.name, ep.value) for ep in entry_points(group))
+        theirs = sorted((ep.name, ep.value) for ep in metadata.entry_points(group=group))
+        assert ours == theirs and ours
+    [snapshot] = [ep for ep in entry_points("gitgov") if ep.name == "snapshot"]
+    assert snapshot.load().__name__ == "gitgov.plugins.snapshot"
+    assert snapshot.dist.version == metadata.version("gitgov")
+
+
+PLUGIN = '''\
+from gitgov.core.hookspecs import hookimpl
+
+@hookimpl
+def {hook}(event, ctx):
+    return None
+'''
+
+
+def test_the_hook_cache_skips_plugins_without_the_hooks_until_they_change(tmp_path, monkeypatch):
+    (tmp_path / ".gitgov" / "cache").mkdir(parents=True)
+    module = tmp_path / "lib" / "cached_probe_plugin.py"
+    module.parent.mkdir()
+    module.write_text(PLUGIN.format(hook="data_added"))
+    monkeypatch.syspath_prepend(str(module.parent))
+    probe = EntryPoint("probe", "cached_probe_plugin", "gitgov", None)
+    monkeypatch.setattr("gitgov.core.plugins.entry_points", lambda group: [probe])
+    loads: list[str] = []
+    real_load = EntryPoint.load
+    monkeypatch.setattr(EntryPoint, "load", lambda ep: loads.append(ep.name) or real_load(ep))
+
+    def run_host():
+        return {name for name, _ in load_host(None, tmp_path, hooks=runs.RUN_HOOKS).pm.list_name_plugin()}
+
+    assert run_host() == set() and loads == ["probe"]  # seen once, then remembered
+    assert HookCache.for_root(tmp_path).hooks(probe) == {"data_added"}
+    assert run_host() == set() and loads == ["probe"]  # not imported again
+    module.write_text(PLUGIN.format(hook="run_finished") + "\n")  # a new size: a new stamp
+    sys.modules.pop("cached_probe_plugin", None)
+    assert run_host() == {"probe"} and loads == ["probe", "probe"]
+    assert json.loads((tmp_path / ".gitgov/cache/plugin-hooks.json").read_text())[
+        "cached_probe_plugin"]["hooks"] == ["run_finished"]
+
+
+def test_the_scan_sees_matching_files_and_skips_links_to_folders_and_state(tmp_path):
+    for rel in ("data/a/x.csv", "data/a/b/y.csv", "data/notes.txt", ".gitgov/objects/z.csv",
+                "models/m.bin", "metrics.json", "src/z.csv"):
+        path = tmp_path / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(rel)
+    (tmp_path / "data" / "loop").symlink_to(tmp_path / "data" / "a")
+    found = scan(tmp_path, ["data/**/*.csv", "models/**", "metrics.json"])
+    assert sorted(found) == ["data/a/b/y.csv", "data/a/x.csv", "metrics.json", "models/m.bin"]
+    st = (tmp_path / "models/m.bin").stat()
+    assert found["models/m.bin"] == (st.st_size, st.st_mtime_ns, st.st_ino)
+    assert sorted(scan(tmp_path, ["**/*.csv"])) == ["data/a/b/y.csv", "data/a/x.csv", "src/z.csv"]
+
+
+@pytest.mark.parametrize("size", [0, 5, (1 << 20) + 3, (9 << 20) + 1])  # one read, or copy and hash at once
+def test_a_copied_object_holds_exactly_the_bytes_its_name_says(tmp_path, size):
+    data = os.urandom(size)
+    src = tmp_path / "out.bin"
+    src.write_bytes(data)
+    stored = ObjectStore(tmp_path / "objects", link="copy").put(src)
+    assert (stored.sha256, stored.size, stored.how) == (hashlib.sha256(data).hexdigest(), size, "copy")
+    assert ObjectStore(tmp_path / "objects").path(stored.sha256).read_bytes() == data
+
+
+def test_a_known_hash_is_not_computed_again(tmp_path, monkeypatch):
+    src = tmp_path / "out.bin"
+    src.write_bytes(os.urandom(1 << 16))
+    known = hash_file(src)
+    monkeypatch.setattr("gitgov.core.store.hash_file", lambda *a, **k: pytest.fail("hashed twice"))
+    for link in ("copy", "hardlink"):
+        stored = ObjectStore(tmp_path / f"objects-{link}", link=link).put(src, known=known)
+        assert (stored.sha256, stored.how) == (known.sha256, link)
+        os.chmod(src, 0o644)
+    assert Path(tmp_path / "objects-copy" / known.sha256[:2] / known.sha256[2:]).read_bytes() == src.read_bytes()
