@@ -67,6 +67,15 @@ def repo(tmp_path) -> Path:
     return path
 
 
+def pin_secrets(repo: Path) -> Path:
+    """Pin the plugin set to the built-in secrets plugin, so that other plugins'
+    findings and facts cannot change what tests of the hooks, the CLI and the
+    ledger count."""
+    policy = repo / "gitgov.toml"
+    policy.write_text(policy.read_text().replace("[plugins]\n", '[plugins]\nenable = ["secrets"]\n'))
+    return repo
+
+
 @pytest.fixture
 def initialized(repo) -> Path:
     """`repo` after `gitgov init` and a first commit of its policy."""

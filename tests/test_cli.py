@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import git, gitgov, write
+from conftest import git, gitgov, write, pin_secrets
 from gitgov.core.config import load_policy
 from gitgov.core.ledger import open_ledger
 
@@ -19,12 +19,8 @@ CSV = "customer_id,name\n1,Ada\n"
 
 @pytest.fixture
 def repo(repo: Path) -> Path:
-    """conftest's repo with the plugin set pinned to the built-in secrets plugin, so other
-    plugins' findings and facts cannot change what these tests of the hooks, the CLI
-    and the ledger count."""
-    policy = repo / "gitgov.toml"
-    policy.write_text(policy.read_text().replace("[plugins]\n", '[plugins]\nenable = ["secrets"]\n'))
-    return repo
+    """conftest's repo, checked by the secrets plugin alone."""
+    return pin_secrets(repo)
 
 
 def hooks_dir(repo: Path) -> Path:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import git, gitgov, write
+from conftest import git, gitgov, write, pin_secrets
 from gitgov.core.ledger import open_ledger
 
 # Built by concatenation so that no scanner mistakes this file for a key.
@@ -21,12 +21,8 @@ ZEROS = "0" * 40
 
 @pytest.fixture
 def repo(repo: Path) -> Path:
-    """conftest's repo with the plugin set pinned to the built-in secrets plugin, so other
-    plugins' findings and facts cannot change what these tests of the hooks, the CLI
-    and the ledger count."""
-    policy = repo / "gitgov.toml"
-    policy.write_text(policy.read_text().replace("[plugins]\n", '[plugins]\nenable = ["secrets"]\n'))
-    return repo
+    """conftest's repo, checked by the secrets plugin alone."""
+    return pin_secrets(repo)
 
 
 # ---- helpers ------------------------------------------------------------------------
