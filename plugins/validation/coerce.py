@@ -1,12 +1,11 @@
 """Values to the types the rules speak of: integer, float, boolean, date, timestamp, string.
 
-Each batch is converted with one Arrow cast, which is what almost every
-batch needs. Only when the cast fails are the bad values searched for: the
-batch is cast again in slices, and only the slices that fail are searched,
-where a regular expression rules out values of the wrong shape and the rest
-are found by bisection with the same cast. So "what is an integer" is exactly
-what Arrow parses, nothing is checked value by value in Python, and a few bad
-values in a large batch cost little more than the cast itself.
+Each batch is converted with Arrow casts, slice by slice: a slice that
+fails is cast again in smaller slices, and only the small slices that still
+fail are searched, where a regular expression rules out values of the wrong
+shape and the rest are found by bisection with the same cast. So "what is an
+integer" is exactly what Arrow parses, nothing is checked value by value in
+Python, and a few bad values in a large batch cost little more than one cast.
 
 A cast in which most values fail is slow (Arrow describes each failure), so
 a few values spread over the batch are tried first: when they fail, the
@@ -30,7 +29,8 @@ OFFSET = r"(Z|[+-][0-9]{2}:?[0-9]{2})$"
 TIMESTAMP_SHAPE = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}([T ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]+)?)?)?(Z|[+-][0-9]{2}:?[0-9]{2})?$"
 INFER_ORDER = ("integer", "float", "date", "timestamp", "boolean")
 SAMPLE = 64  # values tried before a whole batch
-SLICE = 1024  # rows per slice when a batch's cast fails
+SLICES = (8192, 1024)  # a batch is cast in slices of these sizes, smaller where one fails
+SLICE = SLICES[-1]
 WIDER = {"integer": "float", "float": "string", "date": "timestamp", "timestamp": "string",
          "boolean": "string", "string": "string"}
 
@@ -163,37 +163,60 @@ def _try_cast(arr: Any, typ: Any) -> Any:
         return None
 
 
-def cast_text(text: Any, logical: str, typ: Any = None) -> tuple[Any, Any]:
-    """(typed array, mask of unparseable non-null values or None)."""
+def cast_text(text: Any, logical: str, typ: Any = None, whole: bool = False) -> tuple[Any, Any]:
+    """(typed array, mask of unparseable non-null values or None).
+
+    `whole`: try the batch in one cast first, as for a column that had no bad
+    value so far (a clean batch is then one call; a bad one is parsed again).
+    """
     if logical == "string":
         return text, None
     if logical == "timestamp" and typ is None:
         return _timestamps(text)  # which parses with an explicit type: no recursion
     typ = typ if typ is not None else arrow_type(logical)
     if len(text) > SLICE and _try_cast(sample(text), typ) is not None:
-        typed = _try_cast(text, typ)
+        typed = _try_cast(text, typ) if whole else None
         if typed is not None:
             return typed, None
-        return _sliced(text, logical, typ)  # a few bad values: find them slice by slice
+        return _sliced(text, logical, typ)  # at most a few bad values: find them slice by slice
     return _search(text, logical, typ)
 
 
 def _sliced(text: Any, logical: str, typ: Any) -> tuple[Any, Any]:
-    """Cast slice by slice; the slices that fail are searched together, in one pass."""
+    """Cast slice by slice: a slice that fails is cut smaller, and the smallest ones that
+    still fail are searched together. A clean batch is parsed once, a batch with a few bad
+    values not much more than once."""
     import pyarrow as pa
 
-    parts = [text.slice(start, SLICE) for start in range(0, len(text), SLICE)]
-    typed = [_try_cast(part, typ) for part in parts]
-    failing = [part for part, values in zip(parts, typed) if values is None]
-    values, mask = _search(pa.concat_arrays(failing), logical, typ)
-    bad, at = [], 0
-    for i, part in enumerate(parts):
-        if typed[i] is None:
-            typed[i] = values.slice(at, len(part))
-            bad.append(mask.slice(at, len(part)) if mask is not None else pa.repeat(False, len(part)))
-            at += len(part)
+    pieces: list[tuple[int, int, Any]] = []  # (start, length, typed values or None)
+
+    def visit(start: int, length: int, sizes: tuple[int, ...]) -> None:
+        for at in range(start, start + length, sizes[0]):
+            size = min(sizes[0], start + length - at)
+            values = _try_cast(text.slice(at, size), typ)
+            if values is None and len(sizes) > 1:
+                visit(at, size, sizes[1:])
+            else:
+                pieces.append((at, size, values))
+
+    visit(0, len(text), SLICES)
+    failing = [text.slice(at, size) for at, size, values in pieces if values is None]
+    if not failing:
+        return pa.concat_arrays([values for _at, _size, values in pieces]), None
+    found, mask = _search(pa.concat_arrays(failing), logical, typ)
+    typed, bad, used, clean = [], [], 0, 0
+    for _at, size, values in pieces:
+        if values is None:
+            if clean:  # the slices that parsed before this one, in one piece
+                bad.append(pa.repeat(False, clean))
+            typed.append(found.slice(used, size))
+            bad.append(mask.slice(used, size) if mask is not None else pa.repeat(False, size))
+            used, clean = used + size, 0
         else:
-            bad.append(pa.repeat(False, len(part)))
+            typed.append(values)
+            clean += size
+    if clean:
+        bad.append(pa.repeat(False, clean))
     return pa.concat_arrays(typed), (pa.concat_arrays(bad) if mask is not None else None)
 
 

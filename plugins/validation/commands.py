@@ -67,11 +67,14 @@ def check_cmd(paths: tuple[str, ...], dataset: str | None, quarantine: str | Non
 
     from .hook import options
     from .report import render_text, to_json
+    from .sources import hash_later
 
     with open_session(require_ledger=False) as session:
         targets = _targets(session, paths, dataset)
-        _compile_all(session, {d for _p, d in targets if d})  # bad rules: exit 2, before anything
         opts = options(session.ctx)
+        # The files' blob ids are hashed on another thread from now on, while the rest starts up.
+        opts["hashes"] = hash_later(session.repo, [p for p, _d in targets])
+        _compile_all(session, {d for _p, d in targets if d})  # bad rules: exit 2, before anything
         opts["force"] = force or quarantine is not None
         actor = session.actor()
         events = [DataAdded(path=p, dataset=d, stage="checked", actor=actor, source="cli")

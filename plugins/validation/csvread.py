@@ -12,7 +12,9 @@ import io
 from typing import Any, Iterator
 
 from .formats import Batches, Format, ReadError, RowProblem, Source, prefetch
-from .streams import HEAD_BYTES, ByteStream, StreamError, sniff_binary
+from .streams import HEAD_BYTES, BufferReads, ByteStream, StreamError, sniff_binary
+
+FIRST_BLOCK = 1 << 20  # the first batch comes quickly; the rest are full blocks
 
 
 def header_names(head: bytes, sep: str, complete: bool) -> list[str]:
@@ -56,7 +58,8 @@ def open_csv(source: Source, fmt: Format, sep: str, null_values: list[str] | Non
     import pyarrow.csv as pcsv
 
     try:
-        stream = ByteStream(source.open(), gzip=fmt.gzip, count=b'"', final_newline=True)
+        stream = ByteStream(source.open(), gzip=fmt.gzip, count=b'"', final_newline=True,
+                            first_read=min(block_size, FIRST_BLOCK))
     except StreamError as exc:
         raise ReadError("unreadable", str(exc)) from None
     try:
@@ -65,7 +68,7 @@ def open_csv(source: Source, fmt: Format, sep: str, null_values: list[str] | Non
         skipped: list[int] = []
         handler = _RowHandler(problems, skipped, len(names))
         reader = pcsv.open_csv(
-            stream,
+            BufferReads(stream) if BufferReads.usable(stream) else stream,
             read_options=pcsv.ReadOptions(use_threads=False, block_size=block_size),
             parse_options=pcsv.ParseOptions(delimiter=sep, newlines_in_values=True,
                                             invalid_row_handler=handler),

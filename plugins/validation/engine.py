@@ -37,6 +37,7 @@ class ColumnState:
         self.profile.declared = self.declared
         unique = any(c.rule == "unique" for c in checks)
         self.keys = KeyTracker(known.get(f"{name}.unique")) if unique else None
+        self.clean = True  # no value failed to parse so far: batches are cast whole first
         # only parsed into its type, never matched as text
         self.parse_only = self.declared in ("integer", "float", "boolean", "date", "timestamp") and \
             not any(c.values == "text" or c.rule == "format" for c in checks)
@@ -110,8 +111,11 @@ class Engine:
                        self.table_severity("primary_key"), list(self.rs.primary_key))
         self._start_table_rules()
         kept = 0
-        if len(self.states) > 1 and (os.cpu_count() or 1) > 1:
-            self.pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="gitgov-check")
+        # One core reads ahead (formats.prefetch); the others check columns side by side. On
+        # two cores a pool would only add thread handoffs to the same work.
+        workers = min(4, (os.cpu_count() or 1) - 1)
+        if len(self.states) > 1 and workers > 1:
+            self.pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="gitgov-check")
         try:
             for batch in opened:
                 self._batch(batch, kept)
@@ -244,8 +248,8 @@ class Engine:
                 return st.inferred.convert(text), st.inferred.logical or "string"
             return raw, logical_of(raw.type)
         if text is not None:
-            values, bad = cast_text(text, st.declared)
-            mismatch = None
+            values, bad = cast_text(text, st.declared, whole=st.clean)
+            st.clean, mismatch = bad is None, None
         else:
             values, bad, mismatch = convert(raw, st.declared)
         tally = self.tally(f"{st.name}.type", "type", st.name, f"is not {TYPE_WORDS[st.declared]}",

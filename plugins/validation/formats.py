@@ -14,8 +14,6 @@ from __future__ import annotations
 
 import os
 import queue
-import shutil
-import tempfile
 import threading
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
@@ -208,6 +206,9 @@ def local_copy(source: Source, closers: list[Callable[[], None]], check: Callabl
         with open(source.local, "rb") as fh:
             check(fh.read(HEAD_BYTES))
         return source.local
+    import shutil
+    import tempfile
+
     fd, tmp = tempfile.mkstemp(prefix="gitgov-", suffix=".spool")
     closers.append(lambda: os.unlink(tmp))
     with os.fdopen(fd, "wb") as out, source.open() as stream:

@@ -97,7 +97,10 @@ def check_event(event: "DataAdded", ctx: "Context") -> list[Finding | Fact]:
     opts = options(ctx)
     blob, pending = event.blob, None
     if blob is None and ctx.repo is not None:
-        pending = hash_later(ctx.repo, [event.path])  # hashing overlaps the check when forced
+        # hashing overlaps the check when forced (`gitgov check` starts it even earlier)
+        early = opts.get("hashes")
+        pending = early if early is not None and event.path in early.paths else \
+            hash_later(ctx.repo, [event.path])
         if not opts["force"]:
             blob, pending = pending().get(event.path), None
     store = Store(ctx.ledger_path)
@@ -175,8 +178,6 @@ def _baseline(ctx: "Context", snap: Snapshot, rs: RuleSet, path: str, store: Sto
 
 def _drift(ctx: "Context", event: "DataAdded", snap: Snapshot, rs: RuleSet, report: FileReport,
            blob: str | None, metrics: dict, profile: dict | None, store: Store) -> list[Finding]:
-    from .drift import compare
-
     conf = dict(rs.table.get("drift") or {})
     if conf.get("schema") == "off" and not ({"max_row_change_pct", "max_null_increase_pts"} & set(conf)):
         return []
@@ -185,6 +186,8 @@ def _drift(ctx: "Context", event: "DataAdded", snap: Snapshot, rs: RuleSet, repo
     base, prev_metrics, prev_profile = _baseline(ctx, snap, rs, event.path, store)
     if base is None or base == blob or prev_profile is None:
         return []
+    from .drift import compare
+
     out = []
     for d in compare(profile, prev_profile, conf, metrics, prev_metrics):
         tally = d.tally()

@@ -16,12 +16,18 @@ from pyarrow import _compute as _c
 _call = _c.call_function
 
 
+_CASTS: dict = {}  # (type, safe) -> CastOptions: a batch is cast in many slices
+
+
 def cast(arr: Any, target_type: Any, safe: bool = True) -> Any:
     import pyarrow as pa
 
     if isinstance(target_type, str):
         target_type = pa.type_for_alias(target_type)
-    opts = _c.CastOptions.safe(target_type) if safe else _c.CastOptions.unsafe(target_type)
+    opts = _CASTS.get((target_type, safe))
+    if opts is None:
+        opts = _c.CastOptions.safe(target_type) if safe else _c.CastOptions.unsafe(target_type)
+        _CASTS[(target_type, safe)] = opts
     return _call("cast", [arr], opts)
 
 
@@ -102,7 +108,8 @@ def _plain(name: str) -> Any:
 for _name in ("invert", "and_", "or_", "is_valid", "is_null", "if_else", "indices_nonzero",
               "unique", "value_counts", "less", "less_equal", "greater", "equal", "subtract",
               "floor", "any", "take",
-              "all", "utf8_length", "binary_length"):
+              "all", "utf8_length", "binary_length", "drop_null", "replace_with_mask",
+              "binary_join"):
     globals()[_name] = _plain(_name.rstrip("_") if _name in ("and_", "or_") else _name)
 del _name
 

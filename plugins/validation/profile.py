@@ -77,28 +77,43 @@ class _Distinct:
         self.kmv_members: set[int] = set()
 
     def add(self, values: Any) -> None:
-        from . import kernels as pc
-
         if self.counts is None and self.mode == "lite":
             return
-        if self.mode == "lite" and pc.count_distinct(values.slice(0, 4 * self.cap)).as_py() > self.cap:
-            # An identifier-like column: counting its values is not worth it. A batch's first
-            # rows tell (more distinct values there than the cap means more in all), and
-            # hashing a few thousand values costs far less than the whole batch.
-            self.counts = None
+        counted = self._count(values)
+        if counted is None:
+            self.counts = None  # too many distinct values to count (lite)
             return
-        vc = pc.value_counts(values)
-        if self.mode == "lite" and len(vc) > self.cap:
-            self.counts = None  # too many to count, found before a Python loop over them
-            return
+        found, counts = counted
         if self.counts is not None:
-            for value, count in zip(vc.field("values").to_pylist(), vc.field("counts").to_pylist()):
+            for value, count in zip(found, counts):
                 if value is not None:
                     self.counts[value] = self.counts.get(value, 0) + count
             if len(self.counts) > self.cap:
                 self._over_cap()
         if self.mode == "full":
-            self._sketch(vc.field("values").to_pylist())
+            self._sketch(found)
+
+    def _count(self, values: Any) -> tuple[list, list] | None:
+        """(values, counts) of a batch in the order they first occur; None: over the cap."""
+        import pyarrow.types as pt
+        from . import kernels as pc
+
+        if pt.is_boolean(values.type):  # two values: counted without hashing
+            trues = values.true_count
+            pairs = [(True, trues), (False, len(values) - values.null_count - trues)]
+            head = [v for v in values.slice(0, 1024).to_pylist() if v is not None][:1]
+            if head == [False]:
+                pairs.reverse()
+            return [v for v, n in pairs if n], [n for _v, n in pairs if n]
+        if self.mode == "lite" and pc.count_distinct(values.slice(0, 4 * self.cap)).as_py() > self.cap:
+            # An identifier-like column: counting its values is not worth it. A batch's first
+            # rows tell (more distinct values there than the cap means more in all), and
+            # hashing a few thousand values costs far less than the whole batch.
+            return None
+        vc = pc.value_counts(values)
+        if self.mode == "lite" and len(vc) > self.cap:
+            return None  # found before a Python loop over them
+        return vc.field("values").to_pylist(), vc.field("counts").to_pylist()
 
     def _over_cap(self) -> None:
         if self.mode == "lite":

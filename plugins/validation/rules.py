@@ -136,12 +136,12 @@ def _pc() -> Any:
 
 def regex_mask(text: Any, pattern: str) -> Any:
     """True where a value does NOT match `pattern` as a whole (RE2, else Python re)."""
-    pc = _pc()
     import pyarrow as pa
 
-    whole = f"^(?:{pattern})$"
+    from .matching import mismatches
+
     try:
-        return pc.invert(pc.match_substring_regex(text, whole))
+        return mismatches(text, pattern)
     except pa.ArrowInvalid:  # a construct RE2 lacks (look-around, backreferences)
         compiled = re.compile(pattern)
         return pa.array([None if v is None else compiled.fullmatch(v) is None

@@ -57,6 +57,7 @@ def hash_later(repo: "Repo", paths: list[str]) -> "Callable[[], dict[str, str]]"
     def result() -> dict[str, str]:
         thread.join()
         return out
+    result.paths = frozenset(paths)  # type: ignore[attr-defined]
     return result
 
 
