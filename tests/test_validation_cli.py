@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -197,3 +198,56 @@ def test_loading_the_plugin_and_its_commands_does_not_import_pyarrow():
     code = ("import sys, gitgov.plugins.validation as v, gitgov.plugins.validation.commands;"
             "assert 'pyarrow' not in sys.modules, 'pyarrow imported'")
     assert subprocess.run([sys.executable, "-c", code]).returncode == 0
+
+
+WIDE_POLICY = """
+[datasets.wide]
+paths = ["data/wide.*"]
+
+[datasets.wide.columns.id]
+type = "integer"
+unique = true
+min = 1
+
+[datasets.wide.columns.day]
+type = "date"
+min = "2020-01-01"
+
+[datasets.wide.columns.at]
+type = "timestamp"
+
+[datasets.wide.columns.ok]
+type = "boolean"
+
+[datasets.wide.columns.plan]
+allowed = ["free", "pro"]
+
+[datasets.wide.columns.email]
+format = "email"
+"""
+
+
+def test_checks_never_import_pandas_even_when_it_is_installed(repo, tmp_path):
+    """pyarrow imports pandas (half a second) to convert any Python value; gitgov never asks it to."""
+    fake = tmp_path / "site" / "pandas"
+    fake.mkdir(parents=True)
+    marker = tmp_path / "pandas-imported"
+    (fake / "__init__.py").write_text(
+        f"open({str(marker)!r}, 'w').write('imported')\nraise ImportError('not for gitgov')\n")
+    policy = repo / "gitgov.toml"
+    policy.write_text(policy.read_text() + WIDE_POLICY)
+    rows = ["id,day,at,ok,plan,email"] + [
+        f"{i},2021-03-0{i % 9 + 1},2021-03-01T10:00:0{i % 10}Z,{'true' if i % 2 else 'false'},"
+        f"{'free' if i % 3 else 'pro'},u{i}@example.com" for i in range(1, 5000)]
+    rows += ["0,1999-01-01,yesterday,maybe,gold,not-an-email", "1,2021-01-01,,true,free,a@b.io"]
+    write(repo, "data/wide.csv", "\n".join(rows) + "\n")
+    env = {**os.environ, "PYTHONPATH": str(fake.parent)}
+    proc = gitgov(repo, "check", "--json", "data/wide.csv", env=env)
+    assert proc.returncode == 1, proc.stderr
+    failed = {r["id"] for r in json.loads(proc.stdout)["files"][0]["rules"] if r["failed"]}
+    assert {"id.min", "id.unique", "day.min", "at.type", "ok.type", "plan.allowed",
+            "email.format"} <= failed
+    for args in (("profile", "data/wide.csv"), ("check", "--quarantine", str(tmp_path / "q"),
+                                                 "data/wide.csv")):
+        gitgov(repo, *args, env=env)
+    assert not marker.exists(), "pandas was imported"

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Sequence
 
+from gitgov.core import arrow_values as av
 from gitgov.core.errors import InputError
 
 from .detectors import BUILTIN, Detector
@@ -131,7 +132,7 @@ def classify(table: "pa.Table", detectors: Sequence[Detector], rows: int = SAMPL
         if column is None:
             continue
         values = pc.utf8_trim_whitespace(column.drop_null())
-        values = values.filter(pc.not_equal(values, ""))
+        values = values.filter(pc.not_equal(values, av.scalar("", values.type)))
         scan = ColumnScan(column=name, sampled=len(values))
         if scan.sampled:
             scan.protected = pc.sum(pc.starts_with(values, "gg1:")).as_py() or 0

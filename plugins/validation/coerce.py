@@ -15,6 +15,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from gitgov.core import arrow_values as av
+
 LOGICAL_TYPES = ("integer", "float", "boolean", "date", "timestamp", "string")
 # A value of any other shape cannot parse; tested before the bisection.
 SHAPES = {
@@ -72,12 +74,10 @@ def is_raw(t: Any) -> bool:
 
 
 def _mask_from(indices: list[int], n: int) -> Any:
-    import pyarrow as pa
-
     flags = [False] * n
     for i in indices:
         flags[i] = True
-    return pa.array(flags, pa.bool_())
+    return av.mask(flags)
 
 
 def _any(mask: Any) -> bool:
@@ -118,7 +118,7 @@ def as_text(arr: Any) -> tuple[Any, Any]:
             except UnicodeDecodeError:
                 bad.append(i)
     mask = _mask_from(bad, len(arr))
-    clean = pc.if_else(mask, pa.scalar(None, arr.type), arr)
+    clean = pc.if_else(mask, av.scalar(None, arr.type), arr)
     return pc.cast(clean, pa.string()), mask
 
 
@@ -149,7 +149,7 @@ def sample(arr: Any) -> Any:
     if n <= SAMPLE:
         return arr
     step = (n - 1) / (SAMPLE - 1)
-    return pc.take(arr, pa.array([round(i * step) for i in range(SAMPLE)], pa.int64()))
+    return pc.take(arr, av.array([round(i * step) for i in range(SAMPLE)], pa.int64()))
 
 
 def _try_cast(arr: Any, typ: Any) -> Any:
@@ -208,24 +208,23 @@ def _sliced(text: Any, logical: str, typ: Any) -> tuple[Any, Any]:
     for _at, size, values in pieces:
         if values is None:
             if clean:  # the slices that parsed before this one, in one piece
-                bad.append(pa.repeat(False, clean))
+                bad.append(av.repeat(False, clean))
             typed.append(found.slice(used, size))
-            bad.append(mask.slice(used, size) if mask is not None else pa.repeat(False, size))
+            bad.append(mask.slice(used, size) if mask is not None else av.repeat(False, size))
             used, clean = used + size, 0
         else:
             typed.append(values)
             clean += size
     if clean:
-        bad.append(pa.repeat(False, clean))
+        bad.append(av.repeat(False, clean))
     return pa.concat_arrays(typed), (pa.concat_arrays(bad) if mask is not None else None)
 
 
 def _search(text: Any, logical: str, typ: Any) -> tuple[Any, Any]:
     """The values that do not parse: wrong shape by regex, the rest by bisection."""
-    import pyarrow as pa
     from . import kernels as pc
 
-    null = pa.scalar(None, text.type)
+    null = av.scalar(None, text.type)
     bad = None
     shape = SHAPES.get(logical)
     if shape is not None:
@@ -253,7 +252,7 @@ def _timestamps(text: Any) -> tuple[Any, Any]:
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
         pass
     has_offset = pc.fill_null(pc.match_substring_regex(text, OFFSET), False)
-    null = pa.scalar(None, text.type)
+    null = av.scalar(None, text.type)
     aware, bad_a = cast_text(pc.if_else(has_offset, text, null), "timestamp", utc)
     local, bad_n = cast_text(pc.if_else(has_offset, null, text), "timestamp", naive)
     local = pc.cast(pc.assume_timezone(local, "UTC"), utc)
@@ -290,7 +289,7 @@ def convert(arr: Any, logical: str) -> tuple[Any, Any, str | None]:
     if logical == "integer" and pt.is_floating(arr.type):
         whole = pc.fill_null(pc.equal(arr, pc.floor(arr)), True)
         bad = pc.invert(whole)
-        kept = pc.if_else(whole, arr, pa.scalar(None, arr.type))
+        kept = pc.if_else(whole, arr, av.scalar(None, arr.type))
         return pc.cast(kept, pa.int64()), (bad if _any(bad) else None), None
     if logical == "timestamp" and have == "date":
         return pc.cast(pc.cast(arr, pa.timestamp("us")), pa.timestamp("us", "UTC")), None, None

@@ -11,6 +11,8 @@ from __future__ import annotations
 import json
 from typing import Any, Iterator
 
+from gitgov.core import arrow_values as av
+
 from .formats import Batches, Format, ReadError, Reopen, RowProblem, Source, prefetch
 from .streams import ByteStream, StreamError, sniff_binary
 
@@ -139,9 +141,9 @@ def _batches(source: Source, fmt: Format, names: list[str]) -> Iterator[Any]:
             columns[n].append(_text(value.get(n)))
         count += 1
         if count == ROWS_PER_BATCH:
-            yield pa.RecordBatch.from_arrays([pa.array(columns[n], pa.string()) for n in names],
+            yield pa.RecordBatch.from_arrays([av.array(columns[n], pa.string()) for n in names],
                                              names=names)
             columns, count = {n: [] for n in names}, 0
     if count:
-        yield pa.RecordBatch.from_arrays([pa.array(columns[n], pa.string()) for n in names],
+        yield pa.RecordBatch.from_arrays([av.array(columns[n], pa.string()) for n in names],
                                          names=names)

@@ -12,8 +12,13 @@ from __future__ import annotations
 from typing import Any
 
 from pyarrow import _compute as _c
+from pyarrow import lib as _lib
+
+from gitgov.core.arrow_values import scalar
 
 _call = _c.call_function
+_ARROW = (_lib.Array, _lib.ChunkedArray, _lib.Scalar)  # a Python literal is made a scalar here,
+# never by pyarrow, which would import pandas to ask whether it is a pandas object
 
 
 _CASTS: dict = {}  # (type, safe) -> CastOptions: a batch is cast in many slices
@@ -35,7 +40,7 @@ def fill_null(values: Any, fill_value: Any) -> Any:
     import pyarrow as pa
 
     if not isinstance(fill_value, (pa.Array, pa.ChunkedArray, pa.Scalar)):
-        fill_value = pa.scalar(fill_value, type=values.type)
+        fill_value = scalar(fill_value, values.type)
     elif fill_value.type != values.type:
         fill_value = fill_value.cast(values.type)
     return _call("coalesce", [values, fill_value])
@@ -99,7 +104,7 @@ def filter(values: Any, selection_filter: Any) -> Any:  # noqa: A001
 
 def _plain(name: str) -> Any:
     def kernel(*args: Any) -> Any:
-        return _call(name, list(args))
+        return _call(name, [a if isinstance(a, _ARROW) else scalar(a) for a in args])
     kernel.__name__ = name
     return kernel
 

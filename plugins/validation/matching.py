@@ -19,6 +19,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from gitgov.core import arrow_values as av
+
 GROUP = 512  # values per joined match
 MIN_VALUES = 4 * GROUP  # smaller batches are matched value by value
 _UNSAFE = re.compile(r"\[\^|\[:|\(\?[a-zA-Z-]*s")  # negated class, POSIX class, (?s)
@@ -84,26 +86,27 @@ def _has_line_break(values: Any) -> bool:
 
 def _grouped(values: Any, pattern: str, whole: str) -> Any:
     import pyarrow as pa
+
     from . import kernels as pc
 
     n = len(values)
     starts = list(range(0, n, GROUP))
-    groups = pa.ListArray.from_arrays(pa.array(starts + [n], pa.int32()), values)
-    joined = pc.binary_join(groups, pa.scalar("\n", values.type))
+    groups = pa.ListArray.from_arrays(av.array(starts + [n], pa.int32()), values)
+    joined = pc.binary_join(groups, av.scalar("\n", values.type))
     # (?m): ^ and $ inside the pattern match at each value's start and end, as they would alone
     every = f"(?m)\\A(?:{pattern})(?:\\n(?:{pattern}))*\\z"
     good = pc.match_substring_regex(joined, every)
     if good.true_count == len(starts):
-        return pa.repeat(False, n)
+        return av.repeat(False, n)
     failing = [i for i, ok in enumerate(good.to_pylist()) if not ok]
     parts = [values.slice(starts[i], GROUP) for i in failing]
     bad = pc.invert(pc.match_substring_regex(pa.concat_arrays(parts), whole))
     pieces, used, clean_from = [], 0, 0
     for i, part in zip(failing, parts):
         if starts[i] > clean_from:  # the passing groups before this one, in one piece
-            pieces.append(pa.repeat(False, starts[i] - clean_from))
+            pieces.append(av.repeat(False, starts[i] - clean_from))
         pieces.append(bad.slice(used, len(part)))
         used, clean_from = used + len(part), starts[i] + len(part)
     if clean_from < n:
-        pieces.append(pa.repeat(False, n - clean_from))
+        pieces.append(av.repeat(False, n - clean_from))
     return pa.concat_arrays(pieces)

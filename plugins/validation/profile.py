@@ -14,6 +14,8 @@ import heapq
 import math
 from typing import Any
 
+from gitgov.core import arrow_values as av
+
 TOP = 5
 CAPS = {"lite": 1000, "full": 50_000}
 KMV_K = 2048
@@ -113,7 +115,7 @@ class _Distinct:
         vc = pc.value_counts(values)
         if self.mode == "lite" and len(vc) > self.cap:
             return None  # found before a Python loop over them
-        return vc.field("values").to_pylist(), vc.field("counts").to_pylist()
+        return av.pylist(vc.field("values")), vc.field("counts").to_pylist()
 
     def _over_cap(self) -> None:
         if self.mode == "lite":
@@ -184,7 +186,7 @@ class ColumnProfile:
             return
         if logical != "boolean" and (self.mode == "full" or logical != "string"):
             mm = pc.min_max(typed)
-            lo, hi = mm["min"].as_py(), mm["max"].as_py()
+            lo, hi = av.py(mm["min"]), av.py(mm["max"])
             self.low = lo if self.low is None or (lo is not None and lo < self.low) else self.low
             self.high = hi if self.high is None or (hi is not None and hi > self.high) else self.high
         if logical in ("integer", "float"):

@@ -15,6 +15,7 @@ import json
 from pathlib import Path, PurePosixPath
 from typing import Any, IO
 
+from gitgov.core import arrow_values as av
 from gitgov.core.errors import InputError
 
 ROW, FAILURES = "_gitgov_row", "_gitgov_failures"
@@ -184,12 +185,12 @@ class _ArrowWriter(_Writer):
         import pyarrow as pa
         import pyarrow.compute as pc
 
-        failed = pa.array([bool(r) for r in reasons])
+        failed = av.mask([bool(r) for r in reasons])
         good = batch.filter(pc.invert(failed))
         bad = batch.filter(failed)
         self._open(0, batch.schema).write_batch(good)
-        extra = bad.append_column(ROW, pa.array([r for r in rows if r is not None], pa.int64()))
-        extra = extra.append_column(FAILURES, pa.array([r for r in reasons if r], pa.string()))
+        extra = bad.append_column(ROW, av.array([r for r in rows if r is not None], pa.int64()))
+        extra = extra.append_column(FAILURES, av.array([r for r in reasons if r], pa.string()))
         self._open(1, extra.schema).write_batch(extra)
 
     def broken(self, row: int | None, reason: str, text: str) -> None:

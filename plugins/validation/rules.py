@@ -24,6 +24,8 @@ import re
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Mapping
 
+from gitgov.core import arrow_values as av
+
 COLUMN_RULES = ("type", "required", "unique", "min", "max", "min_length", "max_length",
                 "allowed", "pattern", "format", "max_null_fraction")
 TABLE_RULES = ("min_rows", "max_rows", "columns_exact", "columns_required", "max_null_fraction",
@@ -144,7 +146,7 @@ def regex_mask(text: Any, pattern: str) -> Any:
         return mismatches(text, pattern)
     except pa.ArrowInvalid:  # a construct RE2 lacks (look-around, backreferences)
         compiled = re.compile(pattern)
-        return pa.array([None if v is None else compiled.fullmatch(v) is None
+        return av.array([None if v is None else compiled.fullmatch(v) is None
                          for v in text.to_pylist()], pa.bool_())
 
 

@@ -11,6 +11,7 @@ import json
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Mapping
 
+from gitgov.core import arrow_values as av
 from gitgov.core.errors import ConfigError
 
 from .rules import COLUMN_RULES, NamedFormat, Registry, Rule, format_names, resolve_format
@@ -281,16 +282,12 @@ def _arrow_type(logical: str | None) -> Any:
 
 
 def _scalar(value: Any, logical: str | None, problems: Problems, keys: tuple) -> Any:
-    import pyarrow as pa
-
-    return pa.scalar(_py_value(value, logical, problems, keys), _arrow_type(logical))
+    return av.scalar(_py_value(value, logical, problems, keys), _arrow_type(logical))
 
 
 def _array(values: list, logical: str | None, problems: Problems, keys: tuple) -> Any:
-    import pyarrow as pa
-
     items = [_py_value(v, logical, problems, keys + (i,)) for i, v in enumerate(values)]
-    return pa.array(items, _arrow_type(logical))
+    return av.array(items, _arrow_type(logical))
 
 
 def format_mask(text: Any, fmt: NamedFormat) -> Any:

@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
+from gitgov.core import arrow_values as av
+
 SAMPLES = 5  # failing rows shown per rule
 MAX_SHOWN = 60  # characters of a value shown in a report
 
@@ -137,7 +139,6 @@ class KeyTracker:
         if self.known is None:
             self.chunks.append(keys)
             return None
-        import pyarrow as pa
         from . import kernels as pc
 
         hit = pc.fill_null(pc.is_in(keys, value_set=self.known), False)
@@ -150,7 +151,7 @@ class KeyTracker:
                 flags[i] = True
             else:
                 self.first_seen.add(value)
-        return pa.array(flags, pa.bool_())
+        return av.mask(flags)
 
     def repeated(self) -> tuple[Any, int]:
         """(the keys that occur more than once, the number of rows repeating one)."""
