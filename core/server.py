@@ -181,8 +181,9 @@ def _check(repo: "Repo", server: ServerPolicy, ctx: Any, refs: list[RefUpdate],
 
     push = for_context(ctx, repo, refs, lambda ref: server_commits(repo, ref))
     verdict = Verdict(refs=refs, pusher=pusher(push), commits=len(push.commits))
-    verdict.datasets = sorted({ds.name for cs in push.changes.values() for c in cs
-                               if (ds := server.policy.dataset_for(c.path)) is not None})
+    paths = {c.path for cs in push.changes.values() for c in cs}
+    verdict.datasets = sorted({ds.name for path in paths
+                               if (ds := server.policy.dataset_for(path)) is not None})
     verdict.findings += _ref_rules(refs, server)
     verdict.findings += [(ref, "", error("unreadable", why)) for ref, why in push.problems]
     work = plan(repo, server.policy, push, ctx.ledger(), server.fingerprint)
@@ -190,6 +191,7 @@ def _check(repo: "Repo", server: ServerPolicy, ctx: Any, refs: list[RefUpdate],
     verdict.skipped = work.skipped
     verdict.checked = sum(1 for e in work.events if getattr(e, "blob", None))
     ctx.blobs = prefetch(repo, work.events)
+    ctx.baselines, ctx.planned = work.baselines, work.events
     event = PushReceived(refs=tuple(refs), actor=verdict.pusher, source="server")
     host = _host(server.policy, session)
     for info in host.load_errors:

@@ -38,6 +38,12 @@ class ServerContext(Context):
     policy_text: str | None = None
     authority_policy: "Policy | None" = None  # judges policy edits; set while no policy exists yet
     blobs: dict[str, bytes] = field(default_factory=dict)
+    # (commit, path) -> the path's blob in the commit's first parent (None: new there), from
+    # the push's own diff, so that plugins comparing with the previous version start no git
+    baselines: dict[tuple[str, str], str | None] = field(default_factory=dict)
+    # every event this run checks, so that a plugin may handle the small files of one
+    # dataset together (one set-up for all of them) instead of one by one
+    planned: list[Event] = field(default_factory=list)
 
     def open_data(self, event: Event) -> IO[bytes]:
         blob = getattr(event, "blob", None)
@@ -53,6 +59,7 @@ class Plan:
     problems: list[tuple[str, Finding]] = field(default_factory=list)  # (commit, finding)
     skipped: int = 0  # versions already accepted by this server under this policy
     keys: dict[int, tuple[str, str, str | None]] = field(default_factory=dict)  # id(event) -> (blob, path, ds)
+    baselines: dict[tuple[str, str], str | None] = field(default_factory=dict)  # see ServerContext
 
 
 def plan(repo: "Repo", policy: "Policy", push: "PushRange", ledger: "Ledger | None",
@@ -65,10 +72,12 @@ def plan(repo: "Repo", policy: "Policy", push: "PushRange", ledger: "Ledger | No
     for sha in push.commits:
         for c in push.changes.get(sha, []):
             candidates.append((sha, c))
+    # a thousand commits touch the same few paths: match each path against the datasets once
+    datasets = {path: policy.dataset_for(path) for path in {c.path for _, c in candidates}}
     sizes = repo.blob_sizes(list({c.new_blob for _, c in candidates
                                   if not c.deleted and c.new_mode != GITLINK}))
     others = {c.new_blob: c.path for _, c in candidates
-              if not c.deleted and c.new_mode != GITLINK and policy.dataset_for(c.path) is None
+              if not c.deleted and c.new_mode != GITLINK and datasets[c.path] is None
               and c.new_blob in sizes}
     key_blobs = _key_material(repo, list(others))
     accepted = accepted_versions(ledger, {c.new_blob for _, c in candidates}, fingerprint)
@@ -76,7 +85,7 @@ def plan(repo: "Repo", policy: "Policy", push: "PushRange", ledger: "Ledger | No
     for sha, c in candidates:
         info = push.infos.get(sha)
         actor = info.author if info else ""
-        ds = policy.dataset_for(c.path)
+        ds = datasets[c.path]
         if c.deleted:
             if ds is not None:
                 out.events.append(DataRemoved(path=c.path, dataset=ds.name, stage="pushed",
@@ -103,6 +112,7 @@ def plan(repo: "Repo", policy: "Policy", push: "PushRange", ledger: "Ledger | No
                           size=sizes.get(c.new_blob), stage="pushed", commit=sha, actor=actor,
                           source="server")
         out.keys[id(event)] = (c.new_blob, c.path, event.dataset)
+        out.baselines[(sha, c.path)] = None if c.old_blob.strip("0") == "" else c.old_blob
         out.events.append(event)
     return out
 

@@ -26,13 +26,11 @@ def check(event: DataAdded, ctx: Any) -> list[Finding | Fact]:
     data = ctx.read_data(event)
     if is_encrypted(data):
         return []
+    threshold, rows = settings(ctx)
     try:
-        table = read_table(data, fmt, event.path)
+        scans, problems = _scans(event, ctx, data, fmt, rows)
     except InputError as exc:
         return [warning("not-scanned", f"not scanned for personal data: {exc}")]
-    threshold, rows = settings(ctx)
-    detectors, problems = all_detectors(ctx.policy, ctx.root)
-    scans = classify(table, detectors, rows)
     found: list[Finding | Fact] = [warning("detector-failed", p) for p in problems]
     for scan in scans:
         found += column_findings(scan, ds.name, ds.columns.get(scan.column) or {}, event.path,
@@ -41,6 +39,20 @@ def check(event: DataAdded, ctx: Any) -> list[Finding | Fact]:
         "dataset": ds.name, "blob": event.blob,
         "columns": [s.to_dict(threshold) for s in scans if s.best(threshold)]}))
     return found
+
+
+def _scans(event: DataAdded, ctx: Any, data: bytes, fmt: str, rows: int) -> tuple[list, list[str]]:
+    """The file's column scans, from one batch with the other small files of its dataset
+    when the run checks many (a push), else alone."""
+    from .batch import scans_for
+
+    detectors, problems = all_detectors(ctx.policy, ctx.root)
+    scans = scans_for(event, ctx, fmt, detectors, rows)
+    if isinstance(scans, InputError):
+        raise scans
+    if scans is None:
+        scans = classify(read_table(data, fmt, event.path), detectors, rows)
+    return scans, problems
 
 
 def column_findings(scan: ColumnScan, dataset: str, decl: dict, path: str,

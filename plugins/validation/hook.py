@@ -10,6 +10,7 @@ block or warn), quality_alert events (which plugins forward) and one
 """
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from gitgov.core.errors import ConfigError
@@ -26,6 +27,7 @@ if TYPE_CHECKING:
     from gitgov.core.events import DataAdded
 
 _REGISTRY: dict[int, tuple[Any, Registry]] = {}
+MEASURED_KEPT = 4096  # versions measured in this run, kept as baselines for later ones
 
 
 def options(ctx: "Context") -> dict[str, Any]:
@@ -54,6 +56,28 @@ def registry_for(ctx: "Context") -> Registry:
     return registry
 
 
+def ruleset_for(ctx: "Context", ds: Any) -> RuleSet:
+    """A dataset's rules, compiled once per run: a push checks many versions of its files."""
+    registry = registry_for(ctx)
+    cache = options(ctx).setdefault("rulesets", {})
+    hit = cache.get(ds.name)
+    if hit is not None and hit[0] is ctx.policy and hit[1] is ds and hit[2] is registry:
+        return hit[3]
+    rs = compile_rules(ctx.policy, ds, registry)
+    cache[ds.name] = (ctx.policy, ds, registry, rs)
+    return rs
+
+
+def store_for(ctx: "Context") -> Store:
+    """One ledger connection for the whole run, not three per file version."""
+    opts = options(ctx)
+    path = Path(ctx.ledger_path) if ctx.ledger_path else None
+    store = opts.get("store")
+    if store is None or store.path != path:
+        store = opts["store"] = Store(path, keep_open=True)
+    return store
+
+
 def source_for(ctx: "Context", path: str, blob: str | None, dataset: str | None) -> Any:
     """A file's bytes through the context, which decrypts datasets stored encrypted in Git."""
     from gitgov.core.events import DataAdded
@@ -77,7 +101,8 @@ def references(ctx: "Context", snap: Snapshot, rs: RuleSet) -> tuple[dict, dict]
         ds = ctx.policy.datasets[target]
         found, files = reference_values(
             ctx.repo, snap, ds, tcol, lambda p, f=ds.format: detect(p, f),
-            lambda p, b, name=ds.name: source_for(ctx, p, None if snap.kind == "worktree" else b, name))
+            lambda p, b, name=ds.name: source_for(ctx, p, None if snap.kind == "worktree" else b, name),
+            options(ctx).setdefault("reference_values", {}) if snap.kind != "worktree" else None)
         values[col] = found
         ids[col] = sorted(files.items())
     return values, ids
@@ -88,7 +113,7 @@ def check_event(event: "DataAdded", ctx: "Context") -> list[Finding | Fact]:
     if ds is None:
         return []
     try:
-        rs = compile_rules(ctx.policy, ds, registry_for(ctx))
+        rs = ruleset_for(ctx, ds)
     except ConfigError as exc:
         return [Finding(severity="error", code="config", message=str(exc))]
     snap = snapshot_for(event.stage, event.commit)
@@ -103,7 +128,7 @@ def check_event(event: "DataAdded", ctx: "Context") -> list[Finding | Fact]:
             hash_later(ctx.repo, [event.path])
         if not opts["force"]:
             blob, pending = pending().get(event.path), None
-    store = Store(ctx.ledger_path)
+    store = store_for(ctx)
     if blob and not opts["force"] and store.passed(blob, digest):
         report = FileReport(event.path, ds.name, "", ruleset=digest, blob=blob,
                             skipped=f"passed before under the same rules ({digest[:12]})")
@@ -116,6 +141,7 @@ def check_event(event: "DataAdded", ctx: "Context") -> list[Finding | Fact]:
             blob = pending().get(event.path)
         report.ruleset, report.blob = digest, blob
         metrics, profile = report.metrics(), report.profile
+        _remember(ctx, blob, metrics, profile)
     opts["reports"][event.path] = report
     out: list[Finding | Fact] = [_finding(t, report) for t in report.failures]
     out += _drift(ctx, event, snap, rs, report, blob, metrics, profile, store)
@@ -135,6 +161,17 @@ def _check(ctx: "Context", event: "DataAdded", snap: Snapshot, rs: RuleSet, refs
     keep.update(ruleset=rs, references=refs)
     return check_source(source, rs, references=refs, keep=keep,
                         profile_mode=options(ctx).get("profile", "lite"))
+
+
+def _remember(ctx: "Context", blob: str | None, metrics: dict, profile: dict | None) -> None:
+    """What this run measured, by blob: a push that changes a file in several commits compares
+    each version with one checked a moment ago, which the ledger does not hold yet."""
+    if not blob or profile is None:
+        return
+    measured = options(ctx).setdefault("measured", {})
+    if len(measured) >= MEASURED_KEPT:  # a long-lived context (the watcher) keeps no history
+        measured.clear()
+    measured[blob] = (metrics, profile)
 
 
 def _finding(t: Any, report: FileReport) -> Finding:
@@ -161,10 +198,13 @@ def _baseline(ctx: "Context", snap: Snapshot, rs: RuleSet, path: str, store: Sto
     """(blob, metrics, profile) of the last committed version of `path`."""
     if ctx.repo is None:
         return None, {}, None
-    base = snap.baseline(ctx.repo, path)
+    # The server already knows each pushed version's first-parent blob (its diff of the push)
+    known = getattr(ctx, "baselines", None) if snap.kind == "commit" else None
+    key = (snap.commit, path)
+    base = known[key] if known is not None and key in known else snap.baseline(ctx.repo, path)
     if base is None:
         return None, {}, None
-    measured = store.measured(base)
+    measured = options(ctx).get("measured", {}).get(base) or store.measured(base)
     if measured is not None:
         return base, measured[0], measured[1]
     from .check import check_source

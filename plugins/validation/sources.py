@@ -111,16 +111,33 @@ def snapshot_for(stage: str, commit: str | None) -> Snapshot:
 
 
 def reference_values(repo: "Repo", snap: Snapshot, target: "DatasetPolicy", column: str,
-                     fmt_of: Any, source_of: Callable[[str, str | None], Source]
-                     ) -> tuple[Any, dict[str, str | None]]:
-    """(the distinct values of target.column in this state as text, path -> blob read)."""
+                     fmt_of: Any, source_of: Callable[[str, str | None], Source],
+                     memo: dict | None = None) -> tuple[Any, dict[str, str | None]]:
+    """(the distinct values of target.column in this state as text, path -> blob read).
+
+    ``memo`` (one per run) keeps the values by the exact file versions they came from:
+    the files of a push's commits that do not touch the target are read once, not per commit.
+    """
+    files = snap.files(repo, target)
+    key = (target.name, column, tuple(sorted(files.items())))
+    if memo is not None and key in memo:
+        return memo[key], files
+    found = _distinct(files, column, fmt_of, source_of)
+    if memo is not None:
+        if len(memo) >= 64:  # value sets can be large: keep the recent ones only
+            memo.clear()
+        memo[key] = found
+    return found, files
+
+
+def _distinct(files: dict[str, str | None], column: str, fmt_of: Any,
+              source_of: Callable[[str, str | None], Source]) -> Any:
     import pyarrow as pa
     from . import kernels as pc
 
     from .coerce import as_text
     from .formats import ReadError, Reopen, open_batches
 
-    files = snap.files(repo, target)
     chunks = []
     for path, blob in sorted(files.items()):
         try:
@@ -135,5 +152,5 @@ def reference_values(repo: "Repo", snap: Snapshot, target: "DatasetPolicy", colu
         except (ReadError, Reopen):
             continue  # an unreadable target file fails its own check, not this one
     if not chunks:
-        return None, files
-    return pc.unique(pa.chunked_array(chunks, pa.string())), files
+        return None
+    return pc.unique(pa.chunked_array(chunks, pa.string()))

@@ -1,41 +1,60 @@
 """What the ledger already knows about data quality (read-only queries).
 
-Plugins run on the bus's worker thread, and an sqlite3 connection may only
-be used by the thread that opened it, so these queries open their own
-short-lived read-only connection instead of sharing the context's.
+Plugins run on the bus's worker thread, and the context's connection belongs
+to the thread that opened it, so these queries use their own read-only
+connection. A store kept for a whole run (``keep_open``) opens it once: a
+connection reads the ledger's schema before its first query, which costs
+more than the query itself, and a push checks hundreds of file versions.
 """
 from __future__ import annotations
 
 import json
 import sqlite3
-from contextlib import closing
+import threading
 from pathlib import Path
 from typing import Any
 
 
 class Store:
-    def __init__(self, ledger_path: Path | None):
+    def __init__(self, ledger_path: Path | None, *, keep_open: bool = False):
         self.path = Path(ledger_path) if ledger_path else None
+        self.keep_open = keep_open
+        self._db: sqlite3.Connection | None = None
+        # A call abandoned at its deadline may still be querying when the next
+        # plugin call, on a fresh worker thread, starts.
+        self._lock = threading.Lock()
 
     def _connect(self) -> sqlite3.Connection | None:
         if self.path is None or not self.path.exists():
             return None
         try:
-            db = sqlite3.connect(self.path.absolute().as_uri() + "?mode=ro", uri=True, timeout=30)
+            db = sqlite3.connect(self.path.absolute().as_uri() + "?mode=ro", uri=True, timeout=30,
+                                 check_same_thread=not self.keep_open)
             db.execute("SELECT 1 FROM quality_checks LIMIT 1")
             return db
         except sqlite3.Error:
             return None  # an old or foreign ledger: nothing known, everything is checked
 
     def _query(self, sql: str, args: tuple) -> list[tuple]:
-        db = self._connect()
-        if db is None:
-            return []
-        with closing(db):
+        with self._lock:
+            db = self._db if self._db is not None else self._connect()
+            if db is None:
+                return []
             try:
                 return db.execute(sql, args).fetchall()
             except sqlite3.Error:
                 return []
+            finally:
+                if self.keep_open:
+                    self._db = db
+                else:
+                    db.close()
+
+    def close(self) -> None:
+        with self._lock:
+            if self._db is not None:
+                self._db.close()
+                self._db = None
 
     def passed(self, blob: str, ruleset: str) -> bool:
         """This content passed the validation rules under this exact rule set before."""
