@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterator, TextIO
 
+from . import arrow_values as av
 from .errors import InputError
 from .watch.hashing import hash_file
 from .watch.scope import TEMP_PREFIX
@@ -214,8 +215,6 @@ def _maybe(out: Path | None):
 
 def _table(path: Path, fmt: str, column: str, drop: Drop, out: Path | None, show: str,
            label: str) -> tuple[int, int]:
-    import pyarrow as pa
-
     table = _read_table(path, fmt, show)
     if column not in table.column_names:
         raise RowError(f"{show}: no column '{column}' ({label}); its columns are "
@@ -223,7 +222,7 @@ def _table(path: Path, fmt: str, column: str, drop: Drop, out: Path | None, show
     mask = [not _judge(drop, v, f"{show}: row {n}") for n, v in _values(table, column)]
     kept = sum(mask)
     if out is not None and kept != len(mask):
-        _write_table(table.filter(pa.array(mask, type=pa.bool_())), out, fmt, path)
+        _write_table(table.filter(av.mask(mask)), out, fmt, path)
     return len(mask), kept
 
 

@@ -116,7 +116,7 @@ def classify_many(tables: Sequence[Any], detectors: Sequence["Detector"]) -> lis
 
 def _classify_column(name: str, arrays: list[Any], detectors: Sequence["Detector"]) -> list[ColumnScan]:
     import pyarrow as pa
-    import pyarrow.compute as pc
+    from gitgov.core import arrow_kernels as pc
 
     raw = pa.concat_arrays(arrays) if len(arrays) > 1 else arrays[0]
     trimmed = pc.utf8_trim_whitespace(raw)

@@ -14,6 +14,7 @@ import json
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from gitgov.core import arrow_values as av
 from gitgov.core.crypto.values import Place, ValueCipher, mask
 from gitgov.core.errors import InputError
 
@@ -103,7 +104,7 @@ def protect_table(table: "pa.Table", ds: "DatasetPolicy", keys: "KeyStore", path
             new = (cipher.pseudonymize(values) if p.method == "pseudonymize" else
                    cipher.encrypt_joinable(values) if p.joinable else cipher.encrypt(values, rows))
         index = table.column_names.index(p.column)
-        table = table.set_column(index, pa.field(p.column, pa.string()), pa.array(new, pa.string()))
+        table = table.set_column(index, pa.field(p.column, pa.string()), av.array(new, pa.string()))
         meta[p.column] = {"method": p.label, "type": str(original)}
         done["columns"][p.column] = p.label
     return _with_meta(table, meta), done
@@ -143,7 +144,7 @@ def reveal_table(table: "pa.Table", ds: "DatasetPolicy", keys: "KeyStore", path:
         plain[name] = resolve(kids[0]).reveal(values, rows, names, others, resolve)
     for name, values in plain.items():
         index = table.column_names.index(name)
-        column = pa.array(values, pa.string())
+        column = av.array(values, pa.string())
         original = meta.get(name, {}).get("type")
         if original and original not in ("string", "large_string"):
             column = _cast_back(column, original)

@@ -103,14 +103,14 @@ def sample(table: "pa.Table", rows: int) -> "pa.Table":
     if n <= rows:
         return table
     step = n / rows
-    return table.take([int(i * step) for i in range(rows)])
+    return table.take(av.array([int(i * step) for i in range(rows)]))
 
 
 # ---- classifying ----------------------------------------------------------------------
 
 def text_column(column: "pa.ChunkedArray") -> "pa.ChunkedArray | None":
     import pyarrow as pa
-    import pyarrow.compute as pc
+    from gitgov.core import arrow_kernels as pc
 
     if pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
         return column
@@ -123,7 +123,7 @@ def text_column(column: "pa.ChunkedArray") -> "pa.ChunkedArray | None":
 
 
 def classify(table: "pa.Table", detectors: Sequence[Detector], rows: int = SAMPLE_ROWS) -> list[ColumnScan]:
-    import pyarrow.compute as pc
+    from gitgov.core import arrow_kernels as pc
 
     table = sample(table, rows)
     scans = []
@@ -143,7 +143,7 @@ def classify(table: "pa.Table", detectors: Sequence[Detector], rows: int = SAMPL
 
 
 def _match(values: "pa.ChunkedArray", detector: Detector) -> Classification | None:
-    import pyarrow.compute as pc
+    from gitgov.core import arrow_kernels as pc
 
     hits = values.filter(pc.match_substring_regex(values, f"^(?:{detector.pattern})$"))
     count = len(hits)

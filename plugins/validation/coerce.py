@@ -81,13 +81,13 @@ def _mask_from(indices: list[int], n: int) -> Any:
 
 
 def _any(mask: Any) -> bool:
-    from . import kernels as pc
+    from gitgov.core import arrow_kernels as pc
 
     return mask is not None and bool(pc.any(mask).as_py())
 
 
 def or_masks(a: Any, b: Any) -> Any:
-    from . import kernels as pc
+    from gitgov.core import arrow_kernels as pc
 
     if a is None:
         return b
@@ -99,7 +99,7 @@ def or_masks(a: Any, b: Any) -> Any:
 def as_text(arr: Any) -> tuple[Any, Any]:
     """(string array, mask of values that are not UTF-8 or None); bad values become null."""
     import pyarrow as pa
-    from . import kernels as pc
+    from gitgov.core import arrow_kernels as pc
     import pyarrow.types as pt
 
     if pt.is_string(arr.type) or pt.is_large_string(arr.type):
@@ -125,7 +125,7 @@ def as_text(arr: Any) -> tuple[Any, Any]:
 def _failing(arr: Any, typ: Any, base: int, out: list[int]) -> None:
     """Indices (offset by base) whose cast to typ fails, by bisection."""
     import pyarrow as pa
-    from . import kernels as pc
+    from gitgov.core import arrow_kernels as pc
 
     try:
         pc.cast(arr, typ)
@@ -143,7 +143,7 @@ def _failing(arr: Any, typ: Any, base: int, out: list[int]) -> None:
 def sample(arr: Any) -> Any:
     """Up to SAMPLE values spread over `arr`, first and last included."""
     import pyarrow as pa
-    from . import kernels as pc
+    from gitgov.core import arrow_kernels as pc
 
     n = len(arr)
     if n <= SAMPLE:
@@ -155,7 +155,7 @@ def sample(arr: Any) -> Any:
 def _try_cast(arr: Any, typ: Any) -> Any:
     """The cast, or None when a value does not parse."""
     import pyarrow as pa
-    from . import kernels as pc
+    from gitgov.core import arrow_kernels as pc
 
     try:
         return pc.cast(arr, typ)
@@ -222,7 +222,7 @@ def _sliced(text: Any, logical: str, typ: Any) -> tuple[Any, Any]:
 
 def _search(text: Any, logical: str, typ: Any) -> tuple[Any, Any]:
     """The values that do not parse: wrong shape by regex, the rest by bisection."""
-    from . import kernels as pc
+    from gitgov.core import arrow_kernels as pc
 
     null = av.scalar(None, text.type)
     bad = None
@@ -244,7 +244,7 @@ def _search(text: Any, logical: str, typ: Any) -> tuple[Any, Any]:
 def _timestamps(text: Any) -> tuple[Any, Any]:
     """ISO-8601 timestamps to UTC; values without an offset are taken as UTC."""
     import pyarrow as pa
-    from . import kernels as pc
+    from gitgov.core import arrow_kernels as pc
 
     utc, naive = pa.timestamp("us", "UTC"), pa.timestamp("us")
     try:
@@ -269,7 +269,7 @@ def convert(arr: Any, logical: str) -> tuple[Any, Any, str | None]:
     whole numbers for integer, dates for timestamp.
     """
     import pyarrow as pa
-    from . import kernels as pc
+    from gitgov.core import arrow_kernels as pc
     import pyarrow.types as pt
 
     if is_raw(arr.type):
@@ -298,7 +298,7 @@ def convert(arr: Any, logical: str) -> tuple[Any, Any, str | None]:
 
 def _strict(text: Any, logical: str) -> Any:
     """`text` as `logical` when every value parses, else None."""
-    from . import kernels as pc
+    from gitgov.core import arrow_kernels as pc
 
     if logical == "string":
         return text
@@ -313,7 +313,7 @@ def _strict(text: Any, logical: str) -> Any:
 
 def _identifier_like(text: Any) -> bool:
     """Digits that are not numbers: "+4917..." phone numbers, "00731" codes with leading zeros."""
-    from . import kernels as pc
+    from gitgov.core import arrow_kernels as pc
 
     return bool(pc.any(pc.match_substring_regex(text, r"^\+|^-?0[0-9]")).as_py())
 

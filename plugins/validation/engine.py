@@ -78,7 +78,7 @@ class Engine:
         return self.tallies[key]
 
     def fail(self, tally: Tally, mask: Any, where: Where, value_at: Callable[[int], Any]) -> None:
-        from . import kernels as pc
+        from gitgov.core import arrow_kernels as pc
 
         if mask is None:
             return
@@ -199,7 +199,7 @@ class Engine:
 
     def _column(self, st: ColumnState, raw: Any, where: Where) -> tuple[Any, Any]:
         import pyarrow as pa
-        from . import kernels as pc
+        from gitgov.core import arrow_kernels as pc
 
         if is_raw(raw.type) and st.parse_only and self.mode == "lite" and pa.types.is_binary(raw.type):
             # Numbers and dates are parsed, not read as text: bytes that are not UTF-8 fail
@@ -241,7 +241,7 @@ class Engine:
 
     def _typed(self, st: ColumnState, raw: Any, text: Any, where: Where,
                value_at: Callable[[int], Any]) -> tuple[Any, str]:
-        from . import kernels as pc
+        from gitgov.core import arrow_kernels as pc
 
         if not st.declared:
             if text is not None:
@@ -277,7 +277,7 @@ class Engine:
 
     def _keys(self, batch: Any, typed: dict, texts: dict, where: Where) -> None:
         """Primary key repeats, foreign key lookups: rules over more than one value."""
-        from . import kernels as pc
+        from gitgov.core import arrow_kernels as pc
 
         if self.pk_shared is not None:
             empty = pc.is_null(typed[self.pk_shared])

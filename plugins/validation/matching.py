@@ -52,7 +52,7 @@ def mismatches(text: Any, pattern: str) -> Any:
     Raises pyarrow.ArrowInvalid when RE2 cannot compile the pattern.
     """
     import pyarrow as pa
-    from . import kernels as pc
+    from gitgov.core import arrow_kernels as pc
 
     whole = f"^(?:{pattern})$"
     if not isinstance(text, pa.Array) or len(text) - text.null_count < MIN_VALUES \
@@ -87,7 +87,7 @@ def _has_line_break(values: Any) -> bool:
 def _grouped(values: Any, pattern: str, whole: str) -> Any:
     import pyarrow as pa
 
-    from . import kernels as pc
+    from gitgov.core import arrow_kernels as pc
 
     n = len(values)
     starts = list(range(0, n, GROUP))

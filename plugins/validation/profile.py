@@ -43,7 +43,7 @@ class _Moments:
         self.spread = spread
 
     def add(self, values: Any) -> None:
-        from . import kernels as pc
+        from gitgov.core import arrow_kernels as pc
 
         n = len(values) - values.null_count
         if n == 0:
@@ -98,7 +98,7 @@ class _Distinct:
     def _count(self, values: Any) -> tuple[list, list] | None:
         """(values, counts) of a batch in the order they first occur; None: over the cap."""
         import pyarrow.types as pt
-        from . import kernels as pc
+        from gitgov.core import arrow_kernels as pc
 
         if pt.is_boolean(values.type):  # two values: counted without hashing
             trues = values.true_count
@@ -173,7 +173,7 @@ class ColumnProfile:
         self.distinct = _Distinct(mode)
 
     def update(self, typed: Any, logical: str, nulls: int, text: Any = None) -> None:
-        from . import kernels as pc
+        from gitgov.core import arrow_kernels as pc
 
         self.rows += len(typed)
         self.nulls += nulls

@@ -71,7 +71,7 @@ def split(root: Path, path: str, state: dict[str, Any], outdir: Path) -> dict[st
 
 def _reasons(n: int, masks: list[tuple[str, Any]]) -> list[str]:
     """For each row of a batch, the ids of the rules it broke, joined by "; "."""
-    import pyarrow.compute as pc
+    from gitgov.core import arrow_kernels as pc
 
     out = [[] for _ in range(n)]
     for rule_id, mask in masks:
@@ -183,7 +183,7 @@ class _ArrowWriter(_Writer):
 
     def emit(self, batch: Any, reasons: list[str], rows: list) -> None:
         import pyarrow as pa
-        import pyarrow.compute as pc
+        from gitgov.core import arrow_kernels as pc
 
         failed = av.mask([bool(r) for r in reasons])
         good = batch.filter(pc.invert(failed))

@@ -10,7 +10,7 @@ same way as those that plugins return from the ``register_rules`` hook:
 
     @column_rule("no_test_domain", description="is an address at a test domain")
     def no_test_domain(values, param):
-        from . import kernels as pc
+        from gitgov.core import arrow_kernels as pc
         return pc.match_substring(values, "@" + param)
 
 and in gitgov.toml: ``checks = { no_test_domain = "example.com" }`` under
@@ -132,7 +132,7 @@ def resolve_format(name: str, team: Mapping[str, Any]) -> NamedFormat | None:
 # ---- the built-in column rules -----------------------------------------------------
 
 def _pc() -> Any:
-    from . import kernels as pc
+    from gitgov.core import arrow_kernels as pc
     return pc
 
 

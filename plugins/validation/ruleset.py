@@ -292,7 +292,7 @@ def _array(values: list, logical: str | None, problems: Problems, keys: tuple) -
 
 def format_mask(text: Any, fmt: NamedFormat) -> Any:
     """True where a text value is not in the named format."""
-    from . import kernels as pc
+    from gitgov.core import arrow_kernels as pc
 
     from .coerce import cast_text, or_masks
     from .rules import regex_mask

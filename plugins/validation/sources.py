@@ -133,7 +133,7 @@ def reference_values(repo: "Repo", snap: Snapshot, target: "DatasetPolicy", colu
 def _distinct(files: dict[str, str | None], column: str, fmt_of: Any,
               source_of: Callable[[str, str | None], Source]) -> Any:
     import pyarrow as pa
-    from . import kernels as pc
+    from gitgov.core import arrow_kernels as pc
 
     from .coerce import as_text
     from .formats import ReadError, Reopen, open_batches

@@ -80,7 +80,7 @@ class Tally:
     def add_mask(self, mask: Any, where: Callable[[int], tuple[int, int | None]],
                  value_at: Callable[[int], Any]) -> None:
         """Count the true rows of a batch's boolean mask; sample the first ones."""
-        from . import kernels as pc
+        from gitgov.core import arrow_kernels as pc
 
         count = mask.true_count if hasattr(mask, "true_count") else int(pc.sum(mask).as_py() or 0)
         if not count:
@@ -105,7 +105,7 @@ class Tally:
 def _sorted_repeats(keys: Any) -> tuple[Any, int] | None:
     """For keys in ascending order (ids as exported), the repeats without hashing:
     a repeat is equal to the key before it. None when the keys are not in order."""
-    from . import kernels as pc
+    from gitgov.core import arrow_kernels as pc
 
     if keys.null_count or len(keys) < 2:
         return None
@@ -139,7 +139,7 @@ class KeyTracker:
         if self.known is None:
             self.chunks.append(keys)
             return None
-        from . import kernels as pc
+        from gitgov.core import arrow_kernels as pc
 
         hit = pc.fill_null(pc.is_in(keys, value_set=self.known), False)
         if not hit.true_count:
@@ -156,7 +156,7 @@ class KeyTracker:
     def repeated(self) -> tuple[Any, int]:
         """(the keys that occur more than once, the number of rows repeating one)."""
         import pyarrow as pa
-        from . import kernels as pc
+        from gitgov.core import arrow_kernels as pc
 
         if not self.chunks:
             return None, 0
@@ -175,7 +175,7 @@ class KeyTracker:
     def finish(self, tally: Tally, where: Callable[[int], tuple[int, int | None]],
                show: Callable[[Any], Any]) -> Any:
         """Count rows that repeat an earlier key; sample them with the row they repeat."""
-        from . import kernels as pc
+        from gitgov.core import arrow_kernels as pc
 
         dups, repeats = self.repeated()
         if dups is None:

@@ -1,4 +1,4 @@
-"""The Arrow compute kernels the checks use, called without importing pyarrow.compute.
+"""The Arrow compute kernels gitgov uses, called without importing pyarrow.compute.
 
 ``import pyarrow.compute`` builds a Python wrapper for each of its ~300
 kernels, about 0.1 s of every `gitgov check` and of every commit that stages
@@ -14,7 +14,7 @@ from typing import Any
 from pyarrow import _compute as _c
 from pyarrow import lib as _lib
 
-from gitgov.core.arrow_values import scalar
+from .arrow_values import scalar
 
 _call = _c.call_function
 _ARROW = (_lib.Array, _lib.ChunkedArray, _lib.Scalar)  # a Python literal is made a scalar here,
@@ -114,7 +114,7 @@ for _name in ("invert", "and_", "or_", "is_valid", "is_null", "if_else", "indice
               "unique", "value_counts", "less", "less_equal", "greater", "equal", "subtract",
               "floor", "any", "take",
               "all", "utf8_length", "binary_length", "drop_null", "replace_with_mask",
-              "binary_join"):
+              "binary_join", "not_equal", "utf8_trim_whitespace"):
     globals()[_name] = _plain(_name.rstrip("_") if _name in ("and_", "or_") else _name)
 del _name
 
