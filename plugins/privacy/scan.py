@@ -131,8 +131,8 @@ def classify(table: "pa.Table", detectors: Sequence[Detector], rows: int = SAMPL
         column = text_column(table.column(name))
         if column is None:
             continue
-        values = pc.utf8_trim_whitespace(column.drop_null())
-        values = values.filter(pc.not_equal(values, av.scalar("", values.type)))
+        values = pc.utf8_trim_whitespace(pc.drop_null(column))
+        values = pc.filter(values, pc.not_equal(values, av.scalar("", values.type)))
         scan = ColumnScan(column=name, sampled=len(values))
         if scan.sampled:
             scan.protected = pc.sum(pc.starts_with(values, "gg1:")).as_py() or 0
@@ -145,7 +145,7 @@ def classify(table: "pa.Table", detectors: Sequence[Detector], rows: int = SAMPL
 def _match(values: "pa.ChunkedArray", detector: Detector) -> Classification | None:
     from gitgov.core import arrow_kernels as pc
 
-    hits = values.filter(pc.match_substring_regex(values, f"^(?:{detector.pattern})$"))
+    hits = pc.filter(values, pc.match_substring_regex(values, f"^(?:{detector.pattern})$"))
     count = len(hits)
     if count and detector.check is not None:
         count = sum(1 for v in hits.to_pylist() if detector.check(v))
