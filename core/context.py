@@ -21,6 +21,7 @@ class Context:
     ledger_path: Path | None = None
     pending: list[Event] = field(default_factory=list)
     _ledger: "Ledger | None" = None
+    _in_worktree: dict[tuple[str, str], bool] = field(default_factory=dict)
 
     @property
     def root(self) -> Path:
@@ -46,8 +47,25 @@ class Context:
                 return open_plain(self.repo.open_blob(blob),
                                   lambda kid: keys.key_by_id(kid, getattr(event, "path", blob)),
                                   getattr(event, "path", blob))
-            return self.repo.open_blob(blob)
+            local = self.worktree_file(event)
+            return open(local, "rb") if local is not None else self.repo.open_blob(blob)
         return open(self.root / getattr(event, "path"), "rb")
+
+    def worktree_file(self, event: Event) -> Path | None:
+        """The event's file in the working tree when it holds exactly the event's blob.
+
+        Git keeps blobs compressed: reading a staged 100 MB file back costs git about
+        0.4 s of CPU each time a plugin reads it, hashing the file on disk a sixth of
+        that, once.
+        """
+        blob, path = getattr(event, "blob", None), getattr(event, "path", None)
+        if not blob or not path or self.repo is None or self.repo.bare:
+            return None
+        if (path, blob) not in self._in_worktree:
+            from .blobid import blob_id
+
+            self._in_worktree[(path, blob)] = blob_id(self.root / path) == blob
+        return self.root / path if self._in_worktree[(path, blob)] else None
 
     def read_data(self, event: Event, limit: int | None = None) -> bytes:
         with self.open_data(event) as stream:

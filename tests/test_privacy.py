@@ -112,6 +112,20 @@ def test_confidence_is_the_share_of_matching_sampled_values():
     assert (best.kind, best.matched, best.sampled, best.percent) == ("email", 97, 100, "97%")
 
 
+def test_a_large_csv_is_classified_from_line_runs_spread_over_it():
+    from gitgov.plugins.privacy.scan import SAMPLE_FROM_BYTES, read_sample
+
+    rows = [f"{i},user{i}@example.com,{i % 7}" for i in range(SAMPLE_FROM_BYTES // 20)]
+    data = ("id,contact,n\n" + "\n".join(rows) + "\n").encode()
+    table = read_sample(data, "csv", "big.csv", 1000)
+    ids = [int(v) for v in table.column("id").to_pylist()]
+    assert 900 <= table.num_rows <= 1100 and ids == sorted(set(ids))  # whole rows, no repeats
+    assert ids[0] == 0 and ids[-1] > len(rows) * 0.98  # from the first rows to the last ones
+    assert all(v == f"user{i}@example.com" for i, v in zip(ids, table.column("contact").to_pylist()))
+    quoted = data.replace(b"user1@", b'"user1"@', 1)  # quotes: a line break may not end a row
+    assert read_sample(quoted, "csv", "big.csv", 1000).num_rows == 1000  # read whole, then sampled
+
+
 def test_undeclared_pii_blocks_the_commit_with_how_to_declare_it(priv_repo):
     write(priv_repo, "data/contacts.csv", contacts())
     git(priv_repo, "add", "data/contacts.csv")

@@ -6,7 +6,7 @@ from typing import Any
 from gitgov.core.errors import InputError
 from gitgov.core.events import DataAdded, Fact, Finding, error, info, warning
 
-from .scan import SAMPLE_ROWS, THRESHOLD, ColumnScan, all_detectors, classify, format_of, read_table
+from .scan import SAMPLE_ROWS, THRESHOLD, ColumnScan, all_detectors, classify, format_of, read_sample
 
 CHOICES = "protect = encrypt | pseudonymize | mask | drop | allow"
 
@@ -51,7 +51,7 @@ def _scans(event: DataAdded, ctx: Any, data: bytes, fmt: str, rows: int) -> tupl
     if isinstance(scans, InputError):
         raise scans
     if scans is None:
-        scans = classify(read_table(data, fmt, event.path), detectors, rows)
+        scans = classify(read_sample(data, fmt, event.path, rows), detectors, rows)
     return scans, problems
 
 

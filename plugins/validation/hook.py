@@ -156,6 +156,8 @@ def _check(ctx: "Context", event: "DataAdded", snap: Snapshot, rs: RuleSet, refs
     local = None
     if event.stage in ("checked", "observed") or event.blob is None:
         local = str(ctx.root / event.path)
+    elif (same := ctx.worktree_file(event)) is not None:  # staged, and the file on disk is it
+        local = str(same)
     source = Source(event.path, lambda: ctx.open_data(event), local=local)
     keep = options(ctx).setdefault("keep", {}).setdefault(event.path, {})
     keep.update(ruleset=rs, references=refs)

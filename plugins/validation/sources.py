@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import subprocess
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
 from .formats import Source
@@ -25,24 +24,12 @@ def _git(repo: "Repo", *args: str, input: bytes | None = None) -> bytes | None:
     return proc.stdout if proc.returncode == 0 else None
 
 
-def blob_id(path: Path | str) -> str:
-    """The id Git would give the file's bytes (sha1 of "blob <size>\\0" + bytes), read in chunks.
-
-    Not `git hash-object`: it maps the whole file into memory, which would make
-    checking a large file look (and, on a small machine, be) as big as the file.
-    """
-    import hashlib
-
-    digest = hashlib.sha1(b"blob %d\0" % os.path.getsize(path))
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)  # hashlib releases the GIL for large chunks
-    return digest.hexdigest()
-
-
 def hash_files(repo: "Repo", paths: list[str]) -> dict[str, str]:
     """Git blob ids of files in the working tree (without writing them to Git)."""
-    return {p: blob_id(repo.root / p) for p in paths if (repo.root / p).is_file()}
+    from gitgov.core.blobid import blob_id
+
+    ids = {p: blob_id(repo.root / p) for p in paths if (repo.root / p).is_file()}
+    return {p: b for p, b in ids.items() if b is not None}
 
 
 def hash_later(repo: "Repo", paths: list[str]) -> "Callable[[], dict[str, str]]":
