@@ -102,11 +102,11 @@ def test_an_empty_ledger_gets_a_page_that_says_what_to_do_first(initialized):
 
 
 def test_without_the_extra_it_says_how_to_get_it(initialized):
-    code = ("import sys; sys.modules['pygal'] = None\n"
+    code = ("import sys; sys.modules['grandalf'] = None\n"
             "from gitgov.core.cli import main; sys.exit(main(['report']))")
     proc = subprocess.run([sys.executable, "-c", code], cwd=initialized, capture_output=True, text=True)
     assert proc.returncode == 2
-    assert proc.stderr.strip() == ("gitgov: gitgov report needs the report extra (pygal is missing): "
+    assert proc.stderr.strip() == ("gitgov: gitgov report needs the report extra (grandalf is missing): "
                                    "pip install 'gitgov[report]'")
     assert not (initialized / "report.html").exists()
 

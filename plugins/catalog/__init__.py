@@ -8,9 +8,9 @@
   runs, compliance and an audit summary).
 
 Everything is read from gitgov.toml and the ledger; the catalog writes
-nothing. The report's charts and graph need the `report` extra
-(`pip install 'gitgov[report]'`: pygal, grandalf, Jinja2); the rest needs
-only the standard library.
+nothing. The report's graph layout and page need the `report` extra
+(`pip install 'gitgov[report]'`: grandalf, Jinja2; its charts are drawn
+as plain SVG); the rest needs only the standard library.
 """
 from __future__ import annotations
 

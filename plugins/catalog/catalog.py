@@ -34,6 +34,8 @@ def build(src: Sources, files: dict[str, list[dict[str, Any]]] | None = None,
         n for n in known | set(files) if n and n not in src.policy.datasets)
     if only is not None:
         names = [n for n in names if n == only]
+    else:
+        versions.count_all(src)  # one grouped query rather than one per dataset
     retention = retention_status(src, files)
     return [entry(name, src.dataset(name), files.get(name, []), versions.count(src, name),
                   latest.get(name), retention.get(name)) for name in names]

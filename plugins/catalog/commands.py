@@ -59,8 +59,8 @@ def report_cmd(output: Path, skip_verify: bool) -> int:
     try:
         from .html import render
     except ImportError as exc:
-        raise InputError(f"gitgov report needs the report extra ({exc.name or exc} is missing): "
-                         f"{EXTRA_HINT}") from None
+        missing = (exc.name or "").split(".")[0] or exc  # the package to install, not its module
+        raise InputError(f"gitgov report needs the report extra ({missing} is missing): {EXTRA_HINT}") from None
     from . import worker
     from .gather import add_audit, gather
     from .html import figures

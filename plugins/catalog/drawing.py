@@ -7,11 +7,28 @@ Each connected part is laid out on its own and the parts are stacked.
 """
 from __future__ import annotations
 
+import sys
 from html import escape
 from typing import Any
 
-from grandalf.graphs import Edge, Graph, Vertex
-from grandalf.layouts import SugiyamaLayout
+
+def _grandalf() -> tuple[Any, Any, Any, Any]:
+    """grandalf's classes. Its geometry module imports numpy (0.1 to 0.2 s) for a force
+    layout this drawing does not use and falls back to plain Python without it: unless
+    numpy is loaded already, it is kept out of this import."""
+    blocked = "numpy" not in sys.modules
+    if blocked:
+        sys.modules["numpy"] = None  # type: ignore[assignment]  # makes `import numpy` fail
+    try:
+        from grandalf.graphs import Edge, Graph, Vertex
+        from grandalf.layouts import SugiyamaLayout
+    finally:
+        if blocked:
+            del sys.modules["numpy"]
+    return Edge, Graph, Vertex, SugiyamaLayout
+
+
+Edge, Graph, Vertex, SugiyamaLayout = _grandalf()
 
 BOX_W, BOX_H = 190, 38
 COLUMN_GAP, ROW_GAP, PART_GAP, PAD = 70, 12, 26, 10

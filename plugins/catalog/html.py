@@ -6,6 +6,8 @@ a CI artifact viewer or a browser offline shows exactly what was written.
 """
 from __future__ import annotations
 
+import hashlib
+import pickle
 import re
 from importlib import resources
 from typing import Any
@@ -18,18 +20,67 @@ from .gather import MAX_CHARTS
 from .text import number, short, size, when
 
 RUN_CHART_GROUPS, RUN_CHART_METRICS = 4, 2
-_SCRIPT = re.compile(r"<script\b.*?</script>", re.S)
-_COMMENT = re.compile(r"<!--.*?-->", re.S)
 
 
 def _svg(text: str) -> Markup:
-    """Inline SVG without pygal's inert config script and credits comment."""
-    return Markup(_COMMENT.sub("", _SCRIPT.sub("", text)))
+    """Inline SVG drawn by charts.py (which escapes every text it puts in)."""
+    return Markup(text)
+
+
+_DICT_ATTRIBUTES = frozenset(dir(dict))
+
+
+class _Environment(jinja2.Environment):
+    """Jinja2 with a quicker `d.key` for the plain dicts gather() makes.
+
+    Jinja looks an attribute up first and the key after: for a dict that costs
+    a caught AttributeError per lookup, tens of thousands on a long ledger. The
+    answer is the same: a dict's own attributes (items, get...) still come first.
+    """
+
+    def getattr(self, obj: Any, attribute: str) -> Any:
+        if type(obj) is dict and attribute not in _DICT_ATTRIBUTES:
+            try:
+                return obj[attribute]
+            except KeyError:
+                pass
+        return super().getattr(obj, attribute)
+
+
+class _Compiled(jinja2.FileSystemBytecodeCache):
+    """The compiled template, kept between runs in the user's own temporary folder:
+    compiling it costs about as much as rendering the page. A cache that cannot be
+    read or written only makes the report slower."""
+
+    def load_bytecode(self, bucket: Any) -> None:
+        try:
+            super().load_bytecode(bucket)
+        except (OSError, EOFError, ValueError, TypeError, pickle.UnpicklingError):
+            bucket.reset()
+
+    def dump_bytecode(self, bucket: Any) -> None:
+        try:
+            super().dump_bytecode(bucket)
+        except OSError:
+            pass
+
+
+_OPTIONS: dict[str, Any] = {"autoescape": True, "trim_blocks": True, "lstrip_blocks": True}
+
+
+def _compiled() -> jinja2.BytecodeCache | None:
+    # The file name holds what the compiled code depends on besides the template's text
+    # (which Jinja checks itself): other options or another Jinja compile it afresh.
+    key = hashlib.sha256(repr((jinja2.__version__, sorted(_OPTIONS.items()))).encode()).hexdigest()[:16]
+    try:
+        return _Compiled(pattern=f"gitgov-report-{key}-%s.cache")
+    except (OSError, RuntimeError):  # no private temporary folder to be had
+        return None
 
 
 def _env() -> jinja2.Environment:
-    env = jinja2.Environment(autoescape=True, trim_blocks=True, lstrip_blocks=True,
-                             undefined=jinja2.StrictUndefined)
+    env = _Environment(**_OPTIONS, undefined=jinja2.StrictUndefined, loader=jinja2.FunctionLoader(_asset),
+                       bytecode_cache=_compiled())
     env.filters.update(size=size, short=short, when=when, number=number, pct=_pct, who=_who,
                        slug=lambda v: re.sub(r"[^A-Za-z0-9]+", "-", str(v)).strip("-"))
     return env
@@ -71,5 +122,5 @@ def render(data: dict[str, Any], figs: dict[str, Any] | None = None) -> str:
     figs = dict(figs if figs is not None else figures(data))
     by_day = data["audit"]["by_day"]
     figs["activity"] = _svg(charts.activity(by_day)) if len(by_day) > 1 else None
-    template = _env().from_string(_asset("report.html.j2"))
+    template = _env().get_template("report.html.j2")
     return template.render(d=data, fig=figs, css=Markup(_asset("report.css")), max_charts=MAX_CHARTS)

@@ -14,7 +14,8 @@ _REPRO = """SELECT p.run_id, p.verdict FROM reproductions AS p
 
 
 def groups(src: Sources, per_group: int = 50) -> list[dict[str, Any]]:
-    """Runs by name, newest group first; each with its newest `per_group` runs, oldest first."""
+    """Runs by name, newest group first; each with its newest `per_group` runs, oldest first
+    (only those carry their params)."""
     metrics: dict[str, dict[str, float]] = {}
     for run_id, name, value in src.rows(_METRICS):
         metrics.setdefault(run_id, {})[name] = value
@@ -25,7 +26,7 @@ def groups(src: Sources, per_group: int = 50) -> list[dict[str, Any]]:
         found.setdefault(label, []).append({
             "run_id": run_id, "status": status, "started": started, "duration": duration,
             "actor": actor, "commit": commit, "dirty": bool(dirty), "seed": seed,
-            "params": loads(params) or {}, "metrics": metrics.get(run_id, {}),
+            "params": params, "metrics": metrics.get(run_id, {}),
             "reproduced": reproduced.get(run_id)})
     out = [_group(label, runs, per_group) for label, runs in found.items()]
     return sorted(out, key=lambda g: g["runs"][-1]["started"] if g["runs"] else "", reverse=True)
@@ -33,6 +34,8 @@ def groups(src: Sources, per_group: int = 50) -> list[dict[str, Any]]:
 
 def _group(label: str, runs: list[dict[str, Any]], per_group: int) -> dict[str, Any]:
     shown = runs[-per_group:]
+    for r in shown:  # only the runs shown: a long history of runs is mostly not
+        r["params"] = loads(r["params"]) or {}
     params = sorted({k for r in shown for k in r["params"]})
     names = sorted({k for r in shown for k in r["metrics"]})
     varying = [k for k in params if len({repr(r["params"].get(k)) for r in shown}) > 1]

@@ -18,6 +18,12 @@ from pathlib import Path
 from typing import Any
 
 ACTIVITY = "SELECT kind, actor, substr(time, 1, 10), COUNT(*) FROM journal GROUP BY 1, 2, 3"
+# Both passes read every page of the journal: mapped into memory, the pages are not
+# copied through read() twice over (a tenth of a second of system time per 100 MB).
+# Only in the second process: a read error through a mapping kills the process, and
+# the report then does the passes itself (answer()), without one.
+MMAP_BYTES = 1 << 30
+
 
 def start(root: Path, verify: bool) -> subprocess.Popen:
     cmd = [sys.executable, "-m", "gitgov.plugins.catalog.worker", str(root)]
@@ -42,7 +48,9 @@ def answer(proc: subprocess.Popen, root: Path, verify: bool) -> dict[str, Any]:
     return run(root, verify) if "error" in found else found
 
 
-def run(root: Path, verify: bool) -> dict[str, Any]:
+def run(root: Path, verify: bool, mapped: bool = False) -> dict[str, Any]:
+    from concurrent.futures import ThreadPoolExecutor
+
     from gitgov.core.commands.ledger_cmds import anchors
     from gitgov.core.errors import GitgovError
     from gitgov.core.git import Repo
@@ -50,22 +58,37 @@ def run(root: Path, verify: bool) -> dict[str, Any]:
 
     try:
         repo = Repo.discover(root)
-        with open_ledger(repo.ledger_path) as ledger:
+        # SQLite counts and sorts without holding the GIL: the counts are made on a
+        # second connection while this thread hashes the chain.
+        with ThreadPoolExecutor(1) as pool:
+            counted = pool.submit(_activity, repo.ledger_path, mapped)
             result: dict[str, Any] = {"verify": None}
             if verify:
-                known = anchors(repo)
-                report = ledger.verify(known)
+                with open_ledger(repo.ledger_path) as ledger:
+                    if mapped:
+                        ledger.db.execute(f"PRAGMA mmap_size = {MMAP_BYTES}")
+                    known = anchors(repo)
+                    report = ledger.verify(known)
                 result["verify"] = {"ok": report.ok, "entries": report.count, "anchors": len(known),
                                     "first_bad_seq": report.first_bad_seq, "reason": report.reason}
-            result["activity"] = ledger.db.execute(ACTIVITY).fetchall()
+            result["activity"] = counted.result()
             return result
     except GitgovError as exc:
         return {"error": str(exc)}
 
 
+def _activity(path: Path, mapped: bool) -> list[tuple]:
+    from gitgov.core.ledger import open_ledger
+
+    with open_ledger(path) as ledger:
+        if mapped:
+            ledger.db.execute(f"PRAGMA mmap_size = {MMAP_BYTES}")
+        return ledger.db.execute(ACTIVITY).fetchall()
+
+
 def main(argv: list[str]) -> int:
     root = Path(argv[0]) if argv else Path(".")
-    print(json.dumps(run(root, "--no-verify" not in argv)))
+    print(json.dumps(run(root, "--no-verify" not in argv, mapped=True)))
     return 0
 
 
