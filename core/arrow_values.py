@@ -66,6 +66,21 @@ def mask(flags: Sequence[bool]) -> Any:
     return _cast(raw, pa.bool_())
 
 
+def holds_byte(values: Any, byte: bytes) -> bool:
+    """Whether the bytes of a string or binary array hold `byte` (those of its nulls may count:
+    a true answer means "perhaps"). One memchr over the data, no kernel per value."""
+    import pyarrow.types as pt
+
+    offsets, data = values.buffers()[1:3]
+    if data is None or not len(values):
+        return False
+    width = 8 if pt.is_large_string(values.type) or pt.is_large_binary(values.type) else 4
+    first = int.from_bytes(offsets[width * values.offset:width * (values.offset + 1)], "little")
+    last = values.offset + len(values)
+    end = int.from_bytes(offsets[width * last:width * (last + 1)], "little")
+    return byte in data[first:end].to_pybytes()  # a copy, then memchr: faster than a scan
+
+
 def _infer(values: list) -> Any:
     import pyarrow as pa
 

@@ -312,18 +312,10 @@ def _strict(text: Any, logical: str) -> Any:
 
 
 def _identifier_like(text: Any) -> bool:
-    """Digits that are not numbers: "+4917..." phone numbers, "00731" codes with leading zeros.
+    """Digits that are not numbers: "+4917..." phone numbers, "00731" codes with leading zeros."""
+    from .matching import any_starts
 
-    Prefix tests first: a regular expression per value costs several times more, so it only
-    runs on the few values that start with a zero."""
-    from gitgov.core import arrow_kernels as pc
-
-    if pc.any(pc.starts_with(text, "+")).as_py():
-        return True
-    zero = pc.or_(pc.starts_with(text, "0"), pc.starts_with(text, "-0"))
-    if not pc.any(zero).as_py():
-        return False
-    return bool(pc.any(pc.match_substring_regex(pc.filter(text, zero), r"^-?0[0-9]")).as_py())
+    return any_starts(text, r"\+|-?0[0-9]")
 
 
 def infer(text: Any) -> str:

@@ -59,7 +59,7 @@ def mismatches(text: Any, pattern: str) -> Any:
             or not line_safe(pattern):
         return pc.invert(pc.match_substring_regex(text, whole))
     values = pc.drop_null(text) if text.null_count else text
-    if _has_line_break(values):
+    if av.holds_byte(values, b"\n"):
         return pc.invert(pc.match_substring_regex(text, whole))
     try:
         mask = _grouped(values, pattern, whole)
@@ -70,18 +70,23 @@ def mismatches(text: Any, pattern: str) -> Any:
     return mask
 
 
-def _has_line_break(values: Any) -> bool:
-    """Whether a value of a string or binary array without nulls holds a line break."""
-    import pyarrow.types as pt
+def any_starts(text: Any, pattern: str) -> bool:
+    """Whether some value of `text` starts with a match of `pattern` (which must be line-safe).
 
-    offsets, data = values.buffers()[1:3]
-    if data is None or not len(values):
+    Every batch of a numeric-looking column asks this, so the values are joined with line
+    breaks and searched in one pass: a match per value costs about three times more.
+    """
+    import pyarrow as pa
+    from gitgov.core import arrow_kernels as pc
+
+    values = pc.drop_null(text) if text.null_count else text
+    if not len(values):
         return False
-    width = 8 if pt.is_large_string(values.type) or pt.is_large_binary(values.type) else 4
-    first = int.from_bytes(offsets[width * values.offset:width * (values.offset + 1)], "little")
-    last = values.offset + len(values)
-    end = int.from_bytes(offsets[width * last:width * (last + 1)], "little")
-    return b"\n" in data[first:end].to_pybytes()  # a copy, then memchr: faster than a scan
+    if av.holds_byte(values, b"\n"):
+        return bool(pc.any(pc.match_substring_regex(values, f"^(?:{pattern})")).as_py())
+    whole = pa.ListArray.from_arrays(av.array([0, len(values)], pa.int32()), values)
+    joined = pc.binary_join(whole, av.scalar("\n", values.type))
+    return bool(pc.any(pc.match_substring_regex(joined, f"(?m)^(?:{pattern})")).as_py())
 
 
 def _grouped(values: Any, pattern: str, whole: str) -> Any:
