@@ -16,7 +16,6 @@ import queue
 import sys
 import threading
 import time
-import traceback
 from collections import deque
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Sequence
@@ -210,6 +209,8 @@ class Caller:
         self._worker = None  # the stuck thread keeps the old worker; later calls need a new one
         self.host.hung.add(plugin)
         if self.debug:
+            import traceback
+
             frame = sys._current_frames().get(worker.thread.ident)
             if frame is not None:
                 stack = "".join(traceback.format_stack(frame))
@@ -231,6 +232,8 @@ class Caller:
     def failure(self, plugin: str, hook_name: str, exc: BaseException) -> Finding:
         details: dict[str, Any] = {"exception": type(exc).__name__}
         if self.debug:
+            import traceback
+
             tb = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
             details["traceback"] = tb
             print(tb, file=sys.stderr)

@@ -19,6 +19,12 @@ if TYPE_CHECKING:
     import re
 
 ZERO = "0" * 40
+DISCOVER_ARGS = ("rev-parse", "--is-bare-repository", "--absolute-git-dir", "--git-common-dir",
+                 "--show-toplevel")
+# Commit, branch and changed files in one call (a run's snapshot). --no-optional-locks:
+# status need not refresh the index, so it writes nothing and cannot make a git
+# command the user runs meanwhile fail on index.lock.
+STATUS_ARGS = ("--no-optional-locks", "status", "--porcelain=v2", "--branch", "-z", "--untracked-files=no")
 
 
 class GitError(InputError):
@@ -28,11 +34,47 @@ class GitError(InputError):
 def run(args: Sequence[str], cwd: Path | str | None = None, *, input: bytes | None = None,
         check: bool = True, env: dict | None = None) -> bytes:
     """Run git and return stdout; raise GitError with git's stderr on failure."""
-    proc = subprocess.run(["git", *args], cwd=cwd, input=input, capture_output=True, env=env)
-    if check and proc.returncode != 0:
-        msg = proc.stderr.decode(errors="replace").strip().splitlines()
-        raise GitError(f"git {args[0]} failed: {msg[-1] if msg else 'exit ' + str(proc.returncode)}")
-    return proc.stdout
+    code, out, err = _call(args, cwd, input=input, env=env)
+    if check and code != 0:
+        msg = err.decode(errors="replace").strip().splitlines()
+        raise GitError(f"git {args[0]} failed: {msg[-1] if msg else 'exit ' + str(code)}")
+    return out
+
+
+# git commands started ahead of need (see prefetch): (args, cwd) -> the running process
+_started: dict[tuple[tuple[str, ...], str], subprocess.Popen] = {}
+
+
+def prefetch(args: Sequence[str], cwd: Path | str) -> None:
+    """Start ``git args`` in ``cwd`` now, in the background: the next run of exactly
+    these args in this folder takes its result instead of starting git again.
+
+    `gitgov run` starts the few git queries it will need before it imports the
+    rest of gitgov, so that they run on another core meanwhile. Only read-only
+    queries belong here: the result may be taken a little later.
+    """
+    key = (tuple(args), os.fspath(cwd))
+    if key not in _started:
+        _started[key] = subprocess.Popen(["git", *args], cwd=cwd, stdin=subprocess.DEVNULL,
+                                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+
+def discard_prefetched() -> None:
+    """Reap the prefetched commands that nothing asked for."""
+    while _started:
+        _, proc = _started.popitem()
+        proc.communicate()
+
+
+def _call(args: Sequence[str], cwd: Path | str | None, *, input: bytes | None = None,
+          env: dict | None = None) -> tuple[int, bytes, bytes]:
+    proc = _started.pop((tuple(args), os.fspath(cwd)), None) if (_started and cwd is not None
+                                                                  and input is None and env is None) else None
+    if proc is not None:
+        out, err = proc.communicate()
+        return proc.returncode, out, err
+    done = subprocess.run(["git", *args], cwd=cwd, input=input, capture_output=True, env=env)
+    return done.returncode, done.stdout, done.stderr
 
 
 def text(args: Sequence[str], cwd: Path | str | None = None, **kw) -> str:
@@ -79,17 +121,20 @@ class Repo:
     @classmethod
     def discover(cls, start: Path | str = ".") -> "Repo":
         start = Path(start).resolve()
-        proc = subprocess.run(["git", "rev-parse", "--is-bare-repository", "--absolute-git-dir",
-                               "--git-common-dir"], cwd=start, capture_output=True)
-        lines = proc.stdout.decode().splitlines()
-        if proc.returncode != 0 or len(lines) < 3:
+        # One git process for all four: --show-toplevel, last, fails only where there
+        # is no work tree (a bare repository, inside .git), after the others printed.
+        code, out, err = _call(DISCOVER_ARGS, start)
+        lines = out.decode().splitlines()
+        if len(lines) < 3:
             raise InputError(f"not a git repository: {start}")
         bare, git_dir, common = lines[0] == "true", Path(lines[1]), Path(lines[2])
         common = common if common.is_absolute() else (start / common).resolve()
         if bare:
             return cls(root=git_dir, git_dir=git_dir, common_dir=common, bare=True)
-        top = text(["rev-parse", "--show-toplevel"], start)
-        return cls(root=Path(top), git_dir=git_dir, common_dir=common)
+        if code != 0 or len(lines) < 4:
+            msg = err.decode(errors="replace").strip().splitlines()
+            raise GitError(f"git rev-parse failed: {msg[-1] if msg else 'exit ' + str(code)}")
+        return cls(root=Path(lines[3]), git_dir=git_dir, common_dir=common)
 
     @property
     def state_dir(self) -> Path:
@@ -224,9 +269,9 @@ class Repo:
     def identity(self) -> str:
         """The committer identity git would use now, as `Name <email>`."""
         for var in ("GIT_AUTHOR_IDENT", "GIT_COMMITTER_IDENT"):
-            proc = subprocess.run(["git", "var", var], cwd=self.root, capture_output=True)
-            if proc.returncode == 0:
-                return proc.stdout.decode().rsplit(">", 1)[0] + ">"
+            code, out, _ = _call(("var", var), self.root)
+            if code == 0:
+                return out.decode().rsplit(">", 1)[0] + ">"
         return os.environ.get("USER", "unknown")
 
     # ---- notes -----------------------------------------------------------

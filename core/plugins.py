@@ -218,13 +218,13 @@ def _unknown_names(policy: "Policy", infos: list[PluginInfo]) -> list[PluginInfo
     turns the intended plugin off, so it is reported like a load error. (A
     name in ``disable`` that is not installed is harmless: nothing to say.)
     """
-    import difflib
-
     known = [i.name for i in infos]
     found: list[PluginInfo] = []
     for name in dict.fromkeys(policy.plugins.enable or ()):
         if name in known:
             continue
+        import difflib  # only for a name that matches nothing: not on every run
+
         near = difflib.get_close_matches(name, known, n=1)
         hint = f" (did you mean '{near[0]}'?)" if near else ""
         found.append(PluginInfo(name=name, origin="unknown", enabled=False,

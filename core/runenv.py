@@ -8,10 +8,11 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import sys
 from pathlib import Path
 from typing import Any, Mapping, Sequence
+
+from .process import which
 
 # Names that say "secret" are never recorded, even when allow-listed.
 SECRET_WORDS = ("KEY", "TOKEN", "SECRET", "PASSWORD", "PASSWD", "CREDENTIAL", "PRIVATE")
@@ -61,7 +62,7 @@ def command_interpreter(command: Sequence[str], cwd: Path | None = None) -> str 
     """
     if not command:
         return None
-    exe = shutil.which(command[0], path=os.environ.get("PATH"))
+    exe = which(command[0], path=os.environ.get("PATH"))
     if exe is None and cwd is not None and (cwd / command[0]).is_file():
         exe = str(cwd / command[0])
     if exe is None:
@@ -83,7 +84,7 @@ def _shebang_python(path: str) -> str | None:
     if words and os.path.basename(words[0]) == "env" and len(words) > 1:
         words = words[1:]
     if words and _PYTHON_NAME.search(os.path.basename(words[0])):
-        return shutil.which(words[0]) or (words[0] if os.path.isabs(words[0]) else None)
+        return which(words[0]) or (words[0] if os.path.isabs(words[0]) else None)
     return None
 
 
@@ -199,7 +200,7 @@ def _cpu_model() -> str:
 
 def gpus() -> list[dict[str, str]]:
     """NVIDIA GPUs as nvidia-smi reports them; none when it is absent."""
-    smi = shutil.which("nvidia-smi")
+    smi = which("nvidia-smi")
     if smi is None:
         return []
     import subprocess

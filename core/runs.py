@@ -187,7 +187,10 @@ def start(request: RunRequest) -> int:
     resolve_command(request.command)  # a missing command is refused before anything is recorded
     collecting = gc.isenabled()
     gc.disable()  # start-up makes ~100k objects that all live to the end: no garbage to look for
+    from . import git
+
     try:
+        _prefetch_git(git)
         from .session import Session
 
         with Session.open(".", hooks=RUN_HOOKS) as session:
@@ -195,8 +198,19 @@ def start(request: RunRequest) -> int:
                 raise InputError(f"no ledger at {session.repo.ledger_path}; run `gitgov init` first")
             return _run(session, request)
     finally:
+        git.discard_prefetched()
         if collecting:
             gc.enable()
+
+
+def _prefetch_git(git) -> None:
+    """Start the git queries a run makes (where the repository is, who runs it, the
+    snapshot's status) now: they run on another core while gitgov imports the rest."""
+    here = os.getcwd()
+    git.prefetch(git.DISCOVER_ARGS, here)
+    if os.path.exists(os.path.join(here, ".git")):  # the top of a work tree: its root is here
+        git.prefetch(("var", "GIT_AUTHOR_IDENT"), here)
+        git.prefetch(git.STATUS_ARGS, here)
 
 
 class _Live:
@@ -327,6 +341,23 @@ def _say(text: str) -> None:
 
 
 def _remove_tree(path: Path) -> None:
-    import shutil
+    """Remove the audit folder: one file per process, no subfolders (shutil, which
+    would handle those, costs an import at the end of every run)."""
+    try:
+        entries = list(os.scandir(path))
+    except OSError:
+        return
+    for entry in entries:
+        try:
+            if entry.is_dir(follow_symlinks=False):
+                import shutil
 
-    shutil.rmtree(path, ignore_errors=True)
+                shutil.rmtree(entry.path, ignore_errors=True)
+            else:
+                os.unlink(entry.path)
+        except OSError:
+            pass
+    try:
+        os.rmdir(path)
+    except OSError:
+        pass

@@ -25,7 +25,6 @@ import errno
 import hashlib
 import mmap
 import os
-import shutil
 import stat
 import sys
 from pathlib import Path
@@ -36,6 +35,7 @@ from .errors import InputError
 LINK_MODES = ("auto", "hardlink", "copy")
 CHUNK = 1 << 20
 PARALLEL_MIN = 8 << 20  # below this a thread costs more than it saves
+STEP = 64 << 20  # what the copying thread hands the hashing one at a time (page-aligned)
 _FICLONE = 0x40049409  # Linux ioctl: clone a file's extents (btrfs, xfs, ...)
 # copy_file_range cannot copy between these two files (old kernel, other file systems, ...)
 _NO_COPY_RANGE = {getattr(errno, n) for n in ("EXDEV", "ENOSYS", "EINVAL", "EOPNOTSUPP", "ENOTSUP", "EPERM")
@@ -105,6 +105,8 @@ def _kernel_copy(src: Path, dst: Path) -> None:
             except OSError as exc:
                 if exc.errno not in _NO_COPY_RANGE:
                     raise
+    import shutil
+
     shutil.copyfile(src, dst)  # starts dst over
 
 
@@ -120,29 +122,108 @@ def _copy_small(src: Path, dst: Path) -> Digest:
 
 
 def _copy_hashing(src: Path, dst: Path) -> Digest:
-    """Copy in the kernel while this thread hashes: the two overlap on two cores,
-    so storing costs about the hash alone (which the run needs anyway)."""
-    if src.stat().st_size < PARALLEL_MIN:
+    """Copy in the kernel on one thread while this one hashes the copy as it lands.
+
+    The two overlap on two cores, so storing costs about the hash alone (which
+    the run needs anyway). Hashing the object rather than the source also means
+    its name is the hash of exactly the bytes it holds, even if the source
+    changes meanwhile; and the hash reads pages the copy has just put in the
+    cache, through a mapping, so no byte passes through a Python buffer.
+    """
+    size = src.stat().st_size
+    if size < PARALLEL_MIN or not hasattr(os, "copy_file_range"):
         return _copy_small(src, dst)
-    import threading
+    with open(src, "rb", buffering=0) as s, open(dst, "w+b", buffering=0) as d:
+        copier = _StepCopier(s.fileno(), d.fileno(), size)
+        digest = copier.hash_as_copied()
+    if copier.failed is None:
+        return digest
+    if copier.done == 0 and getattr(copier.failed, "errno", None) in _NO_COPY_RANGE:
+        return _copy_small(src, dst)  # the kernel cannot copy between these two: one pass here
+    raise copier.failed
 
-    failed: list[BaseException] = []
 
-    def copy() -> None:
+class _StepCopier:
+    """copy_file_range in steps of STEP bytes on a thread; hash_as_copied() follows it."""
+
+    def __init__(self, src_fd: int, dst_fd: int, size: int) -> None:
+        import threading
+
+        self.src_fd, self.dst_fd, self.size = src_fd, dst_fd, size
+        self.done = 0  # bytes copied so far, published after each step
+        self.finished = False
+        self.stop = False  # set when hashing failed: the copy is of no use then
+        self.failed: BaseException | None = None
+        self._cond = threading.Condition()
+        self._thread = threading.Thread(target=self._copy, name="gitgov-store-copy")
+
+    def _copy(self) -> None:
+        off = 0
         try:
-            _kernel_copy(src, dst)  # no byte passes through Python
-        except BaseException as exc:  # noqa: BLE001 - re-raised below
-            failed.append(exc)
+            while off < self.size and not self.stop:
+                end = min(off + STEP, self.size)
+                while off < end:
+                    n = os.copy_file_range(self.src_fd, self.dst_fd, end - off, off, off)
+                    if n == 0:  # the source shrank: the object is what was there
+                        end = self.size = off
+                        break
+                    off += n
+                with self._cond:
+                    self.done = off
+                    self._cond.notify()
+        except BaseException as exc:  # noqa: BLE001 - the hashing thread re-raises it
+            self.failed = exc
+        finally:
+            with self._cond:
+                self.finished = True
+                self._cond.notify()
 
-    worker = threading.Thread(target=copy, name="gitgov-store-copy")
-    worker.start()
+    def hash_as_copied(self) -> Digest:
+        sha, hashed = hashlib.sha256(), 0
+        self._thread.start()
+        try:
+            while True:
+                with self._cond:
+                    while self.done == hashed and not self.finished:
+                        self._cond.wait()
+                    upto, finished = self.done, self.finished
+                if upto > hashed:
+                    _hash_region(sha, self.dst_fd, hashed, upto - hashed)
+                    hashed = upto
+                elif finished:
+                    break
+        finally:
+            self.stop = True
+            self._thread.join()
+        return Digest(sha.hexdigest(), hashed)
+
+
+def _hash_region(sha, fd: int, offset: int, length: int) -> None:
+    """Hash ``length`` bytes of a file at ``offset`` (a multiple of the page size) through
+    a mapping: the pages are already in the cache, so mapping them costs little."""
+    flags = mmap.MAP_SHARED | getattr(mmap, "MAP_POPULATE", 0)
     try:
-        digest = hash_file(src)  # hashlib lets go of the interpreter lock on each chunk
+        region = mmap.mmap(fd, length, flags=flags, prot=mmap.PROT_READ, offset=offset)
+    except OSError:  # a file system that cannot map files: read them
+        _hash_read(sha, fd, offset, length)
+        return
+    view = memoryview(region)
+    try:
+        for start in range(0, length, CHUNK):
+            sha.update(view[start:start + CHUNK])  # hashlib lets go of the interpreter lock
     finally:
-        worker.join()
-    if failed:
-        raise failed[0]
-    return digest
+        view.release()
+        region.close()
+
+
+def _hash_read(sha, fd: int, offset: int, length: int) -> None:
+    end = offset + length
+    while offset < end:
+        chunk = os.pread(fd, min(CHUNK, end - offset), offset)
+        if not chunk:
+            raise OSError(errno.EIO, "the copy is shorter than what was copied")
+        sha.update(chunk)
+        offset += len(chunk)
 
 
 class ObjectStore:
@@ -261,6 +342,8 @@ class ObjectStore:
         if link != "copy" and _reflink(src, dest):
             os.chmod(dest, 0o644)
             return "reflink"
+        import shutil
+
         shutil.copyfile(src, dest)
         os.chmod(dest, 0o644)
         return "copy"
@@ -312,6 +395,8 @@ class ObjectStore:
 
     def push(self, digests: Iterable[str]) -> tuple[int, int]:
         """Upload objects the remote lacks; returns (sent, already there)."""
+        import shutil
+
         filesystem, base = self._remote()
         local = [d for d in dict.fromkeys(digests) if self.has(d)]
         there = self.remote_has(local)
@@ -330,6 +415,8 @@ class ObjectStore:
 
     def pull(self, digests: Iterable[str]) -> list[str]:
         """Download the objects the remote has and this store lacks; returns those fetched."""
+        import shutil
+
         missing = [d for d in dict.fromkeys(digests) if not self.has(d)]
         if not missing:
             return []

@@ -7,18 +7,18 @@ alerts elsewhere (chat, e-mail, a pager).
 """
 from __future__ import annotations
 
-import logging
-
 from gitgov.core.hookspecs import hookimpl
 
 __version__ = "1.0"
-_LEVEL = {"error": logging.ERROR, "warning": logging.WARNING}
 
 
 @hookimpl
 def notify(finding, about, ctx) -> None:
+    import logging  # imported when an alert is sent, not whenever the plugin is loaded
+
+    levels = {"error": logging.ERROR, "warning": logging.WARNING}
     where = finding.path or (about.subject if about is not None else "") or "(daemon)"
     origin = f"{finding.plugin}/{finding.code}" if finding.plugin else finding.code
-    logging.getLogger("gitgov.alerts").log(_LEVEL.get(finding.severity, logging.INFO),
+    logging.getLogger("gitgov.alerts").log(levels.get(finding.severity, logging.INFO),
                                            "ALERT %s %s [%s]: %s", finding.severity, where, origin,
                                            finding.message)

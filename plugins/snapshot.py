@@ -65,12 +65,10 @@ def _relative_cwd(root: Path, cwd: Path) -> str:
 
 
 def git_state(repo, store) -> dict[str, Any]:
-    """Commit, branch and dirty flag from one `git status`; the diff only when dirty.
+    """Commit, branch and dirty flag from one `git status`; the diff only when dirty."""
+    from gitgov.core.git import STATUS_ARGS
 
-    --no-optional-locks: status need not refresh the index, so it writes nothing and
-    cannot make a git command the user runs meanwhile fail on index.lock."""
-    out = repo.git("--no-optional-locks", "status", "--porcelain=v2", "--branch", "-z",
-                   "--untracked-files=no")
+    out = repo.git(*STATUS_ARGS)
     commit, branch, changed = None, None, []
     for rec in out.decode("utf-8", "surrogateescape").split("\0"):
         if rec.startswith("# branch.oid "):
