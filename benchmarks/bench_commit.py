@@ -316,5 +316,16 @@ def report(setups: list[Setup], reps: dict, csv_mb: int, checks: list[str]) -> s
     return "\n".join(lines) + "\n"
 
 
+def main(argv: list[str] | None = None) -> None:
+    import argparse
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0].rstrip(",") + " ...",
+                                     epilog="Prints a markdown section; benchmarks/run.py --only commit"
+                                            " writes it into RESULTS.md.")
+    parser.add_argument("--quick", action="store_true",
+                        help="fewer repetitions and a 10 MB CSV instead of 100 MB")
+    print(run(parser.parse_args(argv).quick))
+
+
 if __name__ == "__main__":
-    print(run("--quick" in sys.argv[1:]))
+    main()

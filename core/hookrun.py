@@ -107,12 +107,17 @@ def _staged():
     return [(parts[i], parts[i - 1].split()[3]) for i in range(1, len(parts), 2)]
 
 
-def _secret_content(paths):
+def _grep_secrets(paths):
+    """Start a git grep for secret content in these staged paths: (pid, out_fd)."""
+    return _spawn(["--literal-pathspecs", "grep", "--cached", "-q", "-P", "-e", SECRET_CONTENT,
+                   "--", *[p.decode("utf-8", "surrogateescape") for p in paths]])
+
+
+def _secret_content(paths, first):
+    """`first`: the started grep of paths[:GREP_BATCH]; the other batches run one by one."""
     for start in range(0, len(paths), GREP_BATCH):
-        batch = paths[start:start + GREP_BATCH]
-        code, _ = _git(["--literal-pathspecs", "grep", "--cached", "-q", "-P", "-e",
-                        SECRET_CONTENT, "--", *[p.decode("utf-8", "surrogateescape") for p in batch]])
-        if code != 1:  # 0: found; anything else: git could not tell
+        grep = first if start == 0 else _grep_secrets(paths[start:start + GREP_BATCH])
+        if _finish(*grep)[0] != 1:  # 0: found; anything else: git could not tell
             return True
     return False
 
@@ -140,7 +145,13 @@ def needs_full_check(limit, pathspecs):
         return True  # 1: a governed or secret-named path is staged; else git failed
     if not staged:
         return False
-    return _secret_content([p for p, _ in staged]) or _too_large([b for _, b in staged], limit)
+    paths = [p for p, _ in staged]
+    first = _grep_secrets(paths[:GREP_BATCH])  # greps while cat-file reads the sizes
+    if _too_large([b for _, b in staged], limit):
+        os.kill(first[0], 15)  # SIGTERM: no need to grep a blob over the limit
+        _finish(*first)
+        return True
+    return _secret_content(paths, first)
 
 
 def _fast_pre_commit():

@@ -96,10 +96,10 @@ def uninstall_hooks(repo: Path, hook_types: Iterable[str] = HOOK_TYPES) -> list[
 
 
 def fastpath_file() -> Path:
-    """The hook fast-path script inside the installed package."""
+    """The hook fast-path script inside the installed package (it runs hookrun)."""
     import gitgov.core
 
-    return Path(gitgov.core.__file__).parent / "hookrun.py"
+    return Path(gitgov.core.__file__).parent / "hookstart.py"
 
 
 def is_ours(path: Path) -> bool:

@@ -9,16 +9,18 @@ depends on re-serialising parsed JSON. `prev` is the id of the entry before (64
 zeros for seq 1): editing, deleting, inserting or reordering rows breaks the
 chain. Triggers refuse UPDATE, DELETE and INSERT OR REPLACE.
 
-Writers take the write lock up front (BEGIN IMMEDIATE) so the hook, the watcher
-and the CLI can append at once without losing entries; projections.py updates
-its tables in the same transaction. Stdlib only: this is the hook hot path.
+Writers queue on an flock of `<ledger>-lock` (ledger_queue.py), then take the
+write lock up front (BEGIN IMMEDIATE) so the hook, the watcher and the CLI can
+append at once without losing entries; projections.py updates its tables in the
+same transaction. WAL with synchronous=NORMAL: a committed append survives the
+crash of any process; a power cut or OS crash may lose the last transactions
+(never corrupting the file or the chain). Canonical JSON and ids: ledger_canon.py.
+Stdlib only (orjson when installed): this is the hook hot path.
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import os
-from json.encoder import encode_basestring as _quote  # what _CANON uses for str (ensure_ascii=False)
 import sqlite3
 import time as _time
 from collections.abc import Iterable, Iterator, Mapping
@@ -31,36 +33,20 @@ from typing import Any
 
 from gitgov.core import projections
 from gitgov.core.errors import LedgerError
+from gitgov.core import ledger_canon
+from gitgov.core.ledger_canon import canonical_json, canonical_text, entry_id  # noqa: F401  (public here too)
+from gitgov.core.ledger_queue import WriterQueue
 
 GENESIS = "0" * 64
 APPLICATION_ID = 0x67677631  # "ggv1" in PRAGMA application_id: tells our files from other SQLite files
 BUSY_TIMEOUT_S = 30.0
+_BUSY_TIMEOUT_MS = int(BUSY_TIMEOUT_S * 1000)
 _SQLITE_MAGIC = b"SQLite format 3\x00"
 _SQLITE_BUSY = 5
 _APPEND_ONLY = "gitgov ledger is append-only"
 _NO_ANCHORS: Mapping[int, str] = MappingProxyType({})
 _COLUMNS = "seq, id, prev, time, kind, actor, source, subject, payload"
-_ID_TEMPLATE = '{"actor":%s,"kind":%s,"payload":%s,"prev":%s,"seq":%d,"source":%s,"subject":%s,"time":%s}'
-# check_circular=False: skips per-container bookkeeping; a cycle still fails (RecursionError).
-_CANON = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False,
-                          check_circular=False)
-
-
-def canonical_json(obj: Any) -> bytes:
-    """The one serialisation that ids are computed over (NaN/Infinity refused: not JSON)."""
-    return _CANON.encode(obj).encode()
-
-
-def entry_id(seq: int, prev: str, time: str, kind: str, actor: str, source: str,
-             subject: str, payload: str) -> str:
-    """Id of a journal entry; `payload` is its canonical JSON text."""
-    # Equal to canonical_json() of the dict with these 8 keys (a test checks it),
-    # spelled out with keys pre-sorted because this is half the cost of an append.
-    text = _ID_TEMPLATE % (_quote(actor), _quote(kind), _quote(payload), _quote(prev), seq,
-                           _quote(source), _quote(subject), _quote(time))
-    return hashlib.sha256(text.encode()).hexdigest()
-
-
+_INSERT = f"INSERT INTO journal ({_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?)"
 @dataclass(frozen=True, slots=True)
 class Entry:
     """What a caller asks to record. `time` defaults to the moment of append (UTC)."""
@@ -147,7 +133,7 @@ def open_ledger(path: Path, *, create: bool = False) -> Ledger:
         raise _error(path, exc) from None
     try:
         with _sqlite_errors(path):
-            db.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
+            db.execute(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS}")
             db.execute("PRAGMA synchronous = NORMAL")  # with WAL: durable enough, never corrupt
             db.execute("PRAGMA cache_size = -32768")  # 32 MiB, used only as needed: big batches spill less
             _check_identity(db, path, create)  # before WAL: never convert a file that is not ours
@@ -210,6 +196,7 @@ class Ledger:
     def __init__(self, path: Path, db: sqlite3.Connection):
         self.path = path
         self._db = db
+        self._queue = WriterQueue(path, BUSY_TIMEOUT_S)
 
     @property
     def db(self) -> sqlite3.Connection:
@@ -218,6 +205,7 @@ class Ledger:
 
     def close(self) -> None:
         self._db.close()
+        self._queue.close()
 
     def __enter__(self) -> Ledger:
         return self
@@ -231,16 +219,20 @@ class Ledger:
 
     def append(self, entries: Iterable[Entry]) -> list[Recorded]:
         """Record `entries` in one transaction with their projections: all or nothing."""
+        entries = list(entries)
+        if len(entries) >= ledger_canon.BATCH:
+            ledger_canon.use_orjson()
         rows = _prepare(entries, _utc_now())  # serialise before taking the lock
         if not rows:
             return []
-        with _sqlite_errors(self.path), _transaction(self._db):
+        with _sqlite_errors(self.path), self._queue.held(), _transaction(self._db):
             chained, recorded = _chain(_head(self._db), rows)
-            self._db.executemany(f"INSERT INTO journal ({_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?)", chained)
-            for rec, row in zip(recorded, chained):
-                if projections.wants(rec.kind, rec.payload):
-                    # Projectors see exactly what rebuild() will parse from the journal.
-                    projections.project(self._db, Recorded(*row[:8], json.loads(row[8])))
+            self._db.executemany(_INSERT, chained)
+            for i in projections.wanted(recorded):
+                # Projectors see exactly what rebuild() will parse from the journal;
+                # a plain payload (rows[i][7]) parses back equal, with the same types.
+                rec = recorded[i] if rows[i][7] else Recorded(*chained[i][:8], json.loads(chained[i][8]))
+                projections.project(self._db, rec)
         return recorded
 
     def entries(self, *, kind: str | None = None, subject: str | None = None,
@@ -262,8 +254,10 @@ class Ledger:
     def verify(self, anchors: Mapping[int, str] = _NO_ANCHORS) -> VerifyReport:
         """Recheck the whole chain; `anchors` ({seq: id} kept elsewhere, e.g. in Git)
         also catch a rewritten or truncated tail."""
+        ledger_canon.use_orjson()
         with _sqlite_errors(self.path):
-            rows = self._db.execute(f"SELECT {_COLUMNS} FROM journal ORDER BY seq")
+            rows = self._db.execute("SELECT id, seq, prev, time, kind, actor, source, subject, payload"
+                                    " FROM journal ORDER BY seq")
             report = _verify_rows(rows, _normalise(anchors))
             if report.ok and not _triggers_present(self._db):
                 return VerifyReport(False, report.count, None,
@@ -272,7 +266,7 @@ class Ledger:
 
     def rebuild(self) -> int:
         """Drop and recreate the projection tables from the journal; returns entries replayed."""
-        with _sqlite_errors(self.path), _transaction(self._db):
+        with _sqlite_errors(self.path), self._queue.held(), _transaction(self._db):
             return projections.replay(self._db)
 
     def has_passing_check(self, blob: str, ruleset: str | None = None) -> bool:
@@ -296,10 +290,10 @@ def _prepare(entries: Iterable[Entry], now: str) -> list[tuple[Any, ...]]:
         if not (e.kind and isinstance(e.payload, dict)):  # text fields are checked by _chain
             raise LedgerError(f"entry {n} ({e.kind!r}): needs a kind and a dict payload")
         try:
-            text = _CANON.encode(e.payload)
+            text, plain = canonical_text(e.payload)
         except (TypeError, ValueError, RecursionError) as exc:
             raise LedgerError(f"entry {n} ({e.kind}): payload is not storable JSON: {exc}") from None
-        rows.append((e.time or now, e.kind, e.actor, e.source, e.subject, text, e.payload))
+        rows.append((e.time or now, e.kind, e.actor, e.source, e.subject, text, e.payload, plain))
     return rows
 
 
@@ -308,7 +302,7 @@ def _chain(head: tuple[int, str] | None,
     """Journal rows and their Recorded twins, built in one pass (this loop is the hot path)."""
     seq, prev = head or (0, GENESIS)
     out, recorded = [], []
-    for time, kind, actor, source, subject, text, payload in rows:
+    for time, kind, actor, source, subject, text, payload, _plain in rows:
         seq += 1
         try:
             new_id = entry_id(seq, prev, time, kind, actor, source, subject, text)
@@ -337,12 +331,19 @@ def _normalise(anchors: Mapping[Any, Any]) -> dict[int, str]:
 
 
 def _verify_rows(rows: Iterator[tuple[Any, ...]], anchors: Mapping[int, str]) -> VerifyReport:
+    """`rows` are (id, seq, prev, time, kind, actor, source, subject, payload) in seq order."""
     expected, prev, count = 1, GENESIS, 0
-    for seq, rid, rprev, *content in rows:
+    for row in rows:
         count += 1
-        bad = _check_row(expected, prev, seq, rid, rprev, content, anchors)
-        if bad:
-            return VerifyReport(False, count, min(seq, expected), bad)
+        try:  # the common case inline: _check_row says why a row is bad
+            sound = entry_id(*row[1:]) == row[0] and row[1] == expected and row[2] == prev
+        except (TypeError, ValueError):
+            sound = False
+        rid, seq = row[0], row[1]
+        if not sound or seq in anchors:
+            bad = _check_row(expected, prev, seq, rid, row[2], list(row[3:]), anchors)
+            if bad:
+                return VerifyReport(False, count, min(seq, expected), bad)
         expected, prev = seq + 1, rid
     last = expected - 1
     beyond = sorted(s for s in anchors if s > last)

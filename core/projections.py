@@ -107,6 +107,12 @@ def wants(kind: str, payload: dict[str, Any]) -> bool:
     return kind in PROJECTORS or bool(payload.get("findings"))
 
 
+def wanted(recs: Sequence[Recorded]) -> list[int]:
+    """Indexes of the entries `project` would write anything for (a bulk `wants`)."""
+    kinds = PROJECTORS
+    return [i for i, rec in enumerate(recs) if rec.kind in kinds or rec.payload.get("findings")]
+
+
 def replay(conn: sqlite3.Connection) -> int:
     """Recreate the projections from the whole journal; returns entries replayed."""
     from gitgov.core.ledger import Recorded  # ledger.py imports this module: import late

@@ -3,6 +3,7 @@ shims that `gitgov init` wrote, and what lands in the ledger and in git notes.""
 from __future__ import annotations
 
 import json
+import os
 import shlex
 import sqlite3
 import subprocess
@@ -132,6 +133,7 @@ def test_commit_without_governed_data_imports_no_heavy_module(initialized):
     assert commit(initialized, "data/raw/customers.csv").returncode == 0
     assert (initialized / ".gitgov" / "cache" / "fastpath").is_file()
     python, fastpath = shim_command(initialized, "pre-commit")
+    assert Path(fastpath).name == "hookstart.py"  # a tiny script: hookrun comes from its bytecode cache
 
     def run_hook() -> subprocess.CompletedProcess:  # the shim's exact command, plus -X importtime
         return subprocess.run([python, "-X", "importtime", "-S", fastpath, "pre-commit"],
@@ -153,6 +155,18 @@ def test_commit_without_governed_data_imports_no_heavy_module(initialized):
     full = run_hook()
     assert full.returncode == 0, full.stderr
     assert {"pluggy", "sqlite3"} <= imported_modules(full.stderr)
+
+
+def test_hook_entry_script_works_without_its_folder_on_sys_path(initialized):
+    # PYTHONSAFEPATH keeps the script's folder off sys.path; core/git.py must
+    # still never shadow GitPython's `git` in the full flow.
+    python, fastpath = shim_command(initialized, "pre-commit")
+    write(initialized, "data/raw/customers.csv", CSV)
+    git(initialized, "add", "data/raw/customers.csv")
+    out = subprocess.run([python, "-X", "importtime", "-S", fastpath, "pre-commit"], cwd=initialized,
+                         capture_output=True, text=True, env={**os.environ, "PYTHONSAFEPATH": "1"})
+    assert out.returncode == 0, out.stderr
+    assert {"pluggy", "sqlite3", "gitgov.core.hookflow"} <= imported_modules(out.stderr)
 
 
 # ---- findings, report and the secrets plugin -----------------------------------------

@@ -77,7 +77,7 @@ def snapshot(directory: Path) -> dict[str, tuple[bytes, int]]:
 def test_install_writes_executable_shims_with_recorded_paths(repo):
     lines = install_hooks(repo)
     assert len(lines) == len(HOOK_TYPES)
-    fast = Path(gitgov.core.__file__).parent / "hookrun.py"
+    fast = Path(gitgov.core.__file__).parent / "hookstart.py"
     for name in HOOK_TYPES:
         hook = repo / ".git" / "hooks" / name
         text = hook.read_text()
