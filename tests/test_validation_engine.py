@@ -187,6 +187,35 @@ def test_unique_over_many_batches_and_a_composite_primary_key(tmp_path):
     assert {s.row for s in pk.samples} == {30001, 30002}
 
 
+def test_bad_values_are_found_in_any_batch_before_or_after_clean_ones(tmp_path):
+    """A clean batch is cast whole; a batch that fails is searched slice by slice, and a
+    column that failed once is cast in slices from then on: every bad value is found."""
+    policy = """\
+        [datasets.t]
+        paths = ["t*"]
+        [datasets.t.columns.n]
+        type = "integer"
+        max = 1000
+        [datasets.t.columns.day]
+        type = "date"
+        [datasets.t.columns.ok]
+        type = "boolean"
+        """
+    rows = [f"{i % 1000},2024-01-{i % 28 + 1:02d},{'true' if i % 2 else 'false'}" for i in range(120_000)]
+    bad = {5: "x", 60_000: "12.5", 119_990: "1e3"}  # the first batch (1 MB), a later one, the end
+    for i, value in bad.items():
+        rows[i] = f"{value},2024-01-01,true"
+    rows[70_000] = "7,2024-02-30,true"  # a date that does not exist, in a batch of its own
+    rows[80_000] = "8000,2024-01-01,true"  # parses, breaks max
+    file = tmp_path / "t.csv"
+    file.write_text("n,day,ok\n" + "\n".join(rows) + "\n")
+    rs = ruleset(tmp_path, policy, "t")
+    report = check_source(Source("t.csv", lambda: open(file, "rb"), local=str(file)), rs, fmt=None)
+    assert failed(report) == {"n.type": 3, "day.type": 1, "n.max": 1}
+    assert rows_of(report, "n.type") == [i + 1 for i in sorted(bad)]
+    assert rows_of(report, "day.type") == [70_001] and rows_of(report, "n.max") == [80_001]
+
+
 # ---- bad input: one finding naming the line, never an exception ----------------------------
 
 @pytest.mark.parametrize("name, data, rule, text", [
