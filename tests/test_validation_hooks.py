@@ -83,6 +83,40 @@ def test_a_dirty_file_is_blocked_at_commit_with_the_report_by_rule(repo):
     assert (verdict, errors) == ("block", 3)
 
 
+def test_the_staged_version_is_checked_whether_or_not_the_working_tree_still_holds_it(repo):
+    # Staged dirty, fixed on disk only: blocked. (A file on disk equal to the staged blob
+    # is read from disk, which git would otherwise have to inflate; this one is not equal.)
+    write(repo, "data/customers.csv", DIRTY)
+    git(repo, "add", "data/customers.csv")
+    write(repo, "data/customers.csv", CLEAN)
+    proc = git(repo, "commit", "-q", "-m", "dirty staged", check=False)
+    assert proc.returncode == 1 and "validation/age.max" in proc.stderr
+    # Staged clean, broken on disk only: passes. Then the same bytes on disk and staged.
+    git(repo, "add", "data/customers.csv")
+    write(repo, "data/customers.csv", DIRTY)
+    assert git(repo, "commit", "-q", "-m", "clean staged", check=False).returncode == 0
+    write(repo, "data/customers.csv", CLEAN.replace("41", "42"))
+    assert commit(repo, "clean on disk too", "data/customers.csv").returncode == 0
+    assert git(repo, "rev-list", "--count", "HEAD").stdout.strip() == "3"
+
+
+def test_the_working_tree_copy_is_used_only_when_it_is_the_blob(repo):
+    from gitgov.core.events import DataAdded
+    from gitgov.core.session import Session
+
+    write(repo, "data/customers.csv", CLEAN)
+    git(repo, "add", "data/customers.csv")
+    blob = git(repo, "rev-parse", ":data/customers.csv").stdout.strip()
+    event = DataAdded(path="data/customers.csv", dataset="customers", blob=blob)
+    with Session.open(repo) as session:
+        assert session.ctx.worktree_file(event) == repo / "data/customers.csv"
+        assert session.ctx.read_data(event) == CLEAN.encode()
+    write(repo, "data/customers.csv", DIRTY)
+    with Session.open(repo) as session:
+        assert session.ctx.worktree_file(event) is None
+        assert session.ctx.read_data(event) == CLEAN.encode()  # from git: the staged bytes
+
+
 def test_a_clean_commit_records_metrics_profile_and_its_commit(repo):
     write(repo, "data/customers.csv", CLEAN)
     assert commit(repo, "add customers", "data/customers.csv").returncode == 0
