@@ -36,6 +36,16 @@ def cast(arr: Any, target_type: Any, safe: bool = True) -> Any:
     return _call("cast", [arr], opts)
 
 
+def try_cast(arr: Any, target_type: Any) -> Any:
+    """The cast, or None when a value does not convert (or the types do not cast at all)."""
+    from pyarrow import lib
+
+    try:
+        return cast(arr, target_type)
+    except (lib.ArrowInvalid, lib.ArrowNotImplementedError):
+        return None
+
+
 def fill_null(values: Any, fill_value: Any) -> Any:
     import pyarrow as pa
 

@@ -11,7 +11,7 @@ import subprocess
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Iterator, Sequence
+from typing import IO, TYPE_CHECKING, Iterator, Mapping, Sequence
 
 from .errors import InputError
 
@@ -177,17 +177,25 @@ class Repo:
         """What a commit changed relative to its first parent (all files for a root commit)."""
         return next(iter(self.changes_by_commit([sha]).values()), [])
 
-    def changes_by_commit(self, shas: Sequence[str], *options: str) -> dict[str, list[RawChange]]:
+    def changes_by_commit(self, shas: Sequence[str], *options: str,
+                          first_parents: Mapping[str, str | None] | None = None
+                          ) -> dict[str, list[RawChange]]:
         """commit_changes() for many commits with one diff-tree process (a push may
         carry thousands); `options` narrow the diff, e.g. ("-G", regex). Commits
-        with no matching change are absent from the result."""
+        with no matching change are absent from the result. `first_parents`
+        ({commit: first parent or None}), when the caller has them for every
+        commit, saves the process that would look them up."""
         if not shas:
             return {}
         # "<commit> <first parent>" per line: a merge is compared with its first
         # parent only (`-m --first-parent` would diff against every parent).
-        parents = self.git("rev-list", "--no-walk=unsorted", "--parents", "--stdin",
-                           input="".join(f"{sha}\n" for sha in shas).encode())
-        pairs = "".join(" ".join(line.split()[:2]) + "\n" for line in parents.decode().splitlines())
+        if first_parents is not None and all(sha in first_parents for sha in shas):
+            pairs = "".join(f"{sha} {first_parents[sha] or ''}".rstrip() + "\n" for sha in shas)
+        else:
+            parents = self.git("rev-list", "--no-walk=unsorted", "--parents", "--stdin",
+                               input="".join(f"{sha}\n" for sha in shas).encode())
+            pairs = "".join(" ".join(line.split()[:2]) + "\n"
+                            for line in parents.decode().splitlines())
         out = self.git("diff-tree", "--stdin", "-r", "--raw", "-z", "--no-renames", "--no-abbrev",
                        "--root", *options, input=pairs.encode())
         result: dict[str, list[RawChange]] = {}

@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import os
 import sys
-from pathlib import Path
 
 from .errors import EXIT_BLOCKED, EXIT_INPUT, GitgovError
 from .events import Change, CommitCreated, DataAdded, DataRemoved, Event, PushRequested, RefUpdate

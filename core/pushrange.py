@@ -68,7 +68,9 @@ def compute(repo: "Repo", refs: Sequence["RefUpdate"],
         return out
     try:
         out.infos = commit_infos(repo, out.commits)
-        by_commit = _changes_by_commit(repo, out.commits, out.infos)
+        # the log already gave each commit's parents: no process to look them up again
+        first = {sha: next(iter(info.parents), None) for sha, info in out.infos.items()}
+        by_commit = repo.changes_by_commit(out.commits, first_parents=first)
         out.changes = own_changes(repo, out.infos, by_commit)
     except GitgovError as exc:
         out.problems.append((out.ref_of(out.commits[0]), f"cannot read the pushed commits: {exc}"))
@@ -99,32 +101,6 @@ def commit_infos(repo: "Repo", shas: Sequence[str]) -> dict[str, CommitInfo]:
         infos[sha] = CommitInfo(sha, tuple(parents.split()), name, email.lower(), committer.lower(),
                                 subject, message.strip())
     return infos
-
-
-def _changes_by_commit(repo: "Repo", shas: Sequence[str], infos: dict[str, CommitInfo]
-                       ) -> dict[str, list["RawChange"]]:
-    """Repo.changes_by_commit() with the first parents the log already gave (one git process
-    less); each commit against its first parent, a root commit against nothing."""
-    from .git import parse_raw
-
-    if any(sha not in infos for sha in shas):
-        return repo.changes_by_commit(shas)
-    pairs = "".join(" ".join((sha, *infos[sha].parents[:1])) + "\n" for sha in shas)
-    out = repo.git("diff-tree", "--stdin", "-r", "--raw", "-z", "--no-renames", "--no-abbrev",
-                   "--root", input=pairs.encode())
-    result: dict[str, list["RawChange"]] = {}
-    parts, i, current = out.split(b"\0"), 0, None
-    while i < len(parts):
-        token = parts[i]
-        if token.startswith(b":") and current is not None and i + 1 < len(parts):
-            result[current] += parse_raw(token + b"\0" + parts[i + 1])
-            i += 2
-            continue
-        if token.strip():  # a commit header; a path always follows a ":" record instead
-            current = token.decode().split()[0]
-            result.setdefault(current, [])
-        i += 1
-    return result
 
 
 def own_changes(repo: "Repo", infos: dict[str, CommitInfo],

@@ -5,7 +5,6 @@ time, and a Session that is never opened costs nothing.
 """
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass
 from pathlib import Path

@@ -152,10 +152,7 @@ def text_column(column: "pa.ChunkedArray") -> "pa.ChunkedArray | None":
         return column
     if pa.types.is_nested(column.type) or pa.types.is_binary(column.type):
         return None
-    try:
-        return pc.cast(column, pa.string())
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-        return None
+    return pc.try_cast(column, pa.string())
 
 
 def classify(table: "pa.Table", detectors: Sequence[Detector], rows: int = SAMPLE_ROWS) -> list[ColumnScan]:

@@ -124,14 +124,8 @@ def as_text(arr: Any) -> tuple[Any, Any]:
 
 def _failing(arr: Any, typ: Any, base: int, out: list[int]) -> None:
     """Indices (offset by base) whose cast to typ fails, by bisection."""
-    import pyarrow as pa
-    from gitgov.core import arrow_kernels as pc
-
-    try:
-        pc.cast(arr, typ)
+    if _try_cast(arr, typ) is not None:
         return
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-        pass
     if len(arr) == 1:
         out.append(base)
         return
@@ -153,14 +147,10 @@ def sample(arr: Any) -> Any:
 
 
 def _try_cast(arr: Any, typ: Any) -> Any:
-    """The cast, or None when a value does not parse."""
-    import pyarrow as pa
+    """The cast, or None when a value does not parse (pyarrow imported on first use)."""
     from gitgov.core import arrow_kernels as pc
 
-    try:
-        return pc.cast(arr, typ)
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-        return None
+    return pc.try_cast(arr, typ)
 
 
 def cast_text(text: Any, logical: str, typ: Any = None, whole: bool = False) -> tuple[Any, Any]:
@@ -247,10 +237,9 @@ def _timestamps(text: Any) -> tuple[Any, Any]:
     from gitgov.core import arrow_kernels as pc
 
     utc, naive = pa.timestamp("us", "UTC"), pa.timestamp("us")
-    try:
-        return pc.cast(text, utc), None
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-        pass
+    typed = _try_cast(text, utc)
+    if typed is not None:
+        return typed, None
     has_offset = pc.fill_null(pc.match_substring_regex(text, OFFSET), False)
     null = av.scalar(None, text.type)
     aware, bad_a = cast_text(pc.if_else(has_offset, text, null), "timestamp", utc)

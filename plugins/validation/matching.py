@@ -76,7 +76,6 @@ def any_starts(text: Any, pattern: str) -> bool:
     Every batch of a numeric-looking column asks this, so the values are joined with line
     breaks and searched in one pass: a match per value costs about three times more.
     """
-    import pyarrow as pa
     from gitgov.core import arrow_kernels as pc
 
     values = pc.drop_null(text) if text.null_count else text
@@ -84,9 +83,17 @@ def any_starts(text: Any, pattern: str) -> bool:
         return False
     if av.holds_byte(values, b"\n"):
         return bool(pc.any(pc.match_substring_regex(values, f"^(?:{pattern})")).as_py())
-    whole = pa.ListArray.from_arrays(av.array([0, len(values)], pa.int32()), values)
-    joined = pc.binary_join(whole, av.scalar("\n", values.type))
+    joined = _joined(values, [0])
     return bool(pc.any(pc.match_substring_regex(joined, f"(?m)^(?:{pattern})")).as_py())
+
+
+def _joined(values: Any, starts: list[int]) -> Any:
+    """One text per group of values (groups begin at `starts`), its values joined by line breaks."""
+    import pyarrow as pa
+    from gitgov.core import arrow_kernels as pc
+
+    groups = pa.ListArray.from_arrays(av.array(starts + [len(values)], pa.int32()), values)
+    return pc.binary_join(groups, av.scalar("\n", values.type))
 
 
 def _grouped(values: Any, pattern: str, whole: str) -> Any:
@@ -96,8 +103,7 @@ def _grouped(values: Any, pattern: str, whole: str) -> Any:
 
     n = len(values)
     starts = list(range(0, n, GROUP))
-    groups = pa.ListArray.from_arrays(av.array(starts + [n], pa.int32()), values)
-    joined = pc.binary_join(groups, av.scalar("\n", values.type))
+    joined = _joined(values, starts)
     # (?m): ^ and $ inside the pattern match at each value's start and end, as they would alone
     every = f"(?m)\\A(?:{pattern})(?:\\n(?:{pattern}))*\\z"
     good = pc.match_substring_regex(joined, every)

@@ -20,7 +20,22 @@ class StreamError(Exception):
     """The bytes themselves are broken (corrupt gzip); kept to report after pyarrow gives up."""
 
 
-class ByteStream:
+class _ReadOnly:
+    """The file protocol pyarrow asks of a stream it only reads, start to end."""
+
+    closed = False
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return False
+
+    def writable(self) -> bool:
+        return False
+
+
+class ByteStream(_ReadOnly):
     """Readable, non-seekable file object over `raw`, decompressing gzip when it sees it."""
 
     def __init__(self, raw: IO[bytes], *, gzip: bool = False, count: bytes | None = None,
@@ -52,22 +67,10 @@ class ByteStream:
 
     # ---- file protocol used by pyarrow -------------------------------------------
 
-    closed = False
-
-    def readable(self) -> bool:
-        return True
-
-    def seekable(self) -> bool:
-        return False
-
-    def writable(self) -> bool:
-        return False
-
     def read(self, n: int = -1) -> bytes:
         if n is None or n < 0:
             return b"".join(iter(lambda: self.read(CHUNK), b""))
-        if self.first_read is not None:
-            n, self.first_read = min(n, self.first_read), None
+        n = self._clamp(n)
         if self._buffer:
             out, self._buffer = self._buffer[:n], self._buffer[n:]
             if len(out) < n and not self._buffer:
@@ -76,12 +79,26 @@ class ByteStream:
             out = self._next(n)
         if out:
             self._last = out[-1:]
-        elif self.final_newline and self._last not in (b"", b"\n"):
-            out, self._last = b"\n", b"\n"  # pyarrow cannot read a header-only file without one
+        else:
+            out = self._last_line_end()
         self.size += len(out)
         if self.count_byte is not None:
             self.counted += _count(out, self.count_byte)
         return out
+
+    def _clamp(self, n: int) -> int:
+        """The size of this read: the first one is at most `first_read`."""
+        if self.first_read is not None:
+            n, self.first_read = min(n, self.first_read), None
+        return n
+
+    def _last_line_end(self) -> bytes:
+        """At the end: a line break if the data did not end with one (pyarrow cannot read
+        a header-only file without it), else nothing."""
+        if self.final_newline and self._last not in (b"", b"\n"):
+            self._last = b"\n"
+            return b"\n"
+        return b""
 
     def close(self) -> None:
         self.closed = True
@@ -137,7 +154,7 @@ class ByteStream:
         return b"".join(out)
 
 
-class BufferReads:
+class BufferReads(_ReadOnly):
     """pyarrow's side of a ByteStream over a plain file on disk.
 
     pyarrow asks for ``read_buffer(n)`` when a file object has it: the blocks
@@ -147,8 +164,6 @@ class BufferReads:
     parsing the block. Quotes are then counted in a second pass at the end,
     through one small reused buffer.
     """
-
-    closed = False
 
     def __init__(self, stream: "ByteStream"):
         self.stream, self.raw = stream, stream.raw
@@ -166,15 +181,6 @@ class BufferReads:
         except (AttributeError, OSError, ValueError):
             return False
 
-    def readable(self) -> bool:
-        return True
-
-    def seekable(self) -> bool:
-        return False
-
-    def writable(self) -> bool:
-        return False
-
     def read(self, n: int = -1) -> bytes:
         return bytes(self.read_buffer(n if n is not None and n >= 0 else 1 << 30))
 
@@ -182,8 +188,7 @@ class BufferReads:
         import pyarrow as pa
 
         s = self.stream
-        if s.first_read is not None:
-            n, s.first_read = min(n, s.first_read), None
+        n = s._clamp(n)
         buf = pa.allocate_buffer(n)
         view, got = memoryview(buf), 0
         while got < n:
@@ -196,10 +201,9 @@ class BufferReads:
             return buf if got == n else buf.slice(0, got)
         if s.count_byte is not None and not s._eof:
             s._eof, s.counted = True, self._count_all(s.count_byte)
-        if s.final_newline and s._last not in (b"", b"\n"):
-            s._last, s.size = b"\n", s.size + 1
-            return b"\n"  # the last line's end, as ByteStream.read gives it
-        return b""
+        end = s._last_line_end()
+        s.size += len(end)
+        return end
 
     def _count_all(self, byte: bytes) -> int:
         self.raw.seek(0)
