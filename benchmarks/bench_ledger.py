@@ -10,7 +10,7 @@ starts; import and ledger-creation time are excluded.
 
 Methods:
   floor          plain sqlite3 executemany of ready-made rows, no chain, no index
-  gitgov batch   Ledger.append(batch) of a kind with no projector: canonical JSON,
+  gitgov batch   Ledger.append(batch) of pii_classification entries (no projector): canonical JSON,
                  hash chain, Recorded objects, journal index and triggers, one transaction
   gitgov batch + projections   data_added entries (dataset tables, 10% with a finding)
   sqlite-utils   the same chain computed in Python, insert_all into a bare table
@@ -48,8 +48,11 @@ def payload(i: int, with_findings: bool = False) -> dict:
             "findings": findings, "verdict": "pass"}
 
 
-def entries(n: int, kind: str = "note") -> list[Entry]:
-    """kind "note" is journal-only (no projector, no findings); data_added is projected."""
+JOURNAL_ONLY = "pii_classification"  # routine (no partial index), no projector: what privacy writes per file
+
+
+def entries(n: int, kind: str = JOURNAL_ONLY) -> list[Entry]:
+    """JOURNAL_ONLY entries touch the journal alone (no findings); data_added is projected."""
     return [Entry(kind, f"data/raw/part-{i}.csv", payload(i, kind == "data_added"),
                   actor="Ann <ann@example.com>", source="hook") for i in range(n)]
 
@@ -66,7 +69,7 @@ def connect(path: Path) -> sqlite3.Connection:
 def floor(path: Path, n: int) -> tuple[int, float]:
     db = connect(path)
     db.execute(f"CREATE TABLE journal ({COLUMNS})")
-    rows = [(i + 1, "0" * 64, "0" * 64, "2024-01-01T00:00:00.000000Z", "note", "ann", "hook",
+    rows = [(i + 1, "0" * 64, "0" * 64, "2024-01-01T00:00:00.000000Z", JOURNAL_ONLY, "ann", "hook",
              f"data/raw/part-{i}.csv", json.dumps(payload(i))) for i in range(n)]
     start = time.perf_counter()
     db.execute("BEGIN IMMEDIATE")
@@ -75,7 +78,7 @@ def floor(path: Path, n: int) -> tuple[int, float]:
     return n, time.perf_counter() - start
 
 
-def gitgov_batch(path: Path, n: int, kind: str = "note") -> tuple[int, float]:
+def gitgov_batch(path: Path, n: int, kind: str = JOURNAL_ONLY) -> tuple[int, float]:
     batch = entries(n, kind)
     with open_ledger(path, create=True) as led:
         start = time.perf_counter()

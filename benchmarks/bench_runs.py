@@ -52,8 +52,8 @@ def bench_run_overhead(quick: bool) -> str:
         root = _project(base, env)
         plain = [sys.executable, "-c", "pass"]
         cmds = {"python -c pass": plain,
-                "gitgov run -- python -c pass": [sys.executable, "-m", "gitgov.core", "run", "--", *plain],
-                "gitgov --version (CLI start, for reference)": [sys.executable, "-m", "gitgov.core", "--version"]}
+                "gitgov run -- python -c pass": [*common.gitgov_command(), "run", "--", *plain],
+                "gitgov --version (CLI start, for reference)": [*common.gitgov_command(), "--version"]}
         results: dict[str, list] = {k: [] for k in cmds}
         for i in range(times + 1):  # alternate, so that noise hits every method alike
             for name, cmd in cmds.items():

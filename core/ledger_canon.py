@@ -22,6 +22,7 @@ from typing import Any
 
 _orjson: Any = None  # the module once use_orjson() loaded it; None: the stdlib writes everything
 _loaded = False
+_SORT_KEYS = 0
 BATCH = 32  # entries in one append from which orjson is worth loading
 
 # check_circular=False: skips per-container bookkeeping; a cycle still fails (RecursionError).
@@ -29,7 +30,6 @@ _CANON = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=Fa
                           check_circular=False)
 _ID_TEMPLATE = '{"actor":%s,"kind":%s,"payload":%s,"prev":%s,"seq":%d,"source":%s,"subject":%s,"time":%s}'
 _LEAVES = frozenset((str, int, bool, type(None)))
-_KEYS = frozenset((str,))
 _CONTAINERS = frozenset((dict, list))
 _NODES = _LEAVES | _CONTAINERS
 
@@ -37,14 +37,14 @@ _NODES = _LEAVES | _CONTAINERS
 def use_orjson() -> None:
     """Load orjson for work large enough to repay its import (about 9 ms, mostly uuid and
     platform): a batch of entries, a verify. A single entry is written by the stdlib."""
-    global _orjson, _loaded
+    global _orjson, _loaded, _SORT_KEYS
     if not _loaded:
         _loaded = True
         try:
             import orjson
         except ImportError:  # pragma: no cover - exercised by forcing the fallback in tests
             return
-        _orjson = orjson
+        _orjson, _SORT_KEYS = orjson, orjson.OPT_SORT_KEYS
 
 
 def fast() -> bool:
@@ -58,19 +58,38 @@ def plain(obj: Any) -> bool:
     from its JSON as an equal value of the same types."""
     kind = type(obj)
     if kind is dict:
-        if not _KEYS.issuperset(map(type, obj)):
+        return _plain_dict(obj)
+    if kind is list:
+        return _plain_list(obj)
+    return kind in _LEAVES
+
+
+def _plain_dict(obj: dict[Any, Any]) -> bool:
+    # A plain loop: payload dicts are small, and this beats set(map(type, ...)) there.
+    for key, value in obj.items():
+        if type(key) is not str:
             return False
-        values = obj.values()
-    elif kind is list:
-        values = obj
-    else:
-        return kind in _LEAVES
-    types = set(map(type, values))  # checked in C; nested values looked at only if present
+        kind = type(value)
+        if kind in _LEAVES:
+            continue
+        if kind is dict:
+            if value and not _plain_dict(value):
+                return False
+        elif kind is list:
+            if value and not _plain_list(value):
+                return False
+        else:
+            return False
+    return True
+
+
+def _plain_list(obj: list[Any]) -> bool:
+    types = set(map(type, obj))  # lists may be long: their types are checked in C
     if types <= _LEAVES:
         return True
     if not types <= _NODES:
         return False
-    for value in values:
+    for value in obj:
         if value and type(value) in _CONTAINERS and not plain(value):
             return False
     return True
@@ -78,19 +97,13 @@ def plain(obj: Any) -> bool:
 
 def canonical_text(obj: Any) -> tuple[str, bool]:
     """(canonical JSON text of `obj`, whether obj is plain) - raises like json.dumps."""
-    if _orjson is not None and _plain_or_false(obj):
+    if _orjson is not None:
         try:
-            return _orjson.dumps(obj, option=_orjson.OPT_SORT_KEYS).decode(), True
-        except _orjson.JSONEncodeError:  # lone surrogates, nesting deeper than orjson allows
+            if plain(obj):
+                return _orjson.dumps(obj, option=_SORT_KEYS).decode(), True
+        except (RecursionError, _orjson.JSONEncodeError):  # too deep; lone surrogates
             pass
     return _CANON.encode(obj), False
-
-
-def _plain_or_false(obj: Any) -> bool:
-    try:
-        return plain(obj)
-    except RecursionError:  # the stdlib encoder then reports it
-        return False
 
 
 def canonical_json(obj: Any) -> bytes:

@@ -331,6 +331,28 @@ def test_new_ledger_has_schema_version_wal_and_survives_reopen(led, db_path):
         assert again.head()[0] == 2 and again.verify().ok
 
 
+def test_schema_5_ledger_upgrades_its_notable_index_and_keeps_its_entries(led, db_path):
+    fill(led, 3)
+    led.close()
+    old = "kind NOT IN ('data_added', 'commit_created')"  # how step 5 wrote it
+    with sqlite3.connect(db_path) as raw:
+        raw.execute("DROP INDEX journal_notable")
+        raw.execute(f"CREATE INDEX journal_notable ON journal(seq) WHERE {old}")
+        raw.execute("PRAGMA user_version = 5")
+    with open_ledger(db_path) as again:
+        sql = again.db.execute("SELECT sql FROM sqlite_master WHERE name = 'journal_notable'").fetchone()[0]
+        assert " IN " not in sql and "kind <> 'data_added'" in sql
+        assert again.db.execute("PRAGMA user_version").fetchone() == (SCHEMA_VERSION,)
+        assert again.head()[0] == 3 and again.verify().ok
+
+
+def test_notable_entries_are_read_through_their_partial_index(led):
+    from gitgov.core.catalog_projections import NOTABLE
+    plan = led.db.execute(f"EXPLAIN QUERY PLAN SELECT seq FROM journal WHERE {NOTABLE}"
+                          " ORDER BY seq DESC LIMIT 5").fetchall()
+    assert "journal_notable" in " ".join(str(row) for row in plan)
+
+
 def test_ledger_from_a_newer_gitgov_is_refused(led, db_path):
     led.close()
     with sqlite3.connect(db_path) as raw:

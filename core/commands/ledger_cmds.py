@@ -1,7 +1,6 @@
 """log, verify and ledger rebuild: reading and proving the ledger."""
 from __future__ import annotations
 
-import dataclasses
 import json
 from pathlib import Path
 
@@ -38,8 +37,8 @@ def anchors(repo) -> dict[int, str]:
 
 
 def _as_dict(rec) -> dict:
-    """A journal entry as JSON-ready fields (Recorded may use slots: no __dict__)."""
-    return {f.name: getattr(rec, f.name) for f in dataclasses.fields(rec)}
+    """A journal entry as JSON-ready fields."""
+    return rec._asdict()
 
 
 def _summary(payload: dict) -> str:
