@@ -32,7 +32,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import (Measured, call, fmt_ratio, git, isolated_env, machine_line,  # noqa: E402
+from common import (Measured, call, fmt_ratio, git, gitgov_command, isolated_env, machine_line,  # noqa: E402
                     md_table, measure, peak_mib, repeat, scratch)
 
 ROWS = 1_000_000
@@ -336,8 +336,7 @@ def run(quick: bool) -> str:
         results = {}
         for kind in ("csv", "parquet"):
             path = str(data / f"bench.{kind}")
-            gitgov = [sys.executable, "-m", "gitgov.core", "check", "--force", "--json",
-                      f"data/bench.{kind}"]
+            gitgov = [*gitgov_command(), "check", "--force", "--json", f"data/bench.{kind}"]
             pandera = [peer, str(tmp / "pandera_check.py"), path, peer_args]
             reader = ("import sys, pyarrow.csv as c; print(c.read_csv(sys.argv[1]).num_rows)"
                       if kind == "csv" else
@@ -371,8 +370,7 @@ def _big(tmp: Path, repo: Path, env: dict, quick: bool) -> tuple[int, int, Measu
     target = QUICK_BIG_BYTES if quick else BIG_BYTES
     path = repo / "data" / "big.csv"
     rows = json.loads(_in_child("make_big", str(path), target, 500_000))
-    m = measure([sys.executable, "-m", "gitgov.core", "check", "--force", "--json", "data/big.csv"],
-                repo, env)
+    m = measure([*gitgov_command(), "check", "--force", "--json", "data/big.csv"], repo, env)
     got_rows, counts = _counts_gitgov(m.output)
     if counts or got_rows != rows:
         raise AssertionError(f"big file: {got_rows} rows (expected {rows}), failures {counts}")

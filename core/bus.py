@@ -21,13 +21,13 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Sequence
 
 from .context import Context
-from .events import EVENT_TYPES, Event, Fact, Finding, _plain
+from .events import EVENT_NAMES, Event, Fact, Finding, _plain
 from .plugins import Host
 
 DEFAULT_TIMEOUT = 10.0
 MAX_FOLLOW_UPS = 1000  # events that plugins emit while handling events
 # Ledger kinds that only the engine writes: a plugin's fact must not pose as one.
-RESERVED_KINDS = frozenset({t.name for t in EVENT_TYPES} | {"ledger_created"})
+RESERVED_KINDS = frozenset(EVENT_NAMES) | {"ledger_created"}
 
 
 def _flag(name: str) -> bool:

@@ -9,7 +9,6 @@ helpers re-exported here stay cheap for the git hook.
 """
 from __future__ import annotations
 
-import difflib
 import re
 import sys
 from collections.abc import Iterator
@@ -297,6 +296,8 @@ def _unknown(key: str, known: dict, path: tuple) -> Problem:
 
 
 def _closest(word: str, choices: list[str]) -> str | None:
+    import difflib  # only for a key that is wrong: not on every load
+
     match = difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
     return match[0] if match else None
 

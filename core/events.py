@@ -9,7 +9,13 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any, ClassVar, Mapping
+from importlib import import_module
+from typing import TYPE_CHECKING, Any, ClassVar, Mapping
+
+__all__ = ["SEVERITIES", "SOURCES", "EVENT_NAMES", "EVENT_TYPES", "Event", "Finding", "Fact", "utcnow",
+           "error", "warning", "info", "DataAdded", "DataRemoved", "DataDisposed", "RetentionExpired",
+           "QualityAlert", "Change", "CommitCreated", "RefUpdate", "PushRequested", "PushReceived",
+           "RunStarted", "RunFinished"]
 
 SEVERITIES = ("info", "warning", "error")
 SOURCES = ("hook", "watcher", "cli", "server", "scheduler", "run", "plugin")
@@ -49,213 +55,42 @@ class Event:
         return {"event": self.name, **_plain(self)}
 
 
-# ---- data ---------------------------------------------------------------
+# ---- the lifecycle events, one module per family --------------------------
+# Each frozen dataclass costs about 1.5 ms to create (dataclasses compiles its
+# methods), so a family is imported only when one of its classes is first
+# used: `gitgov run` never builds the Git or data events, a commit never the
+# run events. `from gitgov.core.events import DataAdded` works as before.
 
-@dataclass(frozen=True, kw_only=True)
-class DataAdded(Event):
-    """A governed file was staged, observed on disk, pushed or checked on demand.
+_FAMILIES = {
+    "events_data": ("DataAdded", "DataRemoved", "DataDisposed", "RetentionExpired", "QualityAlert"),
+    "events_git": ("Change", "CommitCreated", "RefUpdate", "PushRequested", "PushReceived"),
+    "events_run": ("RunStarted", "RunFinished"),
+}
+_HOME = {name: module for module, names in _FAMILIES.items() for name in names}
+# The lifecycle events in hook order, by class name and by the hook they fire.
+_EVENT_CLASSES = ("DataAdded", "DataRemoved", "DataDisposed", "RetentionExpired", "CommitCreated",
+                  "PushRequested", "PushReceived", "RunStarted", "RunFinished", "QualityAlert")
+EVENT_NAMES: tuple[str, ...] = ("data_added", "data_removed", "data_disposed", "retention_expired",
+                                "commit_created", "push_requested", "push_received", "run_started",
+                                "run_finished", "quality_alert")
 
-    ``blob`` is Git's object id when the bytes are in Git (staged or pushed);
-    ``sha256`` is set when gitgov hashed the bytes itself (observed files).
-    """
+if TYPE_CHECKING:
+    from .events_data import DataAdded, DataDisposed, DataRemoved, QualityAlert, RetentionExpired  # noqa: F401
+    from .events_git import Change, CommitCreated, PushReceived, PushRequested, RefUpdate  # noqa: F401
+    from .events_run import RunFinished, RunStarted  # noqa: F401
 
-    name: ClassVar[str] = "data_added"
-    path: str
-    dataset: str | None = None
-    blob: str | None = None
-    sha256: str | None = None
-    size: int | None = None
-    stage: str = "staged"  # staged | observed | pushed | checked
-    commit: str | None = None
-
-    @property
-    def subject(self) -> str:
-        return self.path
-
-
-@dataclass(frozen=True, kw_only=True)
-class DataRemoved(Event):
-    name: ClassVar[str] = "data_removed"
-    path: str
-    dataset: str | None = None
-    stage: str = "staged"
-    commit: str | None = None
-
-    @property
-    def subject(self) -> str:
-        return self.path
+    EVENT_TYPES: tuple[type[Event], ...]
 
 
-@dataclass(frozen=True, kw_only=True)
-class DataDisposed(Event):
-    """A plugin disposed of data under a retention or erasure policy."""
-
-    name: ClassVar[str] = "data_disposed"
-    path: str
-    dataset: str | None = None
-    reason: str = ""
-    rows_before: int | None = None
-    rows_after: int | None = None
-    sha256_before: str | None = None
-    sha256_after: str | None = None
-
-    @property
-    def subject(self) -> str:
-        return self.path
-
-
-@dataclass(frozen=True, kw_only=True)
-class RetentionExpired(Event):
-    name: ClassVar[str] = "retention_expired"
-    path: str
-    dataset: str
-    expired_on: str = ""
-    rows: int | None = None
-
-    @property
-    def subject(self) -> str:
-        return self.path
-
-
-# ---- git ----------------------------------------------------------------
-
-@dataclass(frozen=True)
-class Change:
-    """One governed path changed by a commit."""
-
-    path: str
-    status: str  # A, M, D (git's letters)
-    dataset: str | None = None
-    blob: str | None = None
-
-
-@dataclass(frozen=True, kw_only=True)
-class CommitCreated(Event):
-    name: ClassVar[str] = "commit_created"
-    sha: str
-    parents: tuple[str, ...] = ()
-    author: str = ""
-    message: str = ""
-    changes: tuple[Change, ...] = ()
-
-    @property
-    def subject(self) -> str:
-        return self.sha
-
-
-@dataclass(frozen=True)
-class RefUpdate:
-    """One line of a push: git's ``<local ref> <local sha> <remote ref> <remote sha>``."""
-
-    ref: str
-    old: str
-    new: str
-    local_ref: str = ""
-
-    @property
-    def is_delete(self) -> bool:
-        return set(self.new) == {"0"}
-
-    @property
-    def is_create(self) -> bool:
-        return set(self.old) == {"0"}
-
-
-@dataclass(frozen=True, kw_only=True)
-class PushRequested(Event):
-    name: ClassVar[str] = "push_requested"
-    remote: str = ""
-    url: str = ""
-    refs: tuple[RefUpdate, ...] = ()
-
-    @property
-    def subject(self) -> str:
-        return self.remote or self.url
-
-
-@dataclass(frozen=True, kw_only=True)
-class PushReceived(Event):
-    name: ClassVar[str] = "push_received"
-    refs: tuple[RefUpdate, ...] = ()
-
-    @property
-    def subject(self) -> str:
-        return ",".join(r.ref for r in self.refs)
-
-
-# ---- runs ---------------------------------------------------------------
-
-@dataclass(frozen=True, kw_only=True)
-class RunStarted(Event):
-    name: ClassVar[str] = "run_started"
-    run_id: str
-    run_name: str = ""
-    command: tuple[str, ...] = ()
-    params: Mapping[str, Any] = field(default_factory=dict)
-    seed: int | None = None
-    inputs: tuple[str, ...] = ()
-
-    @property
-    def subject(self) -> str:
-        return self.run_id
-
-
-@dataclass(frozen=True, kw_only=True)
-class RunFinished(Event):
-    name: ClassVar[str] = "run_finished"
-    run_id: str
-    status: str = "ok"  # ok | failed | interrupted
-    exit_code: int | None = None
-    duration: float = 0.0
-    peak_memory: int | None = None
-    metrics: Mapping[str, Any] = field(default_factory=dict)
-    outputs: Mapping[str, str] = field(default_factory=dict)  # path -> sha256
-    inputs: Mapping[str, str] = field(default_factory=dict)  # path -> sha256, declared or observed
-    # per-file records ({path: {sha256, size, blob, tracked, clean, stored}} under "inputs"
-    # and "outputs"), the ending signal, metric steps
-    details: Mapping[str, Any] = field(default_factory=dict)
-
-    @property
-    def subject(self) -> str:
-        return self.run_id
-
-
-# ---- monitoring -----------------------------------------------------------
-
-@dataclass(frozen=True, kw_only=True)
-class QualityAlert(Event):
-    """A dataset version drifted from the last committed one (emitted by validation).
-
-    ``metric`` names what moved ("rows", "null_fraction.email", "schema"),
-    ``previous`` and ``current`` its two values, ``change`` the rule's reading
-    of it (a percentage, points, or the schema changes). Plugins forward these
-    (chat, e-mail, an incident tool); the finding that blocks or warns is
-    raised separately on the ``data_added`` event.
-    """
-
-    name: ClassVar[str] = "quality_alert"
-    path: str
-    dataset: str | None = None
-    metric: str = ""
-    severity: str = "warning"
-    message: str = ""
-    previous: Any = None
-    current: Any = None
-    change: Any = None
-    blob: str | None = None
-    baseline_blob: str | None = None
-    commit: str | None = None
-
-    @property
-    def subject(self) -> str:
-        # Not the path: the newest entry about a path decides its open findings.
-        return f"quality:{self.dataset or self.path}"
-
-
-EVENT_TYPES: tuple[type[Event], ...] = (
-    DataAdded, DataRemoved, DataDisposed, RetentionExpired,
-    CommitCreated, PushRequested, PushReceived, RunStarted, RunFinished, QualityAlert,
-)
+def __getattr__(name: str) -> Any:
+    if name == "EVENT_TYPES":
+        value: Any = tuple(__getattr__(n) for n in _EVENT_CLASSES)
+    elif name in _HOME:
+        value = getattr(import_module(f"{__package__}.{_HOME[name]}"), name)
+    else:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    globals()[name] = value
+    return value
 
 
 # ---- what plugins return -------------------------------------------------

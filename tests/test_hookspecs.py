@@ -11,6 +11,8 @@ import ast
 import dataclasses
 import inspect
 import re
+import subprocess
+import sys
 import typing
 from pathlib import Path
 
@@ -89,6 +91,20 @@ def test_each_event_has_exactly_one_hook_named_after_it_and_typed_with_it():
         assert hints["event"] is event_type and list(inspect.signature(spec).parameters) == ["event", "ctx"]
     lifecycle = {n for n, fn in SPECS.items() if "event" in inspect.signature(fn).parameters}
     assert lifecycle == {t.name for t in EVENT_TYPES}, "a lifecycle hook without an event type"
+
+
+def test_event_names_list_every_event_type_in_order():
+    from gitgov.core.events import EVENT_NAMES
+
+    assert EVENT_NAMES == tuple(t.name for t in EVENT_TYPES)
+
+
+def test_a_run_builds_only_the_run_events():
+    """Each event family is its own module, imported on first use (dataclasses cost ~1.5 ms each)."""
+    code = ("import sys; from gitgov.core.events import RunStarted, Fact; import gitgov.core.bus; "
+            "print(sorted(m for m in sys.modules if m.startswith('gitgov.core.events')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "['gitgov.core.events', 'gitgov.core.events_run']"
 
 
 def test_events_are_frozen_keyword_only_dataclasses_with_a_json_form():

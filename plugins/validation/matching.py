@@ -13,6 +13,12 @@ conservatively: negated classes, `.` under the s flag, escapes that can
 stand for a line break and control characters keep a pattern out). Then a
 group's lines can only be its values. Other patterns, and small batches,
 are matched value by value.
+
+Grouping pays only while most groups pass. A column with a steady defect
+rate (one bad e-mail in a hundred) fails nearly every group, and would be
+scanned twice; so a pattern whose groups mostly failed is matched value by
+value for the next REGROUP batches, then grouped again to see if the data
+got cleaner. Both ways give the same mask: only the speed differs.
 """
 from __future__ import annotations
 
@@ -23,6 +29,8 @@ from gitgov.core import arrow_values as av
 
 GROUP = 512  # values per joined match
 MIN_VALUES = 4 * GROUP  # smaller batches are matched value by value
+REGROUP = 8  # batches matched value by value after most groups failed
+_ungrouped: dict[str, int] = {}  # pattern -> batches left to match value by value
 _UNSAFE = re.compile(r"\[\^|\[:|\(\?[a-zA-Z-]*s")  # negated class, POSIX class, (?s)
 _SAFE_ESCAPES = frozenset("dwbBAz")  # \d \w match no line break; the others no character
 
@@ -56,7 +64,7 @@ def mismatches(text: Any, pattern: str) -> Any:
 
     whole = f"^(?:{pattern})$"
     if not isinstance(text, pa.Array) or len(text) - text.null_count < MIN_VALUES \
-            or not line_safe(pattern):
+            or not line_safe(pattern) or _skip_grouping(pattern):
         return pc.invert(pc.match_substring_regex(text, whole))
     values = pc.drop_null(text) if text.null_count else text
     if av.holds_byte(values, b"\n"):
@@ -68,6 +76,13 @@ def mismatches(text: Any, pattern: str) -> Any:
     if text.null_count:  # back to the rows of the batch, nulls in place
         return pc.replace_with_mask(pa.nulls(len(text), pa.bool_()), pc.is_valid(text), mask)
     return mask
+
+
+def _skip_grouping(pattern: str) -> bool:
+    left = _ungrouped.get(pattern, 0)
+    if left:
+        _ungrouped[pattern] = left - 1
+    return left > 0
 
 
 def any_starts(text: Any, pattern: str) -> bool:
@@ -109,6 +124,8 @@ def _grouped(values: Any, pattern: str, whole: str) -> Any:
     good = pc.match_substring_regex(joined, every)
     if good.true_count == len(starts):
         return av.repeat(False, n)
+    if 2 * good.true_count < len(starts):  # mostly failing: the next batches match value by value
+        _ungrouped[pattern] = REGROUP
     failing = [i for i, ok in enumerate(good.to_pylist()) if not ok]
     parts = [values.slice(starts[i], GROUP) for i in failing]
     bad = pc.invert(pc.match_substring_regex(pa.concat_arrays(parts), whole))
