@@ -199,3 +199,16 @@ def test_a_single_entry_never_loads_orjson_a_batch_does(tmp_path):
     out = subprocess.run([sys.executable, "-c", code, str(tmp_path / "l.db")], capture_output=True,
                          text=True, check=True).stdout.split()
     assert out == ["False", "True", "True"]
+
+
+def test_a_large_batch_failing_midway_writes_nothing_and_leaves_the_collector_on(tmp_path):
+    import gc
+
+    good = [Entry("note", f"s{i}", {"i": i}) for i in range(100)]  # a batch: rows stream into SQLite
+    with open_ledger(tmp_path / "l.db", create=True) as led:
+        with pytest.raises(LedgerError, match="entry seq 51 .* must be text"):
+            led.append(good[:50] + [Entry("note", 7, {})] + good[50:])
+        assert led.head() is None and gc.isenabled()
+        recorded = led.append(good)
+        assert [r.seq for r in recorded] == list(range(1, 101)) and led.verify().ok
+        assert recorded[99].prev == recorded[98].id and recorded[0]._asdict()["payload"] == {"i": 0}
