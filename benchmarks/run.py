@@ -6,6 +6,10 @@ A benchmark is a module benchmarks/bench_NAME.py with `run(quick: bool) -> str`
 returning a markdown section. A module with any other interface is run as a
 script (with --quick when its --help offers it) and what it prints is its section. With --only, the
 sections of the benchmarks that did not run are kept from the previous file.
+
+Each benchmark runs in a fresh interpreter: Linux starts a child's peak RSS
+at its parent's, so a benchmark run after a big one in the same process
+would report every tool it measures as at least that big.
 """
 from __future__ import annotations
 
@@ -32,7 +36,7 @@ def run_one(name: str, path: Path, quick: bool) -> str:
     """The markdown section of one benchmark; a failure becomes a section that says so."""
     try:
         module = importlib.import_module(path.stem)
-        text = module.run(quick) if _takes_quick(module) else _run_script(path, quick)
+        text = _run_module(path, quick) if _takes_quick(module) else _run_script(path, quick)
     except Exception:
         tail = traceback.format_exc(limit=-3)
         print(f"benchmark {name} failed:\n{tail}", file=sys.stderr)
@@ -47,6 +51,17 @@ def _takes_quick(module) -> bool:
         return False
     params = list(inspect.signature(fn).parameters)
     return params == ["quick"]
+
+
+def _run_module(path: Path, quick: bool) -> str:
+    """`run(quick)` of a benchmark module, called in a child interpreter (progress on stderr)."""
+    code = (f"import sys; sys.path.insert(0, {str(HERE)!r}); import {path.stem} as b; "
+            f"sys.stdout.write(b.run({quick!r}))")
+    proc = subprocess.run([sys.executable, "-c", code], cwd=HERE.parent, stdout=subprocess.PIPE,
+                          text=True)
+    if proc.returncode != 0:
+        raise RuntimeError(f"{path.name} exited {proc.returncode} (its error is printed above)")
+    return proc.stdout
 
 
 def _run_script(path: Path, quick: bool) -> str:
