@@ -30,13 +30,6 @@ SCHEMA: tuple[str, ...] = (
     # The catalog reads the checks of one file, and the versions of one dataset, in order.
     "CREATE INDEX quality_checks_by_path ON quality_checks(path, seq)",
     "CREATE INDEX dataset_versions_by_dataset ON dataset_versions(dataset, seq)",
-    # Partial indexes of the journal for the few kinds the catalog looks up by
-    # kind (the journal is indexed by subject only). They cover rare entries, so
-    # appends barely pay for them; IF NOT EXISTS: the journal outlives rebuilds.
-    "CREATE INDEX IF NOT EXISTS journal_commits ON journal(seq) WHERE kind = 'commit_created'",
-    "CREATE INDEX IF NOT EXISTS journal_retention ON journal(seq)"
-    " WHERE kind IN ('retention_expired', 'data_disposed')",
-    f"CREATE INDEX IF NOT EXISTS journal_notable ON journal(seq) WHERE {NOTABLE}",
     # The version of each governed file the repository holds now: its newest
     # entry, skipping staged versions a check blocked (they were never committed).
     """CREATE VIEW current_files AS
@@ -87,6 +80,18 @@ SCHEMA: tuple[str, ...] = (
         JOIN (SELECT run_id, MAX(seq) AS seq FROM reproductions GROUP BY run_id) AS m ON m.seq = p.seq
         LEFT JOIN runs AS r ON r.run_id = p.run_id
         WHERE p.verdict != 'reproduced'""",
+)
+
+# The journal's own indexes and lenses: they read the journal alone, so a change
+# to them needs no replay of the projections (ledger schema step 6).
+JOURNAL_LENSES: tuple[str, ...] = (
+    # Partial indexes of the journal for the few kinds the catalog looks up by
+    # kind (the journal is indexed by subject only). They cover rare entries, so
+    # appends barely pay for them; IF NOT EXISTS: the journal outlives rebuilds.
+    "CREATE INDEX IF NOT EXISTS journal_commits ON journal(seq) WHERE kind = 'commit_created'",
+    "CREATE INDEX IF NOT EXISTS journal_retention ON journal(seq)"
+    " WHERE kind IN ('retention_expired', 'data_disposed')",
+    f"CREATE INDEX IF NOT EXISTS journal_notable ON journal(seq) WHERE {NOTABLE}",
     # Who did what, when: the journal with the fields people filter on.
     "DROP VIEW IF EXISTS audit_trail",
     """CREATE VIEW audit_trail AS
@@ -125,3 +130,5 @@ SCHEMA: tuple[str, ...] = (
         SELECT seq, time, actor, kind, subject, source, json_extract(payload, '$.dataset') AS dataset
         FROM journal WHERE {NOTABLE} ORDER BY seq DESC""",
 )
+SCHEMA += JOURNAL_LENSES
+

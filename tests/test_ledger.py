@@ -331,18 +331,24 @@ def test_new_ledger_has_schema_version_wal_and_survives_reopen(led, db_path):
         assert again.head()[0] == 2 and again.verify().ok
 
 
-def test_schema_5_ledger_upgrades_its_notable_index_and_keeps_its_entries(led, db_path):
+def test_schema_5_ledger_upgrades_its_notable_index_and_view_without_a_replay(led, db_path):
     fill(led, 3)
     led.close()
-    old = "kind NOT IN ('data_added', 'commit_created')"  # how step 5 wrote it
+    old = "kind NOT IN ('data_added', 'commit_created')"  # how step 5 wrote them
     with sqlite3.connect(db_path) as raw:
         raw.execute("DROP INDEX journal_notable")
         raw.execute(f"CREATE INDEX journal_notable ON journal(seq) WHERE {old}")
+        raw.execute("DROP VIEW notable_entries")
+        raw.execute(f"CREATE VIEW notable_entries AS SELECT seq FROM journal WHERE {old}")
         raw.execute("PRAGMA user_version = 5")
+        # a projection row no journal entry explains: a replay would drop it
+        raw.execute("INSERT INTO datasets (name, first_seq, last_seq, versions) VALUES ('marker', 1, 1, 0)")
     with open_ledger(db_path) as again:
-        sql = again.db.execute("SELECT sql FROM sqlite_master WHERE name = 'journal_notable'").fetchone()[0]
-        assert " IN " not in sql and "kind <> 'data_added'" in sql
+        for name in ("journal_notable", "notable_entries"):
+            sql = again.db.execute("SELECT sql FROM sqlite_master WHERE name = ?", (name,)).fetchone()[0]
+            assert "NOT IN" not in sql and "kind <> 'data_added'" in sql, name
         assert again.db.execute("PRAGMA user_version").fetchone() == (SCHEMA_VERSION,)
+        assert again.db.execute("SELECT 1 FROM datasets WHERE name = 'marker'").fetchone() == (1,)
         assert again.head()[0] == 3 and again.verify().ok
 
 
