@@ -38,18 +38,14 @@ def cast(arr: Any, target_type: Any, safe: bool = True) -> Any:
 
 def try_cast(arr: Any, target_type: Any) -> Any:
     """The cast, or None when a value does not convert (or the types do not cast at all)."""
-    from pyarrow import lib
-
     try:
         return cast(arr, target_type)
-    except (lib.ArrowInvalid, lib.ArrowNotImplementedError):
+    except (_lib.ArrowInvalid, _lib.ArrowNotImplementedError):
         return None
 
 
 def fill_null(values: Any, fill_value: Any) -> Any:
-    import pyarrow as pa
-
-    if not isinstance(fill_value, (pa.Array, pa.ChunkedArray, pa.Scalar)):
+    if not isinstance(fill_value, _ARROW):
         fill_value = scalar(fill_value, values.type)
     elif fill_value.type != values.type:
         fill_value = fill_value.cast(values.type)

@@ -22,9 +22,8 @@ ROUTINE_KINDS = ("data_added", "data_removed", "commit_created", "quality_check"
 # the partial index evaluates this on every insert, which doubled append time.
 NOTABLE = " AND ".join(f"kind <> '{k}'" for k in ROUTINE_KINDS)
 VIEWS = ("current_files", "latest_quality", "dataset_summary", "run_summary", "failed_reproductions")
-# Lenses on the journal itself rather than projections of some kinds: each is
-# dropped and created again by the SCHEMA below, so they are not in VIEWS.
-JOURNAL_VIEWS = ("audit_trail", "pii_columns", "retention_events", "notable_entries")
+# (The lenses on the journal itself are not in VIEWS: JOURNAL_LENSES below drops
+# and creates each of them again.)
 
 SCHEMA: tuple[str, ...] = (
     # The catalog reads the checks of one file, and the versions of one dataset, in order.
@@ -131,4 +130,3 @@ JOURNAL_LENSES: tuple[str, ...] = (
         FROM journal WHERE {NOTABLE} ORDER BY seq DESC""",
 )
 SCHEMA += JOURNAL_LENSES
-

@@ -67,9 +67,7 @@ _FAMILIES = {
     "events_run": ("RunStarted", "RunFinished"),
 }
 _HOME = {name: module for module, names in _FAMILIES.items() for name in names}
-# The lifecycle events in hook order, by class name and by the hook they fire.
-_EVENT_CLASSES = ("DataAdded", "DataRemoved", "DataDisposed", "RetentionExpired", "CommitCreated",
-                  "PushRequested", "PushReceived", "RunStarted", "RunFinished", "QualityAlert")
+# The lifecycle events in hook order, by the hook they fire; "data_added" -> DataAdded.
 EVENT_NAMES: tuple[str, ...] = ("data_added", "data_removed", "data_disposed", "retention_expired",
                                 "commit_created", "push_requested", "push_received", "run_started",
                                 "run_finished", "quality_alert")
@@ -84,7 +82,7 @@ if TYPE_CHECKING:
 
 def __getattr__(name: str) -> Any:
     if name == "EVENT_TYPES":
-        value: Any = tuple(__getattr__(n) for n in _EVENT_CLASSES)
+        value: Any = tuple(__getattr__(n.title().replace("_", "")) for n in EVENT_NAMES)
     elif name in _HOME:
         value = getattr(import_module(f"{__package__}.{_HOME[name]}"), name)
     else:

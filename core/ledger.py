@@ -48,6 +48,8 @@ _APPEND_ONLY = "gitgov ledger is append-only"
 _NO_ANCHORS: Mapping[int, str] = MappingProxyType({})
 _COLUMNS = "seq, id, prev, time, kind, actor, source, subject, payload"
 _INSERT = f"INSERT INTO journal ({_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?)"
+
+
 @dataclass(frozen=True, slots=True)
 class Entry:
     """What a caller asks to record. `time` defaults to the moment of append (UTC)."""

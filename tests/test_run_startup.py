@@ -138,3 +138,24 @@ def test_a_known_hash_is_not_computed_again(tmp_path, monkeypatch):
         assert (stored.sha256, stored.how) == (known.sha256, link)
         os.chmod(src, 0o644)
     assert Path(tmp_path / "objects-copy" / known.sha256[:2] / known.sha256[2:]).read_bytes() == src.read_bytes()
+
+
+def test_which_finds_what_shutil_which_finds(tmp_path, monkeypatch):
+    import shutil
+
+    from gitgov.core.process import which
+
+    first, second = tmp_path / "a", tmp_path / "b"
+    for folder in (first, second):
+        folder.mkdir()
+    (first / "tool").write_text("#!/bin/sh\n")  # not executable: skipped
+    (second / "tool").write_text("#!/bin/sh\n")
+    (second / "tool").chmod(0o755)
+    (first / "dir").mkdir()  # a folder is never a command
+    (tmp_path / "here").write_text("#!/bin/sh\n")
+    (tmp_path / "here").chmod(0o755)
+    monkeypatch.chdir(tmp_path)
+    path = os.pathsep.join([str(first), "", str(second)])  # "": the current folder
+    for name in ("tool", "dir", "here", "missing", str(second / "tool"), str(first / "tool")):
+        assert which(name, path=path) == shutil.which(name, path=path), name
+    assert which("tool", path=path) == str(second / "tool") and which("here", path=path) == "here"
