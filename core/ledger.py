@@ -14,7 +14,8 @@ write lock up front (BEGIN IMMEDIATE) so the hook, the watcher and the CLI can
 append at once without losing entries; projections.py updates its tables in the
 same transaction. WAL with synchronous=NORMAL: a committed append survives the
 crash of any process; a power cut or OS crash may lose the last transactions
-(never corrupting the file or the chain). Canonical JSON and ids: ledger_canon.py.
+(never corrupting the file or the chain). Canonical JSON and ids: ledger_canon.py;
+checking the chain: ledger_verify.py.
 Stdlib only (orjson when installed): this is the hook hot path.
 """
 from __future__ import annotations
@@ -35,10 +36,10 @@ from typing import Any, NamedTuple
 from gitgov.core import projections
 from gitgov.core.errors import LedgerError
 from gitgov.core import ledger_canon
-from gitgov.core.ledger_canon import canonical_json, canonical_text, entry_id  # noqa: F401  (public here too)
+from gitgov.core.ledger_canon import GENESIS, canonical_json, canonical_text, entry_id  # noqa: F401  (public here too)
+from gitgov.core.ledger_verify import VerifyReport, normalise_anchors, triggers_present, verify_rows
 from gitgov.core.ledger_queue import WriterQueue
 
-GENESIS = "0" * 64
 APPLICATION_ID = 0x67677631  # "ggv1" in PRAGMA application_id: tells our files from other SQLite files
 BUSY_TIMEOUT_S = 30.0
 _BUSY_TIMEOUT_MS = int(BUSY_TIMEOUT_S * 1000)
@@ -80,14 +81,6 @@ class Recorded(NamedTuple):
     source: str
     subject: str
     payload: dict[str, Any]
-
-
-@dataclass(frozen=True)
-class VerifyReport:
-    ok: bool
-    count: int
-    first_bad_seq: int | None = None
-    reason: str = ""
 
 
 def _migrate_journal(db: sqlite3.Connection) -> None:
@@ -276,8 +269,8 @@ class Ledger:
         with _sqlite_errors(self.path):
             rows = self._db.execute("SELECT id, seq, prev, time, kind, actor, source, subject, payload"
                                     " FROM journal ORDER BY seq")
-            report = _verify_rows(rows, _normalise(anchors))
-            if report.ok and not _triggers_present(self._db):
+            report = verify_rows(rows, normalise_anchors(anchors))
+            if report.ok and not triggers_present(self._db):
                 return VerifyReport(False, report.count, None,
                                     "append-only triggers are missing (the journal may have been edited)")
         return report
@@ -340,63 +333,6 @@ def _chain(head: tuple[int, str] | None, rows: list[tuple[Any, ...]],
 def _head(db: sqlite3.Connection) -> tuple[int, str] | None:
     row = db.execute("SELECT seq, id FROM journal ORDER BY seq DESC LIMIT 1").fetchone()
     return (row[0], row[1]) if row else None
-
-
-def _normalise(anchors: Mapping[Any, Any]) -> dict[int, str]:
-    """Anchors often come back from JSON, where the seq keys are strings."""
-    try:
-        return {int(seq): str(rid) for seq, rid in anchors.items()}
-    except (TypeError, ValueError, AttributeError):
-        raise LedgerError("anchors must map entry seq numbers to entry ids") from None
-
-
-def _verify_rows(rows: Iterator[tuple[Any, ...]], anchors: Mapping[int, str]) -> VerifyReport:
-    """`rows` are (id, seq, prev, time, kind, actor, source, subject, payload) in seq order."""
-    expected, prev, count = 1, GENESIS, 0
-    for row in rows:
-        count += 1
-        try:  # the common case inline: _check_row says why a row is bad
-            sound = entry_id(*row[1:]) == row[0] and row[1] == expected and row[2] == prev
-        except (TypeError, ValueError):
-            sound = False
-        rid, seq = row[0], row[1]
-        if not sound or seq in anchors:
-            bad = _check_row(expected, prev, seq, rid, row[2], list(row[3:]), anchors)
-            if bad:
-                return VerifyReport(False, count, min(seq, expected), bad)
-        expected, prev = seq + 1, rid
-    last = expected - 1
-    beyond = sorted(s for s in anchors if s > last)
-    if beyond:
-        return VerifyReport(False, count, last + 1,
-                            f"journal ends at seq {last} but seq {beyond[-1]} is anchored (tail truncated)")
-    return VerifyReport(True, count)
-
-
-def _check_row(expected: int, prev: str, seq: int, rid: str, rprev: str,
-               content: list[Any], anchors: Mapping[int, str]) -> str:
-    """Reason this row breaks the chain, or '' if it is sound."""
-    if seq > expected:
-        return f"seq {expected} is missing (row deleted); next row is seq {seq}"
-    if seq < expected:
-        return f"unexpected seq {seq} before seq {expected} (row inserted)"
-    try:
-        recomputed = entry_id(seq, rprev, *content)  # the row against itself first
-    except (TypeError, ValueError):
-        recomputed = None
-    if recomputed != rid:
-        return f"seq {seq}: content does not match its id (row edited, inserted or moved)"
-    if rprev != prev:
-        return f"seq {seq}: prev does not match the id of seq {seq - 1} (rows inserted, deleted or reordered)"
-    if seq in anchors and anchors[seq] != rid:
-        return f"seq {seq}: id differs from the anchored id (history rewritten)"
-    return ""
-
-
-def _triggers_present(db: sqlite3.Connection) -> bool:
-    names = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'"
-                                      " AND tbl_name = 'journal'")}
-    return {"journal_no_update", "journal_no_delete", "journal_no_replace"} <= names
 
 
 @contextmanager

@@ -23,6 +23,7 @@ from typing import Any
 _orjson: Any = None  # the module once use_orjson() loaded it; None: the stdlib writes everything
 _loaded = False
 _SORT_KEYS = 0
+GENESIS = "0" * 64  # the `prev` of entry 1
 BATCH = 32  # entries in one append from which orjson is worth loading
 
 # check_circular=False: skips per-container bookkeeping; a cycle still fails (RecursionError).

@@ -9,6 +9,7 @@ import mmap
 import os
 
 from gitgov.core import store as store_mod
+from gitgov.core import store_copy
 from gitgov.core.store import ObjectStore
 
 
@@ -20,7 +21,7 @@ def _big(tmp_path, size: int):
 
 
 def test_a_copy_in_several_steps_is_named_by_the_hash_of_its_bytes(tmp_path, monkeypatch):
-    monkeypatch.setattr(store_mod, "STEP", 4 << 20)  # 9 MiB: three steps, the last one short
+    monkeypatch.setattr(store_copy, "STEP", 4 << 20)  # 9 MiB: three steps, the last one short
     src, data = _big(tmp_path, (9 << 20) + 123)
     objects = ObjectStore(tmp_path / "objects", link="copy")
     stored = objects.put(src)
@@ -62,7 +63,7 @@ def test_a_failing_copy_is_reported_with_the_file_and_leaves_no_object(tmp_path,
             raise OSError(errno.ENOSPC, "No space left on device")
         return os.pwrite(dst, os.pread(src, count, offset_src), offset_dst)
 
-    monkeypatch.setattr(store_mod, "STEP", 4 << 20)
+    monkeypatch.setattr(store_copy, "STEP", 4 << 20)
     monkeypatch.setattr(os, "copy_file_range", fail_later)
     src, _data = _big(tmp_path, 9 << 20)
     objects = ObjectStore(tmp_path / "objects", link="copy")
