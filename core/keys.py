@@ -30,13 +30,12 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from .crypto import CryptoError, MissingKey, WrongKey, short_id
+from .keys_format import b64, open_sealed, seal, unb64
 from .events import utcnow
 
 KEY_BYTES = 32
 ENV_VAR = "GITGOV_KEY"
 ENV_PREFIX = "gitgov-key-v1:"
-EXPORT_FORMAT = "gitgov-keys-v1"
-SCRYPT = {"n": 2**15, "r": 8, "p": 1}
 UNLOCK_HINT = ("import the key with `gitgov keys import FILE --passphrase-file P` "
                "(or set GITGOV_KEY in CI)")
 
@@ -44,17 +43,6 @@ UNLOCK_HINT = ("import the key with `gitgov keys import FILE --passphrase-file P
 def key_id(key: bytes) -> str:
     """A public name for a key: a hash of it, never the key itself."""
     return hashlib.sha256(b"gitgov key id\x00" + key).hexdigest()[:16]
-
-
-def _b64(data: bytes) -> str:
-    return base64.b64encode(data).decode("ascii")
-
-
-def _unb64(text: str, what: str) -> bytes:
-    try:
-        return base64.b64decode(text.encode("ascii"), validate=True)
-    except (ValueError, UnicodeEncodeError):
-        raise CryptoError(f"{what} is not valid base64") from None
 
 
 @dataclass(frozen=True)
@@ -115,7 +103,7 @@ class KeyStore:
                               "`gitgov keys export --env` prints")
         try:
             bundle = json.loads(base64.urlsafe_b64decode(token[len(ENV_PREFIX):] + "=="))
-            master, ring = _unb64(bundle["master"], ENV_VAR), bundle["ring"]
+            master, ring = unb64(bundle["master"], ENV_VAR), bundle["ring"]
             ring["datasets"]  # noqa: B018 - the shape is checked here, not at first use
         except (ValueError, KeyError, TypeError):
             raise CryptoError(f"{ENV_VAR} is damaged: it does not decode; export it again") from None
@@ -125,7 +113,7 @@ class KeyStore:
         self._finish_rotation()
         if not self.master_path.exists():
             raise MissingKey(f"missing key: no master key in {self.master_path}; {UNLOCK_HINT}")
-        master = _unb64(self.master_path.read_text(encoding="ascii").strip(), str(self.master_path))
+        master = unb64(self.master_path.read_text(encoding="ascii").strip(), str(self.master_path))
         if len(master) != KEY_BYTES:
             raise CryptoError(f"{self.master_path}: not a 32-byte key")
         ring = _empty_ring(key_id(master))
@@ -144,7 +132,7 @@ class KeyStore:
         """A rotation that stopped between its two renames is completed here."""
         pending = self.dir / "master.key.new"
         if pending.exists() and self.ring_path.exists():
-            new = _unb64(pending.read_text(encoding="ascii").strip(), str(pending))
+            new = unb64(pending.read_text(encoding="ascii").strip(), str(pending))
             if json.loads(self.ring_path.read_text(encoding="utf-8")).get("master") == key_id(new):
                 os.replace(pending, self.master_path)
 
@@ -195,13 +183,13 @@ class KeyStore:
 
         kid, nonce = key_id(secret), secrets.token_bytes(12)
         wrapped = AESGCM(self._load()[0]).encrypt(nonce, secret, _wrap_ad(dataset, kid))
-        return {"id": kid, "wrapped": _b64(nonce + wrapped), "created": utcnow()}
+        return {"id": kid, "wrapped": b64(nonce + wrapped), "created": utcnow()}
 
     def _unwrap(self, dataset: str, entry: dict) -> DataKey:
         from cryptography.exceptions import InvalidTag
         from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-        blob = _unb64(entry["wrapped"], "a wrapped data key")
+        blob = unb64(entry["wrapped"], "a wrapped data key")
         try:
             secret = AESGCM(self._load()[0]).decrypt(blob[:12], blob[12:], _wrap_ad(dataset, entry["id"]))
         except InvalidTag:
@@ -219,7 +207,7 @@ class KeyStore:
         os.chmod(self.dir, 0o700)
         master = secrets.token_bytes(KEY_BYTES)
         _write_secret(self.ring_path, json.dumps(_empty_ring(key_id(master)), indent=1))
-        _write_secret(self.master_path, _b64(master) + "\n")
+        _write_secret(self.master_path, b64(master) + "\n")
         self._cache = None
         return True
 
@@ -231,7 +219,7 @@ class KeyStore:
             keys = {ds: [self._unwrap(ds, e) for e in es] for ds, es in ring["datasets"].items()}
             new_master = secrets.token_bytes(KEY_BYTES)
             pending = self.dir / "master.key.new"
-            _write_secret(pending, _b64(new_master) + "\n")
+            _write_secret(pending, b64(new_master) + "\n")
             self._cache = (new_master, ring)
             new_ring = {**ring, "master": key_id(new_master), "datasets": {
                 ds: [{**e, **self._wrap(ds, k.secret), "created": e["created"]}
@@ -288,7 +276,7 @@ class KeyStore:
 
     def bundle(self) -> dict:
         master, ring = self._load()
-        return {"master": _b64(master), "ring": ring}
+        return {"master": b64(master), "ring": ring}
 
     def env_line(self) -> str:
         raw = json.dumps(self.bundle(), separators=(",", ":")).encode()
@@ -296,14 +284,7 @@ class KeyStore:
 
     def export(self, passphrase: bytes) -> str:
         """The store, encrypted with a key that scrypt derives from ``passphrase``."""
-        from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-
-        salt, nonce = secrets.token_bytes(16), secrets.token_bytes(12)
-        box = AESGCM(_scrypt(passphrase, salt, SCRYPT)).encrypt(
-            nonce, json.dumps(self.bundle()).encode(), EXPORT_FORMAT.encode())
-        return json.dumps({"format": EXPORT_FORMAT, "master_id": self.master_id,
-                           "kdf": {"name": "scrypt", **SCRYPT, "salt": _b64(salt)},
-                           "nonce": _b64(nonce), "ciphertext": _b64(box)}, indent=1) + "\n"
+        return seal(self.bundle(), self.master_id, passphrase)
 
     def import_(self, text: str, passphrase: bytes, source: str, *, force: bool = False) -> str:
         """Install an exported store and return its master id.
@@ -313,8 +294,8 @@ class KeyStore:
         side stays shredded.
         """
         self._require_files("import keys")
-        bundle = _open_export(text, passphrase, source)
-        master = _unb64(bundle["master"], source)
+        bundle = open_sealed(text, passphrase, source)
+        master = unb64(bundle["master"], source)
         if len(master) != KEY_BYTES:
             raise CryptoError(f"{source}: the master key in it is not 32 bytes")
         with self._locked():
@@ -323,7 +304,7 @@ class KeyStore:
             self.dir.mkdir(parents=True, exist_ok=True)
             os.chmod(self.dir, 0o700)
             _write_secret(self.ring_path, json.dumps(ring, indent=1))
-            _write_secret(self.master_path, _b64(master) + "\n")
+            _write_secret(self.master_path, b64(master) + "\n")
             self._cache = None
         return key_id(master)
 
@@ -352,31 +333,6 @@ def _write_secret(path: Path, text: str) -> None:
         os.fsync(f.fileno())
     os.chmod(tmp, 0o600)
     os.replace(tmp, path)
-
-
-def _scrypt(passphrase: bytes, salt: bytes, params: dict) -> bytes:
-    return hashlib.scrypt(passphrase, salt=salt, n=params["n"], r=params["r"], p=params["p"],
-                          maxmem=256 * 1024 * 1024, dklen=32)
-
-
-def _open_export(text: str, passphrase: bytes, source: str) -> dict:
-    from cryptography.exceptions import InvalidTag
-    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-
-    try:
-        doc = json.loads(text)
-        kdf = doc["kdf"]
-        if doc.get("format") != EXPORT_FORMAT or kdf.get("name") != "scrypt":
-            raise KeyError("format")
-        salt, nonce = _unb64(kdf["salt"], source), _unb64(doc["nonce"], source)
-        box = _unb64(doc["ciphertext"], source)
-    except (ValueError, KeyError, TypeError):
-        raise CryptoError(f"{source}: not a gitgov key export (made by `gitgov keys export`)") from None
-    try:
-        key = _scrypt(passphrase, salt, kdf)
-        return json.loads(AESGCM(key).decrypt(nonce, box, EXPORT_FORMAT.encode()))
-    except InvalidTag:
-        raise CryptoError(f"{source}: wrong passphrase (or the file was altered)") from None
 
 
 def _merge(current: tuple[bytes, dict], master: bytes, incoming: dict) -> dict:
