@@ -167,6 +167,9 @@ def test_log_filters_newest_first_and_json(initialized):
     assert [e["kind"] for e in one] == ["commit_created"]
     none = gitgov(initialized, "log", "--kind", "no_such_kind")
     assert none.returncode == 0 and "no matching entries" in none.stdout
+    for bad in ("0", "-5"):  # SQLite reads LIMIT -5 as no limit at all
+        refused = gitgov(initialized, "log", "-n", bad)
+        assert refused.returncode == 2 and refused.stdout == "" and "-n" in refused.stderr
 
 
 PROJECTIONS = ("datasets", "dataset_versions", "findings", "commits")

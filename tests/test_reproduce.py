@@ -79,6 +79,9 @@ def test_reproducing_a_run_whose_inputs_were_garbage_collected_exits_2(proj):
     assert gitgov(proj, "run", "--", PY, "-c", code).returncode == 0
     kept = gitgov(proj, "gc")
     assert kept.returncode == 0 and "removed 0 object(s)" in kept.stdout  # the run still needs them
+    for typo in (("--keep-last", "-1"), ("--older-than", "-3")):  # would release every run
+        refused = gitgov(proj, "gc", *typo)
+        assert refused.returncode == 2 and "is not in the range x>=0" in refused.stderr
     gone = gitgov(proj, "gc", "--keep-last", "0")
     assert gone.returncode == 0 and "removed 1 object(s)" in gone.stdout
     out = gitgov(proj, "reproduce", "last")

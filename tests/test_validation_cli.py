@@ -132,6 +132,18 @@ def test_profile_shows_schema_and_statistics(repo):
     assert email["nulls"] == 1 and email["top"] is None and "min" not in email
 
 
+def test_profile_of_a_file_it_cannot_read_is_one_line_and_exit_2(repo):
+    write(repo, "data/notes.txt", "not a table\n")
+    write(repo, "data/empty.csv", "")
+    for rel, why in (("data/notes.txt", "cannot tell the format from the name 'notes.txt'"),
+                     ("data/empty.csv", "the file is empty")):
+        for extra in ((), ("--json",)):
+            proc = gitgov(repo, "profile", rel, *extra)
+            assert proc.returncode == 2 and proc.stdout == "", proc.stdout
+            assert proc.stderr.startswith(f"gitgov: {rel}: ") and why in proc.stderr
+            assert proc.stderr.count("\n") == 1 and "Traceback" not in proc.stderr
+
+
 def test_infer_writes_a_starter_rule_set_keeping_the_file_as_it_was(repo):
     write(repo, "data/orders.csv", "order_id,email,amount,status,day\n"
           "1,a@x.io,9.5,paid,2024-01-01\n2,b@x.io,12,paid,2024-01-02\n"

@@ -57,7 +57,8 @@ def _summary(payload: dict) -> str:
 @click.command("log")
 @click.option("--kind", help="Only entries of this kind (e.g. data_added, commit_created).")
 @click.option("--subject", help="Only entries about this path, sha or run id.")
-@click.option("-n", "--limit", type=int, default=50, show_default=True, help="How many entries.")
+@click.option("-n", "--limit", type=click.IntRange(min=1), default=50, show_default=True,
+              help="How many entries.")
 @json_option
 def log_cmd(kind: str | None, subject: str | None, limit: int, as_json: bool) -> int:
     """Show ledger entries, newest first."""

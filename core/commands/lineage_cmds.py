@@ -209,9 +209,9 @@ def models_show(name: str, as_json: bool) -> int:
 
 
 @click.command("gc")
-@click.option("--older-than", "older_than", type=int, metavar="DAYS",
+@click.option("--older-than", "older_than", type=click.IntRange(min=0), metavar="DAYS",
               help="Also release the objects of runs started more than DAYS days ago.")
-@click.option("--keep-last", type=int, metavar="N", help="Also release the objects of all but the newest N runs.")
+@click.option("--keep-last", type=click.IntRange(min=0), metavar="N", help="Also release the objects of all but the newest N runs.")
 @click.option("--dry-run", is_flag=True, help="Only say what would be removed.")
 @json_option
 def gc_cmd(older_than: int | None, keep_last: int | None, dry_run: bool, as_json: bool) -> int:

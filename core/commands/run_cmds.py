@@ -87,7 +87,7 @@ def runs_group() -> None:
 
 
 @runs_group.command("list")
-@click.option("-n", "--limit", type=int, default=20, show_default=True)
+@click.option("-n", "--limit", type=click.IntRange(min=1), default=20, show_default=True)
 @click.option("--name", help="Only runs with this name.")
 @json_option
 def runs_list(limit: int, name: str | None, as_json: bool) -> int:

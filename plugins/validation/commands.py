@@ -132,6 +132,9 @@ def profile_cmd(path: str, dataset: str | None, as_json: bool) -> int:
     from .profiling import profile_file, render_profile
 
     result = profile_file(Path(path), dataset)
+    unread = [p for p in result["problems"] if p["rule"].startswith("read.")]
+    if unread and not result["columns"]:  # nothing to profile: bad input, not a finding
+        raise InputError(f"{path}: {unread[0]['message']}")
     if as_json:
         echo_json(result)
     else:
@@ -161,7 +164,7 @@ def infer_cmd(path: str, dataset: str, force: bool, print_only: bool) -> int:
 @click.command("quality")
 @click.argument("dataset")
 @click.option("--path", "path", help="Only versions of this file.")
-@click.option("-n", "--limit", type=int, default=8, show_default=True,
+@click.option("-n", "--limit", type=click.IntRange(min=1), default=8, show_default=True,
               help="How many of the newest versions to show in the text table.")
 @click.option("--all", "show_all", is_flag=True, help="Show every metric, not just the main ones.")
 @json_option
