@@ -17,7 +17,6 @@ import sys
 import threading
 import time
 from collections import deque
-from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Sequence
 
 from .context import Context
@@ -39,15 +38,15 @@ def backstop(timeout: float) -> float:
     return 2 * timeout + 1
 
 
-@dataclass
-class Outcome:
+class Outcome:  # a plain class: a dataclass costs every command ~1 ms to define
     """What an emit produced. ``blocked`` is the verdict for a hook."""
 
-    events: list[Event] = field(default_factory=list)
-    findings: list[Finding] = field(default_factory=list)
-    facts: list[tuple[Event, Fact]] = field(default_factory=list)
-    by_event: dict[int, list[Finding]] = field(default_factory=dict)
-    recorded: list[Any] = field(default_factory=list)
+    def __init__(self) -> None:
+        self.events: list[Event] = []
+        self.findings: list[Finding] = []
+        self.facts: list[tuple[Event, Fact]] = []
+        self.by_event: dict[int, list[Finding]] = {}
+        self.recorded: list[Any] = []
 
     @property
     def blocked(self) -> bool:

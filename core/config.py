@@ -1,7 +1,7 @@
 """gitgov.toml -> Policy.
 
 Loading is parse (tomllib) -> validate against core/schema.py -> build frozen
-dataclasses. Every problem becomes a ConfigError naming the file, the line,
+records (NamedTuples). Every problem becomes a ConfigError naming the file, the line,
 the dotted key and the rule, so a bad policy never shows a traceback.
 
 tomllib is imported inside the loader, not at module level, so that the glob
@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import re
 import sys
-from collections.abc import Iterator
-from dataclasses import dataclass, field
+from collections.abc import Iterator, Mapping
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any, NamedTuple
 
 from . import schema
@@ -33,8 +33,15 @@ governed_matcher = compile_patterns  # the name INTERFACES.md uses
 
 # ---- the policy ----------------------------------------------------------
 
-@dataclass(frozen=True)
-class DatasetPolicy:
+# The policy's records are NamedTuples, not dataclasses: every command loads a
+# policy, and a frozen dataclass costs ~2 ms per class to define at start-up.
+# load_policy fills every field; the read-only empty defaults cannot be shared
+# and then changed by accident.
+EMPTY: Mapping[str, Any] = MappingProxyType({})
+_DATASET_REGEX: dict[tuple[str, ...], re.Pattern[str]] = {}
+
+
+class DatasetPolicy(NamedTuple):
     name: str
     paths: tuple[str, ...]
     description: str = ""
@@ -49,39 +56,35 @@ class DatasetPolicy:
     retention_column: str | None = None
     hold: bool = False
     primary_key: tuple[str, ...] = ()
-    columns: dict[str, dict] = field(default_factory=dict)
-    rules: dict[str, Any] = field(default_factory=dict)
-    raw: dict[str, Any] = field(default_factory=dict)
-    regex: re.Pattern[str] = field(init=False, repr=False, compare=False)
-
-    def __post_init__(self) -> None:
-        # Compiled once: dataset_for runs per staged file.
-        object.__setattr__(self, "regex", compile_patterns(self.paths))
+    columns: Mapping[str, dict] = EMPTY
+    rules: Mapping[str, Any] = EMPTY
+    raw: Mapping[str, Any] = EMPTY
 
     def matches(self, path: str) -> bool:
         """Whether the posix path (relative to the repo root) is in this dataset."""
-        return self.regex.match(path) is not None
+        regex = _DATASET_REGEX.get(self.paths)
+        if regex is None:  # compiled once per set of globs: dataset_for runs per staged file
+            regex = _DATASET_REGEX[self.paths] = compile_patterns(self.paths)
+        return regex.match(path) is not None
 
     @property
     def retention_days(self) -> int | None:
         return schema.parse_duration_days(self.retention) if self.retention else None
 
 
-@dataclass(frozen=True)
-class PluginsPolicy:
+class PluginsPolicy(NamedTuple):
     enable: tuple[str, ...] | None = None  # None: every installed plugin
     disable: tuple[str, ...] = ()
     local: tuple[str, ...] = ()  # plugin files, relative to the repo root
     timeout: float = schema.DEFAULT_PLUGIN_TIMEOUT
-    settings: dict[str, dict] = field(default_factory=dict)  # [plugins.NAME] tables
+    settings: Mapping[str, dict] = EMPTY  # [plugins.NAME] tables
 
     def allows(self, name: str) -> bool:
         """Enabled and not disabled (disable wins when a name is in both)."""
         return name not in self.disable and (self.enable is None or name in self.enable)
 
 
-@dataclass(frozen=True)
-class LimitsPolicy:
+class LimitsPolicy(NamedTuple):
     max_file_size: int = schema.DEFAULT_MAX_FILE_SIZE
     secret_names: tuple[str, ...] = ()  # extra globs, on top of schema.SECRET_NAMES
 
@@ -89,21 +92,20 @@ class LimitsPolicy:
         return schema.SECRET_NAMES + self.secret_names
 
 
-@dataclass(frozen=True)
-class Policy:
+class Policy(NamedTuple):
     path: Path
-    datasets: dict[str, DatasetPolicy] = field(default_factory=dict)
-    plugins: PluginsPolicy = field(default_factory=PluginsPolicy)
-    limits: LimitsPolicy = field(default_factory=LimitsPolicy)
-    roles: dict[str, tuple[str, ...]] = field(default_factory=dict)  # role -> members
-    watch: dict[str, Any] = field(default_factory=dict)
-    retention: dict[str, Any] = field(default_factory=dict)
-    raw: dict[str, Any] = field(default_factory=dict)
+    datasets: Mapping[str, DatasetPolicy] = EMPTY
+    plugins: PluginsPolicy = PluginsPolicy()
+    limits: LimitsPolicy = LimitsPolicy()
+    roles: Mapping[str, tuple[str, ...]] = EMPTY  # role -> members
+    watch: Mapping[str, Any] = EMPTY
+    retention: Mapping[str, Any] = EMPTY
+    raw: Mapping[str, Any] = EMPTY
 
     @classmethod
     def empty(cls, path: Path) -> Policy:
         """The policy of a repository without gitgov.toml: nothing governed."""
-        return cls(path=Path(path))
+        return cls(path=Path(path), datasets={}, roles={}, watch={}, retention={}, raw={})
 
     def dataset_for(self, path: str) -> DatasetPolicy | None:
         """The first dataset, in file order, whose globs match ``path``."""

@@ -2,7 +2,6 @@
 the data's bytes and the ledger. One Context serves one command or hook run."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
@@ -14,14 +13,16 @@ if TYPE_CHECKING:
     from .ledger import Ledger
 
 
-@dataclass
-class Context:
-    policy: "Policy"
-    repo: "Repo | None" = None
-    ledger_path: Path | None = None
-    pending: list[Event] = field(default_factory=list)
-    _ledger: "Ledger | None" = None
-    _in_worktree: dict[tuple[str, str], bool] = field(default_factory=dict)
+class Context:  # a plain class: a dataclass costs every command ~1 ms to define
+    """Handed to every hook with the event; plugins may keep per-run state in it."""
+
+    def __init__(self, policy: "Policy", repo: "Repo | None" = None, ledger_path: Path | None = None):
+        self.policy = policy
+        self.repo = repo
+        self.ledger_path = ledger_path
+        self.pending: list[Event] = []  # events plugins emit while handling one, dispatched next
+        self._ledger: "Ledger | None" = None
+        self._in_worktree: dict[tuple[str, str], bool] = {}
 
     @property
     def root(self) -> Path:

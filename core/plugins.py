@@ -10,7 +10,6 @@ from __future__ import annotations
 import importlib.util
 import os
 import sys
-from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING, Any, Collection, Iterable
@@ -27,20 +26,25 @@ ENTRY_POINT_GROUP = "gitgov"
 BUILTIN_MODULE_PREFIX = "gitgov.plugins."
 
 
-@dataclass
-class PluginInfo:
+class PluginInfo:  # plain classes: a dataclass costs every command ~1 ms to define
     """What `gitgov plugins` shows for one plugin."""
 
-    name: str
-    origin: str  # built-in | installed | local | test | unknown (named in enable, not found)
-    version: str = ""
-    module: str = ""
-    hooks: list[str] = field(default_factory=list)
-    error: str | None = None
-    enabled: bool = True
-    # Reading a distribution's version parses its METADATA file (~5 ms each), so
-    # it is looked up only when someone asks (`gitgov plugins`), not per commit.
-    dist: Any = field(default=None, repr=False, compare=False)
+    def __init__(self, name: str, origin: str, version: str = "", module: str = "",
+                 hooks: list[str] | None = None, error: str | None = None, enabled: bool = True,
+                 dist: Any = None):
+        self.name = name
+        self.origin = origin  # built-in | installed | local | test | unknown (named in enable, not found)
+        self.version = version
+        self.module = module
+        self.hooks = hooks if hooks is not None else []
+        self.error = error
+        self.enabled = enabled
+        # Reading a distribution's version parses its METADATA file (~5 ms each), so
+        # it is looked up only when someone asks (`gitgov plugins`), not per commit.
+        self.dist = dist
+
+    def __repr__(self) -> str:
+        return f"PluginInfo({self.name!r}, {self.origin!r}, error={self.error!r})"
 
     def resolve_version(self) -> str:
         if not self.version and self.dist is not None:
@@ -52,13 +56,14 @@ class PluginInfo:
         return {k: v for k, v in self.__dict__.items() if k != "dist"}
 
 
-@dataclass
 class Host:
     """The manager and what happened while loading it."""
 
-    pm: pluggy.PluginManager
-    plugins: list[PluginInfo]
-    hung: set[str] = field(default_factory=set)  # plugins that missed a deadline in this run
+    def __init__(self, pm: pluggy.PluginManager, plugins: list[PluginInfo],
+                 hung: set[str] | None = None):
+        self.pm = pm
+        self.plugins = plugins
+        self.hung = hung if hung is not None else set()  # plugins that missed a deadline in this run
 
     @property
     def load_errors(self) -> list[PluginInfo]:

@@ -21,14 +21,15 @@ from __future__ import annotations
 import datetime as _dt
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from types import MappingProxyType
+from typing import NamedTuple
 
 from .globs import glob_error
 
 
-@dataclass(frozen=True)
-class Field:
+class Field(NamedTuple):
+    """What one key of gitgov.toml may hold: its type and the rules on its value."""
+
     type: str
     allowed: tuple = ()
     each: tuple[str, ...] = ()

@@ -16,7 +16,7 @@ from __future__ import annotations
 import hashlib
 import os
 import sys
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from .errors import EXIT_BLOCKED, GitgovError, LedgerError
@@ -235,8 +235,8 @@ def _emit(host: Any, ctx: Any, policy: "Policy", events: list[Event]) -> Any:
 
     rest = [e for e in events if not any(e is x for x in locked)]
     outcome = emit(rest, host, ctx, record=False)
-    plain = replace(policy, plugins=replace(policy.plugins,
-                                            disable=policy.plugins.disable + ("validation", "privacy")))
+    plain = policy._replace(plugins=policy.plugins._replace(
+        disable=policy.plugins.disable + ("validation", "privacy")))
     more = emit(locked, load_host(plain, None), ctx, record=False)
     outcome.events += more.events
     outcome.findings += more.findings

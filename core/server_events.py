@@ -20,6 +20,8 @@ from .context import Context
 from .events import DataAdded, DataRemoved, Event, Finding
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from .config import Policy
     from .git import RawChange, Repo
     from .ledger import Ledger
@@ -31,19 +33,21 @@ PREFETCH_EACH = 8 << 20  # bytes: smaller versions are read in one batch and kep
 PREFETCH_TOTAL = 256 << 20
 
 
-@dataclass
 class ServerContext(Context):
     """A Context for a bare repository: the policy's text for error lines, blobs from memory."""
 
-    policy_text: str | None = None
-    authority_policy: "Policy | None" = None  # judges policy edits; set while no policy exists yet
-    blobs: dict[str, bytes] = field(default_factory=dict)
-    # (commit, path) -> the path's blob in the commit's first parent (None: new there), from
-    # the push's own diff, so that plugins comparing with the previous version start no git
-    baselines: dict[tuple[str, str], str | None] = field(default_factory=dict)
-    # every event this run checks, so that a plugin may handle the small files of one
-    # dataset together (one set-up for all of them) instead of one by one
-    planned: list[Event] = field(default_factory=list)
+    def __init__(self, policy: "Policy", repo: "Repo | None" = None, ledger_path: Path | None = None,
+                 *, policy_text: str | None = None, authority_policy: "Policy | None" = None):
+        super().__init__(policy, repo, ledger_path)
+        self.policy_text = policy_text
+        self.authority_policy = authority_policy  # judges policy edits; set while no policy exists yet
+        self.blobs: dict[str, bytes] = {}
+        # (commit, path) -> the path's blob in the commit's first parent (None: new there), from
+        # the push's own diff, so that plugins comparing with the previous version start no git
+        self.baselines: dict[tuple[str, str], str | None] = {}
+        # every event this run checks, so that a plugin may handle the small files of one
+        # dataset together (one set-up for all of them) instead of one by one
+        self.planned: list[Event] = []
 
     def open_data(self, event: Event) -> IO[bytes]:
         blob = getattr(event, "blob", None)

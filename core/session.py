@@ -6,7 +6,6 @@ time, and a Session that is never opened costs nothing.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Collection, Iterable
 
@@ -33,12 +32,11 @@ def load_repo_policy(repo: Repo) -> Policy:
         raise ConfigError(shown, exc.line, exc.key, exc.rule, exc.hint) from None
 
 
-@dataclass
-class Session:
-    repo: Repo
-    policy: Policy
-    host: "Host"
-    ctx: Context
+class Session:  # a plain class: a dataclass costs every command ~1 ms to define
+    """One command's view of one repository: its policy, its plugins and their context."""
+
+    def __init__(self, repo: Repo, policy: Policy, host: "Host", ctx: Context):
+        self.repo, self.policy, self.host, self.ctx = repo, policy, host, ctx
 
     @classmethod
     def open(cls, start: Path | str = ".", *, extra_plugins: Iterable[tuple[str, object]] = (),

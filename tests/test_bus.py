@@ -50,7 +50,7 @@ def make_ctx(tmp_path):
 def host_with(*plugins):
     """A fresh manager with only these (name, object) test plugins."""
     empty = load_policy(Path("/nonexistent/gitgov.toml"))
-    policy = dataclasses.replace(empty, plugins=dataclasses.replace(empty.plugins, enable=()))
+    policy = empty._replace(plugins=empty.plugins._replace(enable=()))
     host = load_host(policy, None, extra=plugins)
     assert [p.name for p in host.plugins if p.enabled] == [n for n, _ in plugins]
     assert not host.load_errors, host.load_errors
