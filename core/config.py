@@ -28,7 +28,7 @@ __all__ = [
     "secret_name_matcher",
 ]
 
-governed_matcher = compile_patterns  # the name INTERFACES.md uses
+governed_matcher = compile_patterns  # an earlier name, kept for plugins that import it
 
 
 # ---- the policy ----------------------------------------------------------
