@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from gitgov.core import schema
-from gitgov.core.config import Policy, fastpath_pathspecs, load_policy, secret_name_matcher
+from gitgov.core.config import DatasetPolicy, Policy, fastpath_pathspecs, load_policy, secret_name_matcher
 from gitgov.core.config_template import DEFAULT_TOML, EXAMPLE_BEGIN, EXAMPLE_END
 from gitgov.core.errors import ConfigError, InputError
 
@@ -411,6 +411,23 @@ def test_first_matching_dataset_wins(tmp_path):
         paths = ["data/raw/*.csv"]
         """))
     assert policy.dataset_for("data/raw/a.csv").name == "broad"
+
+
+def test_policy_records_are_immutable_and_their_empty_defaults_read_only(tmp_path):
+    policy = load_policy(write(tmp_path, """\
+        [datasets.d]
+        paths = ["a/*.csv"]
+        """))
+    ds = policy.datasets["d"]
+    with pytest.raises(AttributeError):
+        ds.paths = ("b/*.csv",)  # type: ignore[misc]
+    bare = DatasetPolicy(name="x", paths=("b/*.csv",))  # built by hand: shares no mutable default
+    with pytest.raises(TypeError):
+        bare.columns["c"] = {}  # type: ignore[index]
+    assert bare.matches("b/1.csv") and not bare.matches("a/1.csv")
+    assert ds.matches("a/1.csv") and not ds.matches("b/1.csv")  # each set of globs its own matcher
+    narrowed = policy._replace(plugins=policy.plugins._replace(disable=("privacy",)))
+    assert not narrowed.plugins.allows("privacy") and policy.plugins.allows("privacy")
 
 
 def test_importing_config_does_not_import_tomllib():
