@@ -192,6 +192,10 @@ class ObjectStore:
 
     # ---- remote ------------------------------------------------------------
 
+    def check_remote(self) -> None:
+        """Raise StoreError unless [store] remote names a file system pyarrow can open."""
+        self._remote()
+
     def _remote(self):
         if not self.remote_uri:
             raise StoreError("no remote configured: set [store] remote in gitgov.toml "

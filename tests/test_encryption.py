@@ -235,3 +235,18 @@ def test_truncated_file_and_missing_key_are_one_line_errors(enc_repo, tmp_path):
     (enc_repo / ".gitgov" / "keys" / "master.key").unlink()
     out = gitgov(enc_repo, "crypt", "decrypt", str(enc), str(tmp_path / "o2.csv"))
     assert out.returncode == 2 and out.stderr.startswith("gitgov: missing key: no master key")
+
+
+def test_a_mistyped_dataset_mints_no_key_and_an_unwritable_target_is_one_line(enc_repo, tmp_path):
+    src = write(tmp_path, "plain.csv", "id\n1\n")
+    before = gitgov(enc_repo, "keys", "list", check=True).stdout
+    for args in (("crypt", "encrypt", str(src), str(tmp_path / "o.enc"), "--dataset", "vaullt"),
+                 ("keys", "rotate", "--dataset", "vaullt")):
+        out = gitgov(enc_repo, *args)
+        assert out.returncode == 2 and out.stderr.count("\n") == 1, out.stderr
+        assert "no dataset named 'vaullt' in gitgov.toml or the key store (datasets: vault" in out.stderr
+    assert gitgov(enc_repo, "keys", "list", check=True).stdout == before  # no key was made
+    assert not (tmp_path / "o.enc").exists()
+    out = gitgov(enc_repo, "crypt", "encrypt", str(src), str(tmp_path / "no" / "o.enc"), "--dataset", "vault")
+    assert out.returncode == 2 and out.stderr == f"gitgov: cannot write {tmp_path / 'no' / 'o.enc'}: " \
+                                                 "No such file or directory\n"

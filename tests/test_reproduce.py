@@ -94,6 +94,9 @@ def test_reproducing_a_run_whose_inputs_were_garbage_collected_exits_2(proj):
 def test_missing_objects_come_back_from_the_remote(proj, tmp_path):
     remote = tmp_path / "team-store"
     remote.mkdir()
+    for direction in ("push", "pull"):  # before the remote is set: an error, even with nothing to fetch
+        unset = gitgov(proj, "store", direction)
+        assert unset.returncode == 2 and "no remote configured: set [store] remote" in unset.stderr
     with open(proj / "gitgov.toml", "a") as f:
         f.write(f'\n[store]\nremote = "{remote}"\n')
     write(proj, "data/raw/customers_extra.csv", run_project.customers_csv(9))

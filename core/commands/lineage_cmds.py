@@ -259,6 +259,7 @@ def store_pull(run_ref: str | None) -> int:
 
     with Session.open(".") as session:
         store = ObjectStore.for_repo(session.repo, session.policy)
+        store.check_remote()  # "no remote" is an error even when nothing is missing here
         ledger = session.ctx.ledger()
         if run_ref:
             run = resolve(ledger, run_ref)

@@ -21,6 +21,17 @@ def _store():
     return repo, KeyStore.for_repo(repo)
 
 
+def _known_dataset(repo, store, dataset: str) -> None:
+    """A dataset of gitgov.toml, or one that already has keys: a typo must not mint a new key."""
+    from gitgov.core.config import load_policy
+
+    declared = list(load_policy(repo.policy_path).datasets)
+    if dataset in declared or dataset in store.datasets():
+        return
+    raise InputError(f"no dataset named '{dataset}' in gitgov.toml or the key store "
+                     f"(datasets: {', '.join(declared) or 'none'})")
+
+
 def _passphrase(path: str) -> bytes:
     try:
         text = Path(path).read_bytes().splitlines()
@@ -117,6 +128,7 @@ def keys_rotate(dataset: str | None) -> int:
 
     repo, store = _store()
     if dataset:
+        _known_dataset(repo, store, dataset)
         old, new = store.rotate_dataset(dataset)
         record(repo, "dataset_key_rotated", dataset, {"dataset": dataset, "old": old, "new": new})
         click.echo(f"gitgov: dataset '{dataset}' now encrypts new versions with key {short_id(new)}"
@@ -224,7 +236,8 @@ def crypt_encrypt(src: str, dst: str, dataset: str) -> int:
     """Encrypt SRC to DST with the dataset's data key (deterministic, chunked, authenticated)."""
     from gitgov.core.crypto.fileformat import encrypt_stream
 
-    _repo, store = _store()
+    repo, store = _store()
+    _known_dataset(repo, store, dataset)
     key = store.active_key(dataset, create=True)
     with open(src, "rb", buffering=0) as fin:
         _atomic(dst, lambda fout: encrypt_stream(fin, fout.write, key))
@@ -248,7 +261,10 @@ def crypt_decrypt(src: str, dst: str) -> int:
 
 def _atomic(dst: str, fill) -> None:
     folder = os.path.dirname(os.path.abspath(dst))
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{os.path.basename(dst)}.")
+    try:
+        fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{os.path.basename(dst)}.")
+    except OSError as exc:
+        raise InputError(f"cannot write {dst}: {exc.strerror or exc}") from None
     try:
         with os.fdopen(fd, "wb", buffering=1 << 20) as fout:
             fill(fout)
