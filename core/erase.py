@@ -26,6 +26,9 @@ from .rowfilter import RowError, filter_rows, format_of
 ERASURE_KEY = "gitgov:erasure"  # a data key in the key ring used only for subject tokens
 SCRUBBED = b"[erased]"
 GREP_BATCH = 100
+# An object that is no table is purged for holding the value only when the value is at
+# least this long: a short id ("7") would match bytes of unrelated objects.
+MIN_FREE_TEXT = 5
 
 
 def parse_subject(text: str) -> tuple[str, str]:
@@ -87,9 +90,11 @@ class Report:
     token: str
     files: list[FileHit] = field(default_factory=list)
     no_column: list[str] = field(default_factory=list)  # governed files without that column
+    with_column: int = 0  # governed files that have it
     elsewhere: list[str] = field(default_factory=list)  # files still holding the value in another column
     commits: dict[str, list[str]] = field(default_factory=dict)  # commit -> paths
     objects: list[dict] = field(default_factory=list)  # {"sha256", "runs": [...]}
+    kept_objects: list[dict] = field(default_factory=list)  # hold the value, not as the subject's row
     logs: list[str] = field(default_factory=list)
     ledger_mentions: int = 0
 
@@ -128,6 +133,7 @@ def find_rows(session: Any, column: str, value: str, dataset: str | None, report
                 report.no_column.append(rel)
                 continue
             raise
+        report.with_column += 1
         if result.removed:
             report.files.append(FileHit(rel, ds.name, result.rows_before, result.removed,
                                         result.sha256_before, result.sha256_after))
@@ -169,18 +175,63 @@ def history(session: Any, value: str, report: Report) -> None:
             report.commits.setdefault(rev[:12], []).append(path)
 
 
-def objects(session: Any, value: str, report: Report, purge: bool) -> None:
-    """Objects in .gitgov/objects holding the value; purged unless this is a dry run."""
+def check_column(session: Any, column: str, dataset: str | None, report: Report) -> None:
+    """Refuse a column no governed file has and no dataset declares: a typo would otherwise
+    go on to search the objects and the history for a bare value."""
+    if report.with_column or not report.no_column:
+        return
+    declared = sorted({c for ds in session.policy.datasets.values() if dataset in (None, ds.name)
+                       for c in ds.columns})
+    if column in declared:
+        return
+    known = f"declared columns: {', '.join(declared)}" if declared else "no dataset declares its columns"
+    raise InputError(f"--subject {column}=...: no governed file has a column '{column}' ({known})")
+
+
+def objects(session: Any, column: str, value: str, report: Report, purge: bool) -> None:
+    """Objects in .gitgov/objects holding the subject; purged unless this is a dry run.
+
+    A table (known by the path a run recorded for it, or Parquet's magic bytes) holds the
+    subject when a row has the value in the column; any other object when it holds the
+    value's bytes and the value is not too short to say so. The rest is only reported."""
     from .store import ObjectStore
 
     store = ObjectStore.for_repo(session.repo, session.policy)
     needle = value.encode("utf-8", "surrogateescape")
     for digest in list(store.digests()):
-        if not _object_holds(store.path(digest), needle, value):
+        path = store.path(digest)
+        if not _object_holds(path, needle, value):
             continue
-        report.objects.append({"sha256": digest, "runs": _runs_of(session, digest)})
-        if purge:
-            store.remove(digest)
+        uses = _run_files(session, digest)
+        item = {"sha256": digest, "runs": [f"{role} {rel} of run {run_id}" for run_id, role, rel in uses]}
+        if _holds_subject(path, [rel for _r, _role, rel in uses], column, value):
+            report.objects.append(item)
+            if purge:
+                store.remove(digest)
+        else:
+            report.kept_objects.append(item)
+
+
+def _holds_subject(path: Path, names: list[str], column: str, value: str) -> bool:
+    fmt = next((f for f in map(format_of, names) if f), None)
+    if fmt is None and _starts_with(path, b"PAR1"):
+        fmt = "parquet"
+    if fmt is None:
+        return len(value) >= MIN_FREE_TEXT
+    try:
+        found = filter_rows(path, fmt, column, lambda cell: as_text(cell) == value, write=False,
+                            show=path.name, label=f"--subject {column}=...")
+    except RowError:  # not a table after all, or without the column
+        return False
+    return found.removed > 0
+
+
+def _starts_with(path: Path, magic: bytes) -> bool:
+    try:
+        with open(path, "rb") as f:
+            return f.read(len(magic)) == magic
+    except OSError:
+        return False
 
 
 def _object_holds(path: Path, needle: bytes, value: str) -> bool:
@@ -201,13 +252,13 @@ def _object_holds(path: Path, needle: bytes, value: str) -> bool:
     return False
 
 
-def _runs_of(session: Any, digest: str) -> list[str]:
+def _run_files(session: Any, digest: str) -> list[tuple[str, str, str]]:
+    """(run id, role, path) of every run input or output stored as this object."""
     try:
-        rows = session.ctx.ledger().db.execute(
+        return session.ctx.ledger().db.execute(
             "SELECT run_id, role, path FROM run_files WHERE sha256 = ?", (digest,)).fetchall()
     except Exception:  # noqa: BLE001 - a ledger without run tables
         return []
-    return [f"{role} {path} of run {run_id}" for run_id, role, path in rows]
 
 
 def scrub_logs(session: Any, value: str, report: Report) -> None:

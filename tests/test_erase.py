@@ -121,12 +121,40 @@ def test_a_dry_run_changes_and_records_nothing(erepo):
     (["--subject", "=x"], "gitgov: --subject: expected COLUMN=VALUE, e.g. --subject email=ada@example.com"),
     (["--subject", "email=x", "--dataset", "nope"],
      "gitgov: no dataset 'nope' in gitgov.toml (datasets: customers, orders, events)"),
+    (["--subject", "emial=x"],  # a typo must not go on to search objects and history for "x"
+     "gitgov: --subject emial=...: no governed file has a column 'emial' (no dataset declares its columns)"),
 ])
 def test_bad_requests_are_refused_with_one_line(erepo, args, message):
     proc = gitgov(erepo, "erase", *args)
     assert proc.returncode == 2
     assert proc.stderr.strip() == message
     assert rows(erepo, "SELECT count(*) FROM journal WHERE kind = 'erasure'") == [(0,)]
+    from gitgov.core.erase import ERASURE_KEY
+    from gitgov.core.git import Repo
+    from gitgov.core.keys import KeyStore
+    assert ERASURE_KEY not in KeyStore.for_repo(Repo.discover(erepo)).datasets()  # no key made either
+
+
+def test_objects_go_for_the_subjects_row_not_for_any_bytes_of_a_short_value(erepo, tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    from gitgov.core.git import Repo
+    from gitgov.core.store import ObjectStore
+
+    store = ObjectStore.for_repo(Repo.discover(erepo))
+    pq.write_table(pa.table({"id": ["7", "8"], "plan": ["pro", "free"]}), tmp_path / "copy.parquet")
+    pq.write_table(pa.table({"id": ["8"], "note": ["7 apples"]}), tmp_path / "other.parquet")
+    copy, other = store.put(tmp_path / "copy.parquet").sha256, store.put(tmp_path / "other.parquet").sha256
+    model = store.put_bytes(b"weights 7 7 7").sha256  # no table: "7" is too short to say
+    proc = gitgov(erepo, "erase", "--subject", "id=7")
+    assert proc.returncode == 0, proc.stderr
+    assert f"object store: purged object {copy[:12]} (not referenced by a recorded run)" in proc.stdout
+    for kept in (other, model):
+        assert (f"warning: object {kept[:12]} (not referenced by a recorded run) holds the value, "
+                "but not in a row's column 'id'; kept") in proc.stdout
+    assert not store.has(copy) and store.has(other) and store.has(model)
+    (payload,), = rows(erepo, "SELECT payload FROM journal WHERE kind = 'erasure'")
+    assert sorted(json.loads(payload)["objects_kept"]) == sorted([other, model])
 
 
 def test_a_file_that_cannot_be_read_stops_the_erasure_before_any_change(erepo):

@@ -18,14 +18,15 @@ def erase_cmd(subject: str, dataset: str | None, dry_run: bool) -> int:
 
     column, value = erase.parse_subject(subject)
     with Session.open(".") as session:
-        token = erase.subject_token(erase.token_key(session.repo, create=not dry_run), column, value)
-        report = erase.Report(column=column, token=token)
+        report = erase.Report(column=column, token="")
         erase.find_rows(session, column, value, dataset, report)  # every file judged before any change
+        erase.check_column(session, column, dataset, report)
+        report.token = erase.subject_token(erase.token_key(session.repo, create=not dry_run), column, value)
         if not dry_run:
             report.files = [_erase_one(session, hit, report, value) for hit in report.files]
             erase.scrub_logs(session, value, report)
             erase.remaining(session, value, report)
-        erase.objects(session, value, report, purge=not dry_run)
+        erase.objects(session, column, value, report, purge=not dry_run)
         erase.history(session, value, report)
         report.ledger_mentions = erase.ledger_mentions(session, value)
         if not dry_run:
@@ -54,7 +55,8 @@ def _record(session, report) -> None:
         "column": report.column, "token": report.token, "rows_removed": report.rows_removed,
         "files": [{"path": f.path, "dataset": f.dataset, "rows_removed": f.rows_removed,
                    "sha256_before": f.sha256_before, "sha256_after": f.sha256_after} for f in report.files],
-        "objects_purged": report.objects, "logs_scrubbed": report.logs,
+        "objects_purged": report.objects, "objects_kept": [o["sha256"] for o in report.kept_objects],
+        "logs_scrubbed": report.logs,
         "commits_holding_subject": sorted(report.commits), "still_in_files": report.elsewhere,
         "ledger_mentions": report.ledger_mentions,
     }
@@ -74,6 +76,10 @@ def _show(report, session, dry_run: bool) -> None:
     for o in report.objects:
         where = "; ".join(o["runs"]) or "not referenced by a recorded run"
         click.echo(f"  object store: {'would purge' if dry_run else 'purged'} object {o['sha256'][:12]} ({where})")
+    for o in report.kept_objects:
+        where = "; ".join(o["runs"]) or "not referenced by a recorded run"
+        click.echo(f"  warning: object {o['sha256'][:12]} ({where}) holds the value, but not in a "
+                   f"row's column '{report.column}'; kept")
     for log in report.logs:
         click.echo(f"  scrubbed the value from {log}")
     for rel in report.elsewhere:
