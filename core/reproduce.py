@@ -216,15 +216,20 @@ def _first_difference(store, recorded: str, path: Path) -> str:
     return f"; {len(new)} lines, recorded {len(old)}"
 
 
-def _compare_metric(old: float | None, new: float | None, rel: float) -> dict[str, Any]:
-    entry: dict[str, Any] = {"recorded": old, "now": new, "tolerance": rel}
+def _compare_metric(old: float | str | None, new: float | None, rel: float) -> dict[str, Any]:
+    """`old` as recorded ("nan", "inf", "-inf" stand for themselves), `new` as the re-run logged it."""
+    from .tracking import recordable
+
+    entry: dict[str, Any] = {"recorded": old, "now": None if new is None else recordable(new),
+                             "tolerance": rel}
     if new is None or old is None:
         entry.update(same=False, difference="was not logged by the re-run")
         return entry
-    allowed = abs(old) * rel
-    entry["same"] = abs(new - old) <= allowed or new == old
+    was = float(old)
+    both_nan = math.isnan(was) and math.isnan(new)  # a run that diverged the same way again
+    entry["same"] = new == was or both_nan or abs(new - was) <= abs(was) * rel
     if not entry["same"]:
-        entry["difference"] = f"{new:.6g}, recorded {old:.6g} (tolerance {rel:g} relative)"
+        entry["difference"] = f"{new:.6g}, recorded {was:.6g} (tolerance {rel:g} relative)"
     return entry
 
 

@@ -123,6 +123,13 @@ def _num(value: Any) -> float | None:
     return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
 
 
+NON_FINITE = ("nan", "inf", "-inf")  # how a run records a metric that JSON cannot hold (tracking.recordable)
+
+
+def _metric(value: Any) -> float | str | None:
+    return value if value in NON_FINITE else _num(value)
+
+
 def project_run_started(db: sqlite3.Connection, rec: "Recorded") -> None:
     p = rec.payload
     # A run that a plugin blocked never started its command.
@@ -156,7 +163,7 @@ def project_run_finished(db: sqlite3.Connection, rec: "Recorded") -> None:
     _files(db, rec.subject, "input", details.get("inputs"))
     _files(db, rec.subject, "output", details.get("outputs"))
     steps = details.get("metric_steps") or {}
-    rows = [(rec.subject, str(k), _num(v), _int((steps.get(k) or {}).get("step")))
+    rows = [(rec.subject, str(k), _metric(v), _int((steps.get(k) or {}).get("step")))
             for k, v in (p.get("metrics") or {}).items()]
     db.executemany("INSERT OR REPLACE INTO metrics (run_id, name, value, step) VALUES (?,?,?,?)", rows)
 

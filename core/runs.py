@@ -307,10 +307,12 @@ def _finish(live: _Live, result: Exit, after) -> int:
 
     inputs, outputs = _files(live, after)
     metrics = _metrics(live.run_dir)
+    if metrics:
+        from .tracking import recordable
     finished = RunFinished(
         run_id=live.run_id, status=result.status, exit_code=result.exit_code,
         duration=round(result.duration, 3), peak_memory=result.peak_memory,
-        metrics={k: v["value"] for k, v in metrics.items()},
+        metrics={k: recordable(v["value"]) for k, v in metrics.items()},
         outputs={p: r.sha256 for p, r in outputs.items()},
         inputs={p: r["sha256"] for p, r in sorted(inputs.items())},
         details={"commit": live.snapshot.get("commit"), "name": live.request.name,

@@ -16,6 +16,7 @@ Standard library only: a script must be able to import this cheaply.
 from __future__ import annotations
 
 import json
+import math
 import os
 import random
 import sys
@@ -119,6 +120,8 @@ def log_metric(name: str, value: float, step: int | None = None) -> None:
     Outside a run it is printed to stderr.
     """
     value = float(value)
+    if not str(name).strip():
+        raise ValueError("log_metric: give the metric a name, e.g. log_metric('loss', 0.25)")
     _logged.setdefault(name, []).append((step, value))
     line = {"name": str(name), "value": value, "step": step, "time": time.time()}
     path = os.environ.get("GITGOV_METRICS_FILE")
@@ -128,6 +131,13 @@ def log_metric(name: str, value: float, step: int | None = None) -> None:
     else:
         at = "" if step is None else f" (step {step})"
         print(f"metric {name} = {value:g}{at}", file=sys.stderr)
+
+
+def recordable(value: float) -> float | str:
+    """A metric value as the ledger keeps it. JSON has no NaN or infinity, and a training
+    run whose loss diverged must still be recorded: those are kept as the text "nan",
+    "inf" or "-inf", which float() reads back."""
+    return value if math.isfinite(value) else str(value)
 
 
 def logged_metrics() -> dict[str, float]:

@@ -64,6 +64,23 @@ def test_a_metric_within_its_tolerance_passes(proj):
     assert bad.returncode == 2 and "expected NAME=RELATIVE with a number >= 0" in bad.stderr
 
 
+def test_a_run_whose_loss_diverged_is_recorded_and_reproduces(proj):
+    """JSON has no NaN or infinity; a diverged training run must still be recorded."""
+    code = ("from gitgov.core.tracking import log_metric; log_metric('loss', float('nan')); "
+            "log_metric('grad', float('inf')); log_metric('acc', 0.5)")
+    out = gitgov(proj, "run", "--name", "diverged", "--", PY, "-c", code)
+    assert out.returncode == 0, out.stderr
+    run = json.loads(gitgov(proj, "runs", "show", "diverged", "--json").stdout)
+    assert run["state"] == "ok" and run["metrics"] == {"acc": 0.5, "grad": "inf", "loss": "nan"}
+    again = gitgov(proj, "reproduce", "diverged")
+    assert again.returncode == 0, again.stdout + again.stderr  # the same NaN again is a reproduction
+    assert gitgov(proj, "verify").returncode == 0
+    assert "loss=nan" in gitgov(proj, "runs", "list").stdout
+    report = gitgov(proj, "report", "-o", "report.html")  # the runs table shows it as it is
+    assert report.returncode == 0, report.stderr
+    assert '<td class="num ">nan</td>' in (proj / "report.html").read_text()
+
+
 def test_the_uncommitted_diff_and_untracked_inputs_are_restored(proj):
     write(proj, "data/raw/customers_extra.csv", run_project.customers_csv(7))  # untracked
     train = (proj / "train.py").read_text().replace("data/raw/customers.csv", "data/raw/customers_extra.csv")

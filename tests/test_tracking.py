@@ -51,3 +51,12 @@ def test_a_metrics_file_cut_short_by_a_killed_process_still_reads(tmp_path):
     path.write_text('{"name": "loss", "value": 1.5, "step": 1}\n{"name": "loss", "val')
     assert tracking.read_metrics_file(str(path)) == {"loss": {"value": 1.5, "step": 1, "count": 1}}
     assert tracking.read_metrics_file(str(tmp_path / "missing.jsonl")) == {}
+
+
+def test_a_metric_needs_a_name_and_non_finite_values_are_kept_as_text():
+    import pytest
+
+    with pytest.raises(ValueError, match="give the metric a name"):
+        tracking.log_metric(" ", 1.0)
+    assert [tracking.recordable(v) for v in (0.5, float("nan"), float("inf"), float("-inf"))] == \
+        [0.5, "nan", "inf", "-inf"]
