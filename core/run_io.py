@@ -113,7 +113,7 @@ def changed_files(before: Mapping[str, FileState], after: Mapping[str, FileState
     return sorted(p for p, state in after.items() if before.get(p) != state)
 
 
-def relative_paths(root: Path, paths: Iterable[str], what: str) -> list[str]:
+def relative_paths(root: Path, paths: Iterable[str], what: str, *, must_exist: bool = False) -> list[str]:
     """Declared paths as posix paths relative to the root; directories expanded to their files."""
     out: list[str] = []
     for raw in paths:
@@ -123,6 +123,8 @@ def relative_paths(root: Path, paths: Iterable[str], what: str) -> list[str]:
             rel = full.relative_to(root.resolve()).as_posix()
         except ValueError:
             raise InputError(f"{what} {raw}: not inside the repository {root}") from None
+        if must_exist and not full.exists():
+            raise InputError(f"{what} {raw}: no such file or folder")
         if full.is_dir():
             out += sorted(p.relative_to(root.resolve()).as_posix() for p in full.rglob("*")
                           if p.is_file() and not (_SKIP_DIRS & set(p.relative_to(full).parts)))

@@ -10,6 +10,7 @@ hashes; the lineage plugin turns those into lineage edges.
 from __future__ import annotations
 
 import json
+import math
 import os
 import sys
 from pathlib import Path
@@ -41,10 +42,31 @@ def parse_param(text: str) -> tuple[str, Any]:
     if not sep or not key.strip():
         raise InputError(f"--param {text!r}: expected KEY=VALUE, e.g. --param lr=0.1")
     try:
-        value = json.loads(raw)
-    except ValueError:
+        value = json.loads(raw, parse_constant=_not_json)
+        json_value(value, "")
+    except (ValueError, InputError):  # NaN, Infinity, 1e999: not JSON a script could read back
         value = raw
     return key.strip(), value
+
+
+def _not_json(constant: str) -> Any:
+    raise ValueError(constant)
+
+
+def json_value(value: Any, where: str) -> None:
+    """Params travel as JSON (the environment, the params file, the ledger): refuse, naming
+    the key, what JSON cannot hold (NaN, infinity, a TOML date)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        raise InputError(f"{where}: {value} is not a number JSON can hold; write it as text")
+    if isinstance(value, dict):
+        for key, item in value.items():
+            json_value(item, f"{where}.{key}" if where else str(key))
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            json_value(item, f"{where}[{i}]")
+    elif not isinstance(value, (str, int, float, type(None))):
+        raise InputError(f"{where}: a {type(value).__name__} is not a JSON value; params are "
+                         "text, numbers, true/false, lists and tables (write a date as text)")
 
 
 def load_params_file(path: Path) -> dict[str, Any]:
@@ -59,13 +81,15 @@ def load_params_file(path: Path) -> dict[str, Any]:
         value = _parse_toml(path, text)
     else:
         try:
-            value = json.loads(text)
+            value = json.loads(text, parse_constant=float)  # NaN and Infinity are named below
         except json.JSONDecodeError as exc:
             raise InputError(f"{path}:{exc.lineno}:{exc.colno}: params file is not valid JSON: "
                              f"{exc.msg}") from None
     if not isinstance(value, dict):
         raise InputError(f"{path}: params file must hold an object of name = value pairs, "
                          f"not {type(value).__name__}")
+    for key, item in value.items():
+        json_value(item, f"params file {path}: {key}")
     return value
 
 
@@ -226,33 +250,52 @@ class _Live:
 
 
 def _run(session, request: RunRequest) -> int:
-    from .events import RunStarted
-    from .report import print_verdict
-    from .run_io import relative_paths, scan, watch_patterns
+    from .run_io import relative_paths, scan
 
     repo, root = session.repo, session.repo.root
     seed = check_seed(request.seed)
     live = _Live(session, request, run_id=new_run_id(), run_dir=Path(), actor=session.actor(),
-                 declared_in=relative_paths(root, request.inputs, "--input"),
+                 declared_in=relative_paths(root, request.inputs, "--input", must_exist=True),
                  declared_out=relative_paths(root, request.outputs, "--output"))
     live.run_dir = repo.state_dir / "runs" / live.run_id
     live.run_dir.mkdir(parents=True)
+    try:
+        ready = _prepare(live, seed)
+    except BaseException:  # failed before the command started: leave no folder behind
+        _remove_tree(live.run_dir / "audit")
+        _remove_tree(live.run_dir)
+        raise
+    if ready is None:  # refused: the ledger keeps the refusal, the folder would stay empty
+        _remove_tree(live.run_dir)
+        return EXIT_BLOCKED
+    env, patterns = ready
+    _say(f"run {live.run_id[:8]} started (seed {seed}): {' '.join(request.command)}")
+    result = execute(request.command, env)
+    return _finish(live, result, scan(root, patterns))
+
+
+def _prepare(live: _Live, seed: int) -> tuple[dict[str, str], Any] | None:
+    """RunStarted to the plugins, then what the command needs; None when a plugin refused."""
+    from .events import RunStarted
+    from .report import print_verdict
+    from .run_io import scan, watch_patterns
+
+    session, request = live.session, live.request
+    repo, root = session.repo, session.repo.root
     started = RunStarted(run_id=live.run_id, run_name=request.name, command=tuple(request.command),
                          params=dict(request.params), seed=seed, inputs=tuple(live.declared_in),
                          actor=live.actor, source="cli")
     outcome = session.emit([started])
     print_verdict(outcome.findings, "run")
     if outcome.blocked:
-        return EXIT_BLOCKED
+        return None
     live.snapshot = next((f.payload for _e, f in outcome.facts if f.kind == SNAPSHOT_KIND), {})
     patterns = watch_patterns(session.policy)
     live.before = scan(root, patterns)
     live.argv_files = command_files(root, request.command)
     env = command_env(os.environ, run_id=live.run_id, seed=seed, params=request.params,
                       run_dir=live.run_dir, root=root, hook_dir=audit_hook_dir(repo.state_dir))
-    _say(f"run {live.run_id[:8]} started (seed {seed}): {' '.join(request.command)}")
-    result = execute(request.command, env)
-    return _finish(live, result, scan(root, patterns))
+    return env, patterns
 
 
 def command_files(root: Path, command: Sequence[str]) -> list[str]:

@@ -87,7 +87,20 @@ def test_a_params_file_that_does_not_parse_names_line_and_column(proj):
     write(proj, "list.json", "[1, 2]")
     out = gitgov(proj, "run", "--params-file", "list.json", "--", PY, "train.py")
     assert "must hold an object of name = value pairs, not list" in out.stderr
+    # Params travel as JSON: what JSON cannot hold is named with its key, before anything runs
+    write(proj, "nan.json", '{"opt": {"lr": NaN}}')
+    out = gitgov(proj, "run", "--params-file", "nan.json", "--", PY, "train.py")
+    assert out.returncode == 2 and out.stderr == ("gitgov: params file nan.json: opt.lr: nan is not a number "
+                                                  "JSON can hold; write it as text\n")
+    write(proj, "when.toml", "start = 1979-05-27T07:32:00Z\n")
+    out = gitgov(proj, "run", "--params-file", "when.toml", "--", PY, "train.py")
+    assert out.returncode == 2 and "params file when.toml: start: a datetime is not a JSON value" in out.stderr
+    out = gitgov(proj, "run", "--input", "data/raw/nope.csv", "--", PY, "train.py")
+    assert out.returncode == 2 and out.stderr == "gitgov: --input data/raw/nope.csv: no such file or folder\n"
     assert "no runs yet" in gitgov(proj, "runs", "list").stdout
+    assert not (proj / ".gitgov" / "runs").exists() or not any((proj / ".gitgov" / "runs").iterdir())
+    assert gitgov(proj, "run", "--param", "x=NaN", "--param", "y=1e999", "--", PY, "-c", "pass").returncode == 0
+    assert json.loads(gitgov(proj, "runs", "show", "last", "--json").stdout)["params"] == {"x": "NaN", "y": "1e999"}
 
 
 def test_params_file_values_reach_the_script_and_param_flags_win(proj):
@@ -208,4 +221,5 @@ def test_a_plugin_can_refuse_a_run_before_the_command_starts(proj):
     assert out.returncode == 1 and "deny/lr-too-high: learning rates above 1 are not allowed" in out.stderr
     assert not (proj / "models" / "model.json").exists()  # the command never ran
     assert json.loads(gitgov(proj, "runs", "list", "--json").stdout)[0]["state"] == "refused"
+    assert not any((proj / ".gitgov" / "runs").iterdir())  # the ledger keeps the refusal, no folder is left
     assert gitgov(proj, "run", "--param", "lr=0.5", "--", PY, "train.py").returncode == 0
