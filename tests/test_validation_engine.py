@@ -263,6 +263,13 @@ def test_non_utf8_bytes_are_counted_per_row(tmp_path):
     assert failed(report) == {"email.encoding": 1} and rows_of(report, "email.encoding") == [3]
 
 
+def test_a_byte_order_mark_does_not_move_a_bad_byte_onto_the_header(tmp_path):
+    # The bad byte opens line 2: counted without the mark's three bytes, it looked like line 1
+    data = b"\xef\xbb\xbfid,email,age,plan,joined\n9,\xe9@x.io,40,pro,2024-01-01\n" + GOOD.encode().split(b"\n", 1)[1]
+    report = check(tmp_path, "people.csv", data)
+    assert failed(report) == {"email.encoding": 1} and rows_of(report, "email.encoding") == [1]
+
+
 def test_a_column_named_in_the_rules_but_missing_from_the_file(tmp_path):
     report = check(tmp_path, "people.csv", "id,email,age,plan\n1,a@b.io,30,free\n")
     missing = next(t for t in report.failures if t.id == "joined.missing")

@@ -29,10 +29,11 @@ def header_names(head: bytes, sep: str, complete: bool) -> list[str]:
     try:
         text = text_bytes.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        line = text_bytes.count(b"\n", 0, exc.start) + 1
+        seen = exc.object  # what the codec decoded: without a byte order mark, so are its offsets
+        line = seen.count(b"\n", 0, exc.start) + 1
         if line == 1:
             raise ReadError("encoding", "line 1 (the header) is not UTF-8 text", line=1) from None
-        text = text_bytes[:exc.start].decode("utf-8-sig", "ignore")
+        text = seen[:exc.start].decode("utf-8", "ignore")
     try:
         row = next(csv.reader(io.StringIO(text, newline=""), delimiter=sep, strict=False), None)
     except csv.Error as exc:

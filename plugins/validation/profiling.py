@@ -68,7 +68,8 @@ def _cell(value: Any, width: int = 18) -> str:
 def render_profile(result: dict[str, Any]) -> str:
     from gitgov.core.commands.options import table
 
-    head = (f"{result['path']}  ({result['format']}, {result['rows']:,} rows, "
+    rows = result["rows"]
+    head = (f"{result['path']}  ({result['format']}, {rows:,} row{'' if rows == 1 else 's'}, "
             f"{len(result['columns'])} columns" + (f", dataset {result['dataset']}" if result["dataset"] else "")
             + ")")
     rows = []
