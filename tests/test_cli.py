@@ -226,3 +226,14 @@ def test_unknown_command_is_a_usage_error(repo):
     assert proc.returncode == 2
     assert "No such command 'frobnicate'" in proc.stderr and "Traceback" not in proc.stderr
     assert gitgov(repo, "log", "--no-such-option").returncode == 2
+
+
+def test_a_table_keeps_each_row_on_one_line_whatever_a_file_is_called():
+    from gitgov.core.commands.options import table
+
+    out = table([["data/new\nline.csv", "1"], ["data/ünï/ç.csv", "22"], ["a\tb\x1b[31m.csv", "3"]], ["path", "rows"])
+    assert out.splitlines() == ["path                rows",
+                                "------------------  ----",
+                                "data/new\\nline.csv  1",
+                                "data/ünï/ç.csv      22",
+                                "a\\tb\\x1b[31m.csv    3"]  # nor a terminal escape

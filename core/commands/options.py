@@ -21,7 +21,15 @@ def open_session(require_ledger: bool = True):
 
 def table(rows: list[list[str]], headers: list[str]) -> str:
     """A plain text table with columns sized to their content."""
-    cells = [headers] + [[str(c) for c in r] for r in rows]
+    cells = [headers] + [[_one_line(str(c)) for c in r] for r in rows]
     widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
     fmt: Callable[[list[str]], str] = lambda r: "  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip()
     return "\n".join([fmt(headers), fmt(["-" * w for w in widths])] + [fmt(r) for r in cells[1:]])
+
+
+_CONTROL = {i: f"\\x{i:02x}" for i in range(32)} | {9: "\\t", 10: "\\n", 13: "\\r"}
+
+
+def _one_line(text: str) -> str:
+    """A cell on one line: a file name may hold a line break, which would cut the table."""
+    return text.translate(_CONTROL) if not text.isprintable() else text
