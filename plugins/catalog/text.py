@@ -35,6 +35,10 @@ def number(value: Any) -> str:
     return f"{int(value):,}"
 
 
+def rows_of(value: Any) -> str:
+    return f"{number(value)} row" + ("" if value == 1 else "s")
+
+
 def people(e: dict[str, Any]) -> str:
     parts = [f"owner {e['owner'] or 'NONE'}"]
     for key in ("stewards", "custodians", "consumers"):
@@ -49,7 +53,7 @@ def current(e: dict[str, Any]) -> str:
         return "no versions yet: commit a file matching " + " or ".join(e["paths"] or ["its paths"])
     files = cur["files"]
     what = files[0]["path"] if len(files) == 1 else f"{len(files)} files"
-    parts = [what, f"{number(cur['rows'])} rows", size(cur["bytes"])]
+    parts = [what, rows_of(cur["rows"]), size(cur["bytes"])]
     parts.append(f"commit {short(cur['commit'])}" if cur["commit"] else f"not committed ({files[-1]['stage']})")
     if cur["blob"]:
         parts.append(f"blob {short(cur['blob'])}")
@@ -110,7 +114,7 @@ def _schema(d: dict[str, Any]) -> list[str]:
     cols, where = d["schema"]["columns"], d["schema"]["version"]
     if not cols:
         return ["Schema: none known yet (no profiled version, no columns declared)", ""]
-    title = (f"Schema of {where['path']} @ {short(where['blob'])} ({number(where['rows'])} rows)"
+    title = (f"Schema of {where['path']} @ {short(where['blob'])} ({rows_of(where['rows'])})"
              if where else "Schema as declared (no profiled version yet)")
     rows = [[c["name"] + ("" if c["in_data"] or not where else " (not in the data)"), c["type"] or "-",
              f"{c['null_fraction']:.1%}" if c["null_fraction"] is not None else "-",
