@@ -57,7 +57,7 @@ def reproduce(session, run: RunRecord, tolerances: dict[str, float], *, quiet_st
     """Re-run ``run`` and compare; raises InputError when it cannot be attempted."""
     from .store import ObjectStore
 
-    _check_runnable(session.repo, run)
+    check_runnable(session.repo, run)
     store = ObjectStore.for_repo(session.repo, session.policy)
     needs = _needed_objects(run)
     _fetch(store, needs, session.ctx.ledger())
@@ -73,7 +73,8 @@ def reproduce(session, run: RunRecord, tolerances: dict[str, float], *, quiet_st
             _remove_worktree(session.repo, worktree, tmp)
 
 
-def _check_runnable(repo, run: RunRecord) -> None:
+def check_runnable(repo, run: RunRecord) -> None:
+    """Raise InputError (exit 2) saying why `run` cannot be re-run here."""
     if run.state in ("running", "lost", "refused"):
         raise InputError(f"run {run.short} has no recorded end ({run.state}); only finished runs "
                          "can be reproduced")

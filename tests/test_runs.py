@@ -149,7 +149,8 @@ def test_gitgov_killed_mid_run_leaves_a_lost_run_that_cannot_be_reproduced(proj)
     assert [r["state"] for r in listed] == ["lost"]
     assert "lost (no end was recorded" in gitgov(proj, "runs", "show", "last").stdout
     out = gitgov(proj, "reproduce", "last")
-    assert out.returncode == 2 and "has no recorded end (lost); only finished runs can be reproduced" in out.stderr
+    assert out.returncode == 2 and out.stderr.startswith("gitgov: run ")  # the reason, nothing announced first
+    assert out.stderr.count("\n") == 1 and "has no recorded end (lost); only finished runs can be reproduced" in out.stderr
 
 
 def test_outputs_of_any_command_are_found_by_comparing_folders(proj):

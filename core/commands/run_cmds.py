@@ -48,16 +48,17 @@ def reproduce_cmd(run_ref: str, tolerances: tuple[str, ...], keep: bool, as_json
     Exit 0 when every output is bit-identical and every metric within its
     tolerance, 1 when something differs, 2 when it cannot be attempted.
     """
-    from ..reproduce import parse_tolerances, record, reproduce
+    from ..reproduce import check_runnable, parse_tolerances, record, reproduce
     from ..run_query import resolve
     from ..session import Session
 
     limits = parse_tolerances(tolerances)
     with Session.open(".") as session:
         run = resolve(session.ctx.ledger(), run_ref)
+        check_runnable(session.repo, run)  # say why not before announcing anything
         if not as_json:
-            click.echo(f"gitgov: reproducing run {run.short} at {run.commit[:12] if run.commit else '?'} "
-                       f"in a fresh worktree", err=True)
+            click.echo(f"gitgov: reproducing run {run.short} at {run.commit[:12]} in a fresh worktree",
+                       err=True)
         cmp = reproduce(session, run, limits, quiet_stdout=as_json, keep=keep)
         record(session, run, cmp)
     if as_json:
