@@ -19,7 +19,8 @@ if TYPE_CHECKING:
     from .ledger import Ledger
 
 ACTIONS: dict[str, str] = {
-    "data_removed": "removed", "data_revealed": "revealed", "data_protected": "protected",
+    "data_removed": "removed", "data_revealed": "revealed", "data_reveal_refused": "was refused a reveal of",
+    "data_protected": "protected",
     "data_disposed": "disposed", "erasure": "disposed", "key_shredded": "disposed",
     "override": "overrode", "policy_changed": "changed policy", "push_received": "pushed",
     "keys_exported": "exported keys", "keys_imported": "imported keys",

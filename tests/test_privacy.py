@@ -191,6 +191,31 @@ def test_reveal_errors_are_one_line_exit_2_with_nothing_shown(priv_repo, tmp_pat
     assert "missing key:" in out.stderr and "shredded" in out.stderr
 
 
+def test_reveal_follows_the_access_table_and_records_a_refusal(priv_repo, tmp_path):
+    write(priv_repo, "data/contacts.csv", contacts(5))
+    with open(priv_repo / "gitgov.toml", "a") as f:
+        f.write(DECLARE)
+    policy = (priv_repo / "gitgov.toml").read_text().replace(
+        'primary_key = "customer_id"\n',
+        'primary_key = "customer_id"\nclassification = "confidential"\nowner = "ada@example.com"\n'
+        'consumers = ["lee@example.com"]\n', 1)
+    write(priv_repo, "gitgov.toml", policy)
+    gitgov(priv_repo, "protect", "data/contacts.csv", "--in-place", check=True)
+    as_lee = {**os.environ, "GIT_AUTHOR_NAME": "Lee", "GIT_AUTHOR_EMAIL": "lee@example.com",
+              "GIT_COMMITTER_NAME": "Lee", "GIT_COMMITTER_EMAIL": "lee@example.com"}
+    out = gitgov(priv_repo, "reveal", "data/contacts.csv", env=as_lee)  # a consumer may not reveal
+    assert out.returncode == 1 and out.stdout == "" and out.stderr.count("\n") == 1
+    assert out.stderr.startswith("gitgov: reveal refused: dataset 'contacts' is confidential: its owner and "
+                                 "stewards may reveal") and "lee@example.com is its consumer" in out.stderr
+    refused = json.loads(gitgov(priv_repo, "log", "--kind", "data_reveal_refused", "--json").stdout)
+    assert [(e["subject"], e["actor"]) for e in refused] == [("data/contacts.csv", "Lee <lee@example.com>")]
+    out = gitgov(priv_repo, "reveal", "data/contacts.csv", "-o", str(tmp_path / "no" / "plain.csv"))
+    assert out.returncode == 2 and "cannot write there" in out.stderr
+    assert json.loads(gitgov(priv_repo, "log", "--kind", "data_revealed", "--json").stdout) == []
+    out = gitgov(priv_repo, "reveal", "data/contacts.csv", "--limit", "1")  # the owner may
+    assert out.returncode == 0 and "person0@example.com" in out.stdout
+
+
 def test_parquet_keeps_its_schema_and_reveal_restores_types(priv_repo, tmp_path):
     import pyarrow as pa
     import pyarrow.parquet as pq

@@ -270,6 +270,21 @@ def test_a_byte_order_mark_does_not_move_a_bad_byte_onto_the_header(tmp_path):
     assert failed(report) == {"email.encoding": 1} and rows_of(report, "email.encoding") == [1]
 
 
+def test_a_protected_column_keeps_only_the_rules_its_tokens_can_meet(tmp_path):
+    policy = POLICY.replace('format = "email"\npii = "email"',
+                            'format = "email"\npii = "email"\nprotect = "encrypt"\nrequired = true\n'
+                            'min_length = 3')
+    rs = ruleset(tmp_path, policy)
+    assert [c.rule for c in rs.checks if c.column == "email"] == ["required"]  # format, lengths: not on tokens
+    assert rs.columns["email"].type is None and rs.columns["email"].masked
+    token = "gg1:enc:0123456789abcdef:" + "A" * 40
+    data = GOOD.replace("ada@example.com", token).replace("grace@example.org", "")
+    report = check(tmp_path, "people.csv", data, policy)
+    assert failed(report) == {"email.required": 1}  # the empty one; the token passes
+    with pytest.raises(ConfigError, match="unknown format 'emial'"):  # still validated
+        ruleset(tmp_path, policy.replace('format = "email"', 'format = "emial"'))
+
+
 def test_a_column_named_in_the_rules_but_missing_from_the_file(tmp_path):
     report = check(tmp_path, "people.csv", "id,email,age,plan\n1,a@b.io,30,free\n")
     missing = next(t for t in report.failures if t.id == "joined.missing")

@@ -199,6 +199,26 @@ def _write(tbl: Any, fmt: str, dest: str | Any) -> None:
 
 # ---- reveal -----------------------------------------------------------------------------------
 
+def _may_reveal(repo, policy, ds, rel: str) -> None:
+    """The access table's `reveal` column, enforced: a refusal is recorded, then exit 1.
+
+    Whoever holds the key could still decrypt by other means; the role check makes the
+    policy explicit and puts every attempt, granted or not, in the ledger."""
+    if not policy.plugins.allows("access"):
+        return
+    from gitgov.core.crypto.audit import record
+    from gitgov.core.errors import PolicyBlocked
+    from gitgov.plugins.access.model import AccessModel
+
+    decision = AccessModel.of(policy).decide(repo.identity(), "reveal", ds.name)
+    if decision.allowed:
+        return
+    record(repo, "data_reveal_refused", rel, {"dataset": ds.name, "roles": list(decision.roles),
+                                              "rule": decision.rule})
+    raise PolicyBlocked(f"reveal refused: {decision.rule}" + (f"; to get access: {decision.fix}"
+                                                               if decision.fix else ""))
+
+
 @click.command("reveal")
 @click.argument("path", type=click.Path(dir_okay=False))
 @click.option("--rev", help="Read the file as of this Git revision instead of the working tree.")
@@ -219,6 +239,9 @@ def reveal_cmd(path: str, rev: str | None, columns: tuple[str, ...], output: str
     ds = _dataset(policy, rel, dataset)
     if ds is None:
         raise InputError(f"{rel} is in no dataset of gitgov.toml; give --dataset NAME")
+    _may_reveal(repo, policy, ds, rel)
+    if output and not os.access(Path(output).resolve().parent, os.W_OK):  # before the reveal is recorded
+        raise InputError(f"-o {output}: cannot write there (no such folder, or not writable)")
     tbl, fmt = _read(path, ds.format, rev, repo)
     if limit:
         tbl = tbl.slice(0, limit)

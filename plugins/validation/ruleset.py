@@ -21,6 +21,10 @@ if TYPE_CHECKING:
 
 ENGINE_VERSION = "1"  # part of every ruleset hash: a new engine re-checks everything once
 MASKED_PROTECTIONS = ("encrypt", "pseudonymize", "mask", "drop")
+# Stored as tokens (gg1:...) or masked: a value's shape is no longer the data's, so only
+# these rules still apply to such a column (every key is still validated).
+REWRITTEN = ("encrypt", "pseudonymize", "mask")
+KEPT_WHEN_REWRITTEN = ("required", "unique")
 TYPE_WORDS = {"integer": "an integer", "float": "a number", "boolean": "true or false",
               "date": "a date (YYYY-MM-DD)", "timestamp": "an ISO 8601 timestamp",
               "string": "text"}
@@ -136,9 +140,12 @@ def compile_rules(policy: "Policy", ds: "DatasetPolicy | None", registry: Regist
     custom: dict[str, str] = {}
     for name, conf in ds.columns.items():
         spec = ColumnSpec(name, implied_type(conf), is_masked(conf), conf)
+        found = _column_checks(spec, ds.rules, registry, problems, team_formats, used_formats, custom)
+        if conf.get("protect") in REWRITTEN:
+            spec = ColumnSpec(name, None, True, conf)
+            found = [c for c in found if c.rule in KEPT_WHEN_REWRITTEN]
         columns[name] = spec
-        checks += _column_checks(spec, ds.rules, registry, problems, team_formats, used_formats,
-                                 custom)
+        checks += found
     checks += _table_checks(ds.rules, registry, problems, custom)
     if "freshness_days" in ds.rules and not ds.rules.get("freshness_column"):
         raise problems.error(("rules", "freshness_days"), "needs freshness_column: the date or "
