@@ -10,7 +10,6 @@ hashes; the lineage plugin turns those into lineage edges.
 from __future__ import annotations
 
 import json
-import math
 import os
 import sys
 from pathlib import Path
@@ -18,6 +17,7 @@ from typing import Any, Mapping, NamedTuple, Sequence
 
 from .errors import EXIT_BLOCKED, InputError
 from .process import Exit, execute, resolve_command
+from .run_params import load_params_file, parse_param
 
 MAX_SEED = 2**32 - 1  # PYTHONHASHSEED's range
 SNAPSHOT_KIND = "run_snapshot"
@@ -32,82 +32,6 @@ class RunRequest(NamedTuple):  # NamedTuples and plain classes: quicker to defin
     seed: int | None = None
     inputs: tuple[str, ...] = ()
     outputs: tuple[str, ...] = ()
-
-
-# ---- params -------------------------------------------------------------------
-
-def parse_param(text: str) -> tuple[str, Any]:
-    """``k=v`` with v read as JSON when it is JSON (numbers, true, lists), else text."""
-    key, sep, raw = text.partition("=")
-    if not sep or not key.strip():
-        raise InputError(f"--param {text!r}: expected KEY=VALUE, e.g. --param lr=0.1")
-    try:
-        value = json.loads(raw, parse_constant=_not_json)
-        json_value(value, "")
-    except (ValueError, InputError):  # NaN, Infinity, 1e999: not JSON a script could read back
-        value = raw
-    return key.strip(), value
-
-
-def _not_json(constant: str) -> Any:
-    raise ValueError(constant)
-
-
-def json_value(value: Any, where: str) -> None:
-    """Params travel as JSON (the environment, the params file, the ledger): refuse, naming
-    the key, what JSON cannot hold (NaN, infinity, a TOML date)."""
-    if isinstance(value, float) and not math.isfinite(value):
-        raise InputError(f"{where}: {value} is not a number JSON can hold; write it as text")
-    if isinstance(value, dict):
-        for key, item in value.items():
-            json_value(item, f"{where}.{key}" if where else str(key))
-    elif isinstance(value, list):
-        for i, item in enumerate(value):
-            json_value(item, f"{where}[{i}]")
-    elif not isinstance(value, (str, int, float, type(None))):
-        raise InputError(f"{where}: a {type(value).__name__} is not a JSON value; params are "
-                         "text, numbers, true/false, lists and tables (write a date as text)")
-
-
-def load_params_file(path: Path) -> dict[str, Any]:
-    """A JSON or TOML file of params; a file that does not parse names its line and column."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise InputError(f"params file {path}: no such file") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"params file {path}: cannot read it ({exc})") from None
-    if path.suffix.lower() == ".toml":
-        value = _parse_toml(path, text)
-    else:
-        try:
-            value = json.loads(text, parse_constant=float)  # NaN and Infinity are named below
-        except json.JSONDecodeError as exc:
-            raise InputError(f"{path}:{exc.lineno}:{exc.colno}: params file is not valid JSON: "
-                             f"{exc.msg}") from None
-    if not isinstance(value, dict):
-        raise InputError(f"{path}: params file must hold an object of name = value pairs, "
-                         f"not {type(value).__name__}")
-    for key, item in value.items():
-        json_value(item, f"params file {path}: {key}")
-    return value
-
-
-def _parse_toml(path: Path, text: str) -> dict[str, Any]:
-    try:
-        import tomllib
-    except ModuleNotFoundError:  # Python 3.10
-        import tomli as tomllib
-    import re
-
-    try:
-        return tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        msg = str(exc)
-        where = re.search(r"\(at line (\d+), column (\d+)\)", msg)
-        loc = f":{where.group(1)}:{where.group(2)}" if where else ""
-        msg = re.sub(r"\s*\(at line \d+, column \d+\)", "", msg)
-        raise InputError(f"{path}{loc}: params file is not valid TOML: {msg}") from None
 
 
 def check_seed(seed: int | None) -> int:

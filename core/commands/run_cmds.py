@@ -28,7 +28,8 @@ def run_cmd(name, params, params_file, seed, inputs, outputs, command) -> int:
     gitgov run --param lr=0.1 --seed 7 -- python train.py
     The command's exit status is passed through.
     """
-    from ..runs import RunRequest, load_params_file, parse_param, start
+    from ..run_params import load_params_file, parse_param
+    from ..runs import RunRequest, start
 
     values = load_params_file(params_file) if params_file else {}
     values.update(parse_param(p) for p in params)
