@@ -24,6 +24,7 @@ from __future__ import annotations
 import hashlib
 import os
 import stat
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterable, Iterator, NamedTuple
 
@@ -208,12 +209,23 @@ class ObjectStore:
             raise StoreError(f"[store] remote {self.remote_uri!r} is not usable: {exc}") from None
         return filesystem, base.rstrip("/")
 
+    @contextmanager
+    def _remote_errors(self) -> Iterator[None]:
+        """What the remote's file system raises, as one line naming the remote."""
+        import pyarrow as pa
+
+        try:
+            yield
+        except (OSError, pa.ArrowException) as exc:
+            raise StoreError(f"[store] remote {self.remote_uri}: {exc}") from None
+
     def remote_has(self, digests: Iterable[str]) -> set[str]:
         from pyarrow import fs as pafs
 
         filesystem, base = self._remote()
         wanted = list(digests)
-        infos = filesystem.get_file_info([f"{base}/{d[:2]}/{d[2:]}" for d in wanted])
+        with self._remote_errors():
+            infos = filesystem.get_file_info([f"{base}/{d[:2]}/{d[2:]}" for d in wanted])
         return {d for d, info in zip(wanted, infos) if info.type == pafs.FileType.File}
 
     def push(self, digests: Iterable[str]) -> tuple[int, int]:
@@ -228,11 +240,12 @@ class ObjectStore:
             if digest in there:
                 continue
             target = f"{base}/{digest[:2]}/{digest[2:]}"
-            filesystem.create_dir(f"{base}/{digest[:2]}", recursive=True)
             partial = f"{target}.partial-{os.getpid()}"
-            with open(self.path(digest), "rb") as src, filesystem.open_output_stream(partial) as out:
-                shutil.copyfileobj(src, out, CHUNK)
-            filesystem.move(partial, target)  # readers never see half an object
+            with self._remote_errors():
+                filesystem.create_dir(f"{base}/{digest[:2]}", recursive=True)
+                with open(self.path(digest), "rb") as src, filesystem.open_output_stream(partial) as out:
+                    shutil.copyfileobj(src, out, CHUNK)
+                filesystem.move(partial, target)  # readers never see half an object
             sent += 1
         return sent, len(there)
 
@@ -247,9 +260,14 @@ class ObjectStore:
         fetched = []
         for digest in self.remote_has(missing):
             tmp = self._tmp()
-            with filesystem.open_input_stream(f"{base}/{digest[:2]}/{digest[2:]}") as src, \
-                    open(tmp, "wb") as out:
-                shutil.copyfileobj(src, out, CHUNK)
+            try:
+                with self._remote_errors(), \
+                        filesystem.open_input_stream(f"{base}/{digest[:2]}/{digest[2:]}") as src, \
+                        open(tmp, "wb") as out:
+                    shutil.copyfileobj(src, out, CHUNK)
+            except BaseException:
+                tmp.unlink(missing_ok=True)  # no half object left in the store's tmp folder
+                raise
             if hash_file(tmp).sha256 != digest:
                 tmp.unlink(missing_ok=True)
                 raise StoreError(f"object {digest[:12]} on the remote is corrupt (its bytes do not "

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import stat
 
 import pytest
@@ -88,3 +89,13 @@ def test_no_remote_configured_is_a_clear_error(tmp_path):
     store = ObjectStore(tmp_path / "objects")
     with pytest.raises(StoreError, match=r"no remote configured: set \[store\] remote"):
         store.push([store.put_bytes(b"x").sha256])
+
+
+def test_a_remote_that_cannot_be_written_is_one_error_naming_it(tmp_path):
+    (tmp_path / "a-file").write_text("not a folder")
+    remote = str(tmp_path / "a-file" / "shared")  # a folder cannot be made under a file
+    store = ObjectStore(tmp_path / "objects", remote=remote)
+    digest = store.put_bytes(b"x").sha256
+    with pytest.raises(StoreError, match=rf"^\[store\] remote {re.escape(remote)}: "):
+        store.push([digest])
+    assert not list(tmp_path.rglob("*.partial*"))
