@@ -130,6 +130,9 @@ class Repo(NamedTuple):
             return cls(root=git_dir, git_dir=git_dir, common_dir=common, bare=True)
         if code != 0 or len(lines) < 4:
             msg = err.decode(errors="replace").strip().splitlines()
+            if msg and "must be run in a work tree" in msg[-1]:  # e.g. inside .git
+                raise InputError(f"{start} is inside the repository's git folder; run gitgov from "
+                                 "its work tree")
             raise GitError(f"git rev-parse failed: {msg[-1] if msg else 'exit ' + str(code)}")
         return cls(root=Path(lines[3]), git_dir=git_dir, common_dir=common)
 

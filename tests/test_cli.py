@@ -237,3 +237,19 @@ def test_a_table_keeps_each_row_on_one_line_whatever_a_file_is_called():
                                 "data/new\\nline.csv  1",
                                 "data/ünï/ç.csv      22",
                                 "a\\tb\\x1b[31m.csv    3"]  # nor a terminal escape
+
+
+def test_init_in_a_bare_repository_points_to_the_server_side_and_writes_nothing(tmp_path):
+    bare = tmp_path / "central.git"
+    git(tmp_path, "init", "-q", "--bare", str(bare))
+    before = sorted(p.name for p in bare.iterdir())
+    out = gitgov(bare, "init")
+    assert out.returncode == 2 and out.stderr == (f"gitgov: {bare} is a bare repository; to enforce the policy on "
+                                                  f"what is pushed to it, run `gitgov server install {bare}`\n")
+    assert sorted(p.name for p in bare.iterdir()) == before and not list((bare / "hooks").glob("post-commit"))
+
+
+def test_inside_the_git_folder_it_says_where_to_run_it(initialized):
+    out = gitgov(initialized / ".git", "verify")
+    assert out.returncode == 2
+    assert out.stderr == f"gitgov: {initialized / '.git'} is inside the repository's git folder; run gitgov from its work tree\n"

@@ -124,6 +124,9 @@ def init_repo(start: Path = Path("."), *, hooks_path: bool = False) -> list[str]
     from ..session import load_repo_policy
 
     repo = Repo.discover(start)
+    if repo.bare:  # no commit is made there: its pushes are checked by the server side
+        raise InputError(f"{repo.root} is a bare repository; to enforce the policy on what is pushed "
+                         f"to it, run `gitgov server install {repo.root}`")
     load_repo_policy(repo)  # a broken policy: refuse before touching anything
     undo, done = _Undo(), []
     try:
