@@ -7,7 +7,7 @@ import pytest
 from conftest import git
 from gitgov.core import git as gitmod
 from gitgov.core.errors import InputError
-from gitgov.core.git import GitError, Repo
+from gitgov.core.git import Repo
 
 
 def test_discover_finds_the_work_tree_from_its_root_and_from_a_subfolder(repo):
@@ -33,7 +33,7 @@ def test_discover_a_bare_repository(tmp_path):
 
 
 def test_discover_inside_dot_git_and_outside_any_repository_say_why(repo, tmp_path):
-    with pytest.raises(GitError, match="must be run in a work tree"):
+    with pytest.raises(InputError, match=r"\.git is inside the repository's git folder; run gitgov from its work tree"):
         Repo.discover(repo / ".git")
     (tmp_path / "plain").mkdir()
     with pytest.raises(InputError, match="not a git repository"):
