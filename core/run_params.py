@@ -60,7 +60,7 @@ def load_params_file(path: Path) -> dict[str, Any]:
         value = _parse_toml(path, text)
     else:
         try:
-            value = json.loads(text, parse_constant=float)  # NaN and Infinity are named below
+            value = json.loads(text)  # it reads NaN and Infinity; json_value names them below
         except json.JSONDecodeError as exc:
             raise InputError(f"{path}:{exc.lineno}:{exc.colno}: params file is not valid JSON: "
                              f"{exc.msg}") from None

@@ -186,7 +186,6 @@ def _run(session, request: RunRequest) -> int:
     try:
         ready = _prepare(live, seed)
     except BaseException:  # failed before the command started: leave no folder behind
-        _remove_tree(live.run_dir / "audit")
         _remove_tree(live.run_dir)
         raise
     if ready is None:  # refused: the ledger keeps the refusal, the folder would stay empty
@@ -310,8 +309,8 @@ def _say(text: str) -> None:
 
 
 def _remove_tree(path: Path) -> None:
-    """Remove the audit folder: one file per process, no subfolders (shutil, which
-    would handle those, costs an import at the end of every run)."""
+    """Remove a run's folder or its audit folder (one file per process). Files go one by
+    one: shutil, needed only for a subfolder, would cost an import at the end of every run."""
     try:
         entries = list(os.scandir(path))
     except OSError:

@@ -165,6 +165,17 @@ def test_declared_then_protected_commit_passes_and_git_holds_no_plain_value(priv
     assert "data_revealed" in log and "person2@example.com" not in log
 
 
+def test_protect_into_a_missing_folder_is_one_line_and_writes_nothing(priv_repo, tmp_path):
+    write(priv_repo, "data/contacts.csv", contacts(5))
+    with open(priv_repo / "gitgov.toml", "a") as f:
+        f.write(DECLARE)
+    before = sorted(p.name for p in (priv_repo / "data").iterdir())
+    target = tmp_path / "no" / "p.csv"
+    out = gitgov(priv_repo, "protect", "data/contacts.csv", "-o", str(target))
+    assert out.returncode == 2 and out.stderr == f"gitgov: cannot write {target}: No such file or directory\n"
+    assert sorted(p.name for p in (priv_repo / "data").iterdir()) == before
+
+
 def test_reveal_errors_are_one_line_exit_2_with_nothing_shown(priv_repo, tmp_path):
     write(priv_repo, "data/contacts.csv", contacts(20))
     with open(priv_repo / "gitgov.toml", "a") as f:

@@ -32,4 +32,4 @@ _CONTROL = {i: f"\\x{i:02x}" for i in range(32)} | {9: "\\t", 10: "\\n", 13: "\\
 
 def _one_line(text: str) -> str:
     """A cell on one line: a file name may hold a line break, which would cut the table."""
-    return text.translate(_CONTROL) if not text.isprintable() else text
+    return text.translate(_CONTROL)

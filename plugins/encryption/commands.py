@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import os
 import sys
-import tempfile
 from pathlib import Path
 
 import click
@@ -260,15 +259,7 @@ def crypt_decrypt(src: str, dst: str) -> int:
 
 
 def _atomic(dst: str, fill) -> None:
-    folder = os.path.dirname(os.path.abspath(dst))
-    try:
-        fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{os.path.basename(dst)}.")
-    except OSError as exc:
-        raise InputError(f"cannot write {dst}: {exc.strerror or exc}") from None
-    try:
-        with os.fdopen(fd, "wb", buffering=1 << 20) as fout:
-            fill(fout)
-        os.replace(tmp, dst)
-    except BaseException:
-        os.unlink(tmp)
-        raise
+    from gitgov.core.atomic import replacing
+
+    with replacing(dst) as tmp, open(tmp, "wb", buffering=1 << 20) as fout:
+        fill(fout)

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import os
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -169,14 +168,10 @@ def _default_output(path: str) -> str:
 
 def write_table(tbl: Any, fmt: str, dest: Path) -> None:
     """Write atomically: a failure leaves the destination as it was."""
-    fd, tmp = tempfile.mkstemp(dir=dest.parent if str(dest.parent) else ".", prefix=f".{dest.name}.")
-    os.close(fd)
-    try:
+    from gitgov.core.atomic import replacing
+
+    with replacing(dest) as tmp:
         _write(tbl, fmt, tmp)
-        os.replace(tmp, dest)
-    except BaseException:
-        os.unlink(tmp)
-        raise
 
 
 def _write(tbl: Any, fmt: str, dest: str | Any) -> None:

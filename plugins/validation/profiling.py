@@ -4,7 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from .report import headline, sample_text
+from .report import _plural, headline, sample_text
 
 
 def _ruleset_for(path: Path, dataset: str | None) -> Any:
@@ -68,8 +68,7 @@ def _cell(value: Any, width: int = 18) -> str:
 def render_profile(result: dict[str, Any]) -> str:
     from gitgov.core.commands.options import table
 
-    rows = result["rows"]
-    head = (f"{result['path']}  ({result['format']}, {rows:,} row{'' if rows == 1 else 's'}, "
+    head = (f"{result['path']}  ({result['format']}, {_plural(result['rows'], 'row')}, "
             f"{len(result['columns'])} columns" + (f", dataset {result['dataset']}" if result["dataset"] else "")
             + ")")
     rows = []

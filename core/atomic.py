@@ -1,0 +1,28 @@
+"""A file written whole or not at all: a temporary file beside it, renamed over it."""
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from typing import Iterator
+
+from .errors import InputError
+
+
+@contextlib.contextmanager
+def replacing(dest: str | os.PathLike[str]) -> Iterator[str]:
+    """A temporary path beside ``dest``, renamed over it when the block succeeds and removed
+    when it fails. A folder that cannot take the file is one InputError naming ``dest``."""
+    folder = os.path.dirname(os.path.abspath(dest))
+    try:
+        fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{os.path.basename(dest)}.")
+    except OSError as exc:
+        raise InputError(f"cannot write {dest}: {exc.strerror or exc}") from None
+    os.close(fd)
+    try:
+        yield tmp
+        os.replace(tmp, dest)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
