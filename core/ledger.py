@@ -15,7 +15,8 @@ append at once without losing entries; projections.py updates its tables in the
 same transaction. WAL with synchronous=NORMAL: a committed append survives the
 crash of any process; a power cut or OS crash may lose the last transactions
 (never corrupting the file or the chain). Canonical JSON and ids: ledger_canon.py;
-checking the chain: ledger_verify.py.
+entries, rows and the two-core insert of big batches: ledger_rows.py; checking
+the chain: ledger_verify.py.
 Stdlib only (orjson when installed): this is the hook hot path.
 """
 from __future__ import annotations
@@ -27,11 +28,10 @@ import sqlite3
 import time as _time
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, NamedTuple
+from typing import Any
 
 from gitgov.core import projections
 from gitgov.core.errors import LedgerError
@@ -39,6 +39,9 @@ from gitgov.core import ledger_canon
 from gitgov.core.ledger_canon import GENESIS, canonical_json, canonical_text, entry_id  # noqa: F401  (public here too)
 from gitgov.core.ledger_verify import VerifyReport, normalise_anchors, triggers_present, verify_rows
 from gitgov.core.ledger_queue import WriterQueue
+from gitgov.core import ledger_rows
+from gitgov.core.ledger_rows import COLUMNS as _COLUMNS, INSERT as _INSERT, chain as _chain, prepare as _prepare
+from gitgov.core.ledger_rows import Entry, Recorded  # noqa: F401  (public here: callers import them from ledger)
 
 APPLICATION_ID = 0x67677631  # "ggv1" in PRAGMA application_id: tells our files from other SQLite files
 BUSY_TIMEOUT_S = 30.0
@@ -47,40 +50,6 @@ _SQLITE_MAGIC = b"SQLite format 3\x00"
 _SQLITE_BUSY = 5
 _APPEND_ONLY = "gitgov ledger is append-only"
 _NO_ANCHORS: Mapping[int, str] = MappingProxyType({})
-_COLUMNS = "seq, id, prev, time, kind, actor, source, subject, payload"
-_INSERT = f"INSERT INTO journal ({_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?)"
-
-
-@dataclass(frozen=True, slots=True)
-class Entry:
-    """What a caller asks to record. `time` defaults to the moment of append (UTC)."""
-
-    kind: str
-    subject: str
-    payload: dict[str, Any]
-    actor: str = ""
-    source: str = "cli"
-    time: str | None = None
-
-
-class Recorded(NamedTuple):
-    """An entry as stored in the journal (field order = journal column order).
-
-    From `append` the payload is the caller's own dict; from `entries` (and in
-    projectors) it is parsed from the stored JSON. A named tuple rather than a
-    dataclass: a batch append builds one per entry, and a tuple is ten times
-    cheaper to build than a frozen dataclass.
-    """
-
-    seq: int
-    id: str
-    prev: str
-    time: str
-    kind: str
-    actor: str
-    source: str
-    subject: str
-    payload: dict[str, Any]
 
 
 def _migrate_journal(db: sqlite3.Connection) -> None:
@@ -98,7 +67,7 @@ def _migrate_journal(db: sqlite3.Connection) -> None:
     # (Checking the whole chain here would cost ~15% of append throughput;
     # verify() catches out-of-chain inserts.)
     db.execute(
-        "CREATE TRIGGER journal_no_replace BEFORE INSERT ON journal"
+        f"CREATE TRIGGER {ledger_rows.REPLACE_GUARD} BEFORE INSERT ON journal"
         " WHEN EXISTS (SELECT 1 FROM journal WHERE seq = NEW.seq)"
         f" BEGIN SELECT RAISE(ABORT, '{_APPEND_ONLY}'); END"
     )
@@ -231,14 +200,18 @@ class Ledger:
         batch = len(entries) >= ledger_canon.BATCH
         if batch:
             ledger_canon.use_orjson()
+        pipelined = len(entries) >= ledger_rows.PIPELINE_MIN
         with _collector_paused(batch):
-            rows = _prepare(entries, _utc_now())  # serialise before taking the lock
-            if not rows:
+            now = _utc_now()
+            rows = [] if pipelined else _prepare(entries, now)  # serialise before taking the lock
+            if not entries:
                 return []
             recorded: list[Recorded] = []
             with _sqlite_errors(self.path), self._queue.held(), _transaction(self._db):
-                # Rows go to SQLite as they are chained: each is inserted while still in the cache.
-                self._db.executemany(_INSERT, _chain(_head(self._db), rows, recorded))
+                if pipelined:
+                    rows = ledger_rows.insert_pipelined(self._db, entries, now, _head(self._db), recorded)
+                else:  # rows go to SQLite as they are chained: each is inserted while still in the cache
+                    self._db.executemany(_INSERT, _chain(_head(self._db), rows, recorded))
                 for i in projections.wanted(recorded):
                     # Projectors see exactly what rebuild() will parse from the journal;
                     # a plain payload (rows[i][7]) parses back equal, with the same types.
@@ -290,44 +263,6 @@ class Ledger:
 
 def _utc_now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="microseconds").replace("+00:00", "Z")
-
-
-def _prepare(entries: Iterable[Entry], now: str) -> list[tuple[Any, ...]]:
-    """Validate and serialise outside the write lock; raise before anything is written."""
-    rows = []
-    add, to_text = rows.append, canonical_text
-    for n, e in enumerate(entries):
-        if not isinstance(e, Entry):
-            raise LedgerError(f"entry {n}: expected an Entry, got {type(e).__name__}")
-        payload = e.payload
-        if not (e.kind and isinstance(payload, dict)):  # text fields are checked by _chain
-            raise LedgerError(f"entry {n} ({e.kind!r}): needs a kind and a dict payload")
-        try:
-            text, plain = to_text(payload)
-        except (TypeError, ValueError, RecursionError) as exc:
-            raise LedgerError(f"entry {n} ({e.kind}): payload is not storable JSON: {exc}") from None
-        add((e.time or now, e.kind, e.actor, e.source, e.subject, text, payload, plain))
-    return rows
-
-
-def _chain(head: tuple[int, str] | None, rows: list[tuple[Any, ...]],
-           recorded: list[Recorded]) -> Iterator[tuple[Any, ...]]:
-    """Journal rows, chained one by one; each one's Recorded twin goes to `recorded`."""
-    seq, prev = head or (0, GENESIS)
-    add_record, id_of = recorded.append, entry_id
-    make = tuple.__new__  # what Recorded(...) does, minus its Python-level __new__
-    for time, kind, actor, source, subject, text, payload, _plain in rows:
-        seq += 1
-        try:
-            new_id = id_of(seq, prev, time, kind, actor, source, subject, text)
-        except UnicodeEncodeError:  # lone surrogates, e.g. from undecodable file names
-            raise LedgerError(f"entry seq {seq} ({kind!r}): text is not valid UTF-8") from None
-        except TypeError:
-            raise LedgerError(f"entry seq {seq} ({kind!r}): kind, subject, actor, source and time"
-                              " must be text") from None
-        yield seq, new_id, prev, time, kind, actor, source, subject, text
-        add_record(make(Recorded, (seq, new_id, prev, time, kind, actor, source, subject, payload)))
-        prev = new_id
 
 
 def _head(db: sqlite3.Connection) -> tuple[int, str] | None:
