@@ -19,6 +19,7 @@ import queue
 import sys
 import threading
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import lru_cache
 from itertools import chain as _concat
@@ -129,21 +130,19 @@ def insert_pipelined(db: Any, entries: list[Entry], now: str, head: tuple[int, s
     prepared: list[Prepared] = []
     guard = _lift_replace_guard(db)
     inserter = threading.Thread(target=insert, name="gitgov-ledger-insert", daemon=True)
-    interval = sys.getswitchinterval()
-    sys.setswitchinterval(min(interval, _SWITCH_INTERVAL_S))
-    inserter.start()
-    try:
-        for first in range(0, len(entries), CHUNK):
-            if failed:
-                break
-            rows = prepare(entries[first:first + CHUNK], now, first)
-            chunks.put(list(_concat.from_iterable(chain(head, rows, recorded))))
-            head = (recorded[-1][0], recorded[-1][1])
-            prepared += rows
-    finally:
-        chunks.put(None)
-        inserter.join()
-        sys.setswitchinterval(interval)
+    with _short_switch_interval():
+        inserter.start()
+        try:
+            for first in range(0, len(entries), CHUNK):
+                if failed:
+                    break
+                rows = prepare(entries[first:first + CHUNK], now, first)
+                chunks.put(list(_concat.from_iterable(chain(head, rows, recorded))))
+                head = (recorded[-1][0], recorded[-1][1])
+                prepared += rows
+        finally:
+            chunks.put(None)
+            inserter.join()
     if failed:
         raise failed[0]
     if guard:
@@ -160,6 +159,30 @@ def _lift_replace_guard(db: Any) -> str | None:
         return None
     db.execute(f"DROP TRIGGER {REPLACE_GUARD}")
     return row[0]
+
+
+_switch_lock = threading.Lock()
+_switch_users = 0
+_switch_saved = 0.0
+
+
+@contextmanager
+def _short_switch_interval() -> Iterator[None]:
+    """The interpreter's switch interval is global: the first of concurrent bulk inserts
+    (ledgers on several threads) shortens it, the last one out puts it back."""
+    global _switch_users, _switch_saved
+    with _switch_lock:
+        if _switch_users == 0:
+            _switch_saved = sys.getswitchinterval()
+            sys.setswitchinterval(min(_switch_saved, _SWITCH_INTERVAL_S))
+        _switch_users += 1
+    try:
+        yield
+    finally:
+        with _switch_lock:
+            _switch_users -= 1
+            if _switch_users == 0:
+                sys.setswitchinterval(_switch_saved)
 
 
 @lru_cache(maxsize=4)

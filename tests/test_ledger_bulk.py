@@ -105,3 +105,29 @@ def test_a_big_batch_of_projected_kinds_projects_like_a_rebuild(tmp_path):
         led.rebuild()
         assert {t: sorted(led.db.execute(f"SELECT * FROM {t}").fetchall(), key=repr)
                 for t in projections.TABLES} == tables
+
+
+def test_big_batches_on_two_threads_at_once_restore_the_switch_interval(tmp_path):
+    import threading
+
+    before = sys.getswitchinterval()
+    ledgers = [open_ledger(tmp_path / f"{name}.db", create=True) for name in ("a", "b")]
+    errors = []
+
+    def fill(led):
+        try:
+            for _ in range(2):
+                led.append(batch())
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=fill, args=(led,)) for led in ledgers]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    for led in ledgers:
+        assert led.verify().ok and led.head()[0] == 2 * N
+        led.close()
+    assert sys.getswitchinterval() == before
