@@ -167,6 +167,8 @@ def read_envelopes(path: Path) -> list[dict[str, Any]]:
                 bad = whole if not items else exc
                 where = f"{bad.lineno}:{bad.colno}" if not items else f"{n}:{exc.colno}"
                 raise InputError(f"{path}:{where}: not a DSSE envelope (not valid JSON: {bad.msg})") from None
+    if not items:  # nothing to check must not pass as "every envelope verified"
+        raise InputError(f"{path}: not a DSSE envelope (the file is empty)")
     for n, env in items:
         if not isinstance(env, dict) or not {"payload", "payloadType", "signatures"} <= set(env):
             raise InputError(f"{path}:{n}: not a DSSE envelope (needs payloadType, payload and signatures)")

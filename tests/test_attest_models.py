@@ -86,6 +86,14 @@ def test_verify_of_a_file_that_is_not_an_envelope_names_line_and_column(proj):
     assert out.returncode == 2 and "needs payloadType, payload and signatures" in out.stderr
 
 
+def test_verify_of_an_empty_file_is_bad_input_not_a_pass(proj):
+    for name, text in (("empty.jsonl", ""), ("blank.jsonl", "\n  \n")):
+        write(proj, name, text)
+        out = gitgov(proj, "attest", "--verify", name)
+        assert out.returncode == 2 and f"{name}: not a DSSE envelope (the file is empty)" in out.stderr
+        assert "valid signature" not in out.stdout
+
+
 def test_models_register_list_and_show(proj):
     out = gitgov(proj, "models", "register", "models/model.json", "--name", "churn", "--stage", "staging")
     assert out.returncode == 0, out.stderr
