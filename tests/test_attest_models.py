@@ -94,6 +94,14 @@ def test_verify_of_an_empty_file_is_bad_input_not_a_pass(proj):
         assert "valid signature" not in out.stdout
 
 
+def test_attest_into_a_missing_folder_writes_and_records_nothing(proj):
+    before = gitgov(proj, "log", "--json").stdout
+    out = gitgov(proj, "attest", "lr0.1", "-o", "no/such/a.intoto.jsonl")
+    assert out.returncode == 2 and "internal error" not in out.stderr
+    assert "cannot write no/such/a.intoto.jsonl: No such file or directory" in out.stderr
+    assert gitgov(proj, "log", "--json").stdout == before  # no run_attested entry for a file never written
+
+
 def test_models_register_list_and_show(proj):
     out = gitgov(proj, "models", "register", "models/model.json", "--name", "churn", "--stage", "staging")
     assert out.returncode == 0, out.stderr

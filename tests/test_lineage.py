@@ -54,6 +54,13 @@ def test_json_and_dot_formats(trained):
     assert dot.startswith("digraph lineage {") and " -> " in dot and dot.rstrip().endswith("}")
 
 
+def test_output_into_a_missing_folder_is_one_line_and_leaves_nothing(trained):
+    out = gitgov(trained, "lineage", "train", "-o", "no/such/folder/lineage.txt")
+    assert out.returncode == 2 and "internal error" not in out.stderr
+    assert "cannot write no/such/folder/lineage.txt: No such file or directory" in out.stderr
+    assert not (trained / "no").exists()
+
+
 def test_an_unknown_target_is_a_clear_error(trained):
     out = gitgov(trained, "lineage", "nothing-like-this")
     assert out.returncode == 2

@@ -45,11 +45,27 @@ def lineage_cmd(target: str, direction: str | None, depth: int, fmt: str, output
     if output is None:
         click.echo(text, nl=False)
     else:
-        output.write_text(text, encoding="utf-8")
+        _write(output, text)
         what = f"{len(events)} OpenLineage event(s)" if fmt == "openlineage" else \
             f"the lineage of {graph.target} ({len(graph.nodes)} nodes, {len(graph.edges)} edges)"
         click.echo(f"gitgov: wrote {what} to {output}")
     return 0
+
+
+def _write(path: Path, text: str) -> None:
+    """Write through a temporary file beside ``path``: a failure leaves no half file and
+    reaches the user as one line naming ``path``, not as a traceback."""
+    import os
+
+    tmp = path.with_name(f".{path.name}.tmp")
+    try:
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, path)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        from ..errors import InputError
+
+        raise InputError(f"cannot write {path}: {exc.strerror or exc}") from None
 
 
 @click.command("attest")
@@ -85,7 +101,7 @@ def _attest(run_ref: str, output: Path | None, key_path: Path | None, as_json: b
         key = attest.load_private(key_path) if key_path else attest.signing_key(session.repo.state_dir)
         envelope = attest.sign(attest.statement(run, session.repo), key)
         target = output or Path(f"{run.short}.intoto.jsonl")
-        target.write_text(json.dumps(envelope, sort_keys=True) + "\n", encoding="utf-8")
+        _write(target, json.dumps(envelope, sort_keys=True) + "\n")
         keyid = envelope["signatures"][0]["keyid"]
         ledger.append([Entry(kind="run_attested", subject=run.run_id, actor=session.actor(), source="cli",
                              payload={"file": str(target), "keyid": keyid, "subjects": len(run.outputs)})])
