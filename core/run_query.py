@@ -3,12 +3,14 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import socket
 from dataclasses import dataclass, field
 from typing import Any
 
 from .errors import InputError
 
+_ID_PREFIX = re.compile(r"[0-9a-f-]+")  # what a run id is made of: '%' or '_' would be LIKE wildcards
 _COLS = ("run_id, name, status, started, finished, actor, command, params, seed, commit_sha, branch,"
          " dirty, diff_sha256, cwd, host, pid, exit_code, signal, duration, peak_memory")
 
@@ -102,7 +104,7 @@ def resolve(ledger, ref: str) -> RunRecord:
         rows = db.execute(f"SELECT {_COLS} FROM runs ORDER BY started_seq DESC LIMIT 1").fetchall()
     else:
         rows = db.execute(f"SELECT {_COLS} FROM runs WHERE run_id = ?", (ref,)).fetchall()
-        if not rows and len(ref) >= 4:
+        if not rows and len(ref) >= 4 and _ID_PREFIX.fullmatch(ref.lower()):
             rows = db.execute(f"SELECT {_COLS} FROM runs WHERE run_id LIKE ? ORDER BY started_seq DESC",
                               (ref.lower() + "%",)).fetchall()
             if len(rows) > 1:

@@ -224,3 +224,12 @@ def test_a_plugin_can_refuse_a_run_before_the_command_starts(proj):
     assert json.loads(gitgov(proj, "runs", "list", "--json").stdout)[0]["state"] == "refused"
     assert not any((proj / ".gitgov" / "runs").iterdir())  # the ledger keeps the refusal, no folder is left
     assert gitgov(proj, "run", "--param", "lr=0.5", "--", PY, "train.py").returncode == 0
+
+
+def test_run_refs_with_sql_wildcards_match_no_run(proj):
+    assert gitgov(proj, "run", "--name", "one", "--", PY, "-c", "pass").returncode == 0
+    run_id = show(proj)["run_id"]
+    assert show(proj, run_id[:6].upper())["run_id"] == run_id  # a real prefix still finds it
+    for ref in ("____", "%%%%", run_id[:4] + "%"):
+        out = gitgov(proj, "runs", "show", ref)
+        assert out.returncode == 2 and f"no run matches '{ref}'" in out.stderr
