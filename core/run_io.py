@@ -113,8 +113,10 @@ def changed_files(before: Mapping[str, FileState], after: Mapping[str, FileState
     return sorted(p for p, state in after.items() if before.get(p) != state)
 
 
-def relative_paths(root: Path, paths: Iterable[str], what: str, *, must_exist: bool = False) -> list[str]:
-    """Declared paths as posix paths relative to the root; directories expanded to their files."""
+def relative_paths(root: Path, paths: Iterable[str], what: str, *, must_exist: bool = False,
+                   expand: bool = True) -> list[str]:
+    """Declared paths as posix paths relative to the root; directories expanded to their
+    files unless ``expand`` is false (a run's output folders are expanded when it ends)."""
     out: list[str] = []
     for raw in paths:
         full = Path(raw).expanduser()
@@ -125,8 +127,17 @@ def relative_paths(root: Path, paths: Iterable[str], what: str, *, must_exist: b
             raise InputError(f"{what} {raw}: not inside the repository {root}") from None
         if must_exist and not full.exists():
             raise InputError(f"{what} {raw}: no such file or folder")
+        out.append(rel)
+    return expand_folders(root.resolve(), out) if expand else list(dict.fromkeys(out))
+
+
+def expand_folders(root: Path, paths: Iterable[str]) -> list[str]:
+    """``paths`` (relative to ``root``) with each folder replaced by the files it holds now."""
+    out: list[str] = []
+    for rel in paths:
+        full = root / rel
         if full.is_dir():
-            out += sorted(p.relative_to(root.resolve()).as_posix() for p in full.rglob("*")
+            out += sorted(p.relative_to(root).as_posix() for p in full.rglob("*")
                           if p.is_file() and not (_SKIP_DIRS & set(p.relative_to(full).parts)))
         else:
             out.append(rel)

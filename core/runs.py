@@ -180,7 +180,7 @@ def _run(session, request: RunRequest) -> int:
     seed = check_seed(request.seed)
     live = _Live(session, request, run_id=new_run_id(), run_dir=Path(), actor=session.actor(),
                  declared_in=relative_paths(root, request.inputs, "--input", must_exist=True),
-                 declared_out=relative_paths(root, request.outputs, "--output"))
+                 declared_out=relative_paths(root, request.outputs, "--output", expand=False))
     live.run_dir = repo.state_dir / "runs" / live.run_id
     live.run_dir.mkdir(parents=True)
     try:
@@ -244,12 +244,13 @@ def _committed_code(rec) -> bool:
 def _files(live: _Live, after) -> tuple[dict[str, dict], dict]:
     """(inputs, outputs): observed, compared and declared; hashed, and kept where git cannot."""
     from .audit_hook import read_records
-    from .run_io import changed_files, describe_inputs, store_outputs
+    from .run_io import changed_files, describe_inputs, expand_folders, store_outputs
     from .store import ObjectStore
 
     repo = live.session.repo
     read, written = read_records(live.run_dir / "audit")
-    output_paths = sorted(written | set(changed_files(live.before, after)) | set(live.declared_out))
+    declared_out = expand_folders(repo.root, live.declared_out)  # a folder holds what the run wrote into it
+    output_paths = sorted(written | set(changed_files(live.before, after)) | set(declared_out))
     input_paths = sorted((read | set(live.argv_files)) - set(output_paths) | set(live.declared_in))
     store = ObjectStore.for_repo(repo, live.session.policy)
     known = dict(live.snapshot.get("inputs") or {})

@@ -233,3 +233,11 @@ def test_run_refs_with_sql_wildcards_match_no_run(proj):
     for ref in ("____", "%%%%", run_id[:4] + "%"):
         out = gitgov(proj, "runs", "show", ref)
         assert out.returncode == 2 and f"no run matches '{ref}'" in out.stderr
+
+
+def test_a_declared_output_folder_holds_the_files_the_run_wrote_into_it(proj):
+    write(proj, "build/old.txt", "old\n")
+    script = "mkdir -p build/sub dist && echo new > build/sub/new.txt && echo pkg > dist/pkg.txt"
+    out = gitgov(proj, "run", "--output", "build", "--output", "dist", "--", "sh", "-c", script)  # no audit hook
+    assert out.returncode == 0, out.stderr
+    assert sorted(show(proj)["outputs"]) == ["build/old.txt", "build/sub/new.txt", "dist/pkg.txt"]
