@@ -62,7 +62,9 @@ def _introducing_commits(repo, commit: str | None, files: dict[str, Any]) -> dic
         return {}
     found = {}
     for path in sorted(files)[:MAX_COMMIT_LOOKUPS]:
-        out = repo.git("log", "-1", "--format=%H%x09%s", commit, "--", path).decode("utf-8", "replace")
+        # literal: a path such as "customers[12].csv" must not match customers1.csv as a glob
+        out = repo.git("--literal-pathspecs", "log", "-1", "--format=%H%x09%s", commit, "--",
+                       path).decode("utf-8", "replace")
         sha, _, subject = out.strip().partition("\t")
         if sha:
             found[path] = (sha, subject)

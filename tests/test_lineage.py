@@ -8,7 +8,7 @@ import sys
 import pytest
 
 import run_project
-from conftest import git, gitgov
+from conftest import git, gitgov, write
 
 PY = sys.executable
 
@@ -65,6 +65,20 @@ def test_an_unknown_target_is_a_clear_error(trained):
     out = gitgov(trained, "lineage", "nothing-like-this")
     assert out.returncode == 2
     assert "no lineage for 'nothing-like-this': it is not a recorded file, dataset, model or run" in out.stderr
+
+
+def test_a_path_with_glob_characters_links_to_the_commit_that_added_it(trained, tmp_path):
+    proj = run_project.copy(trained, tmp_path / "proj")
+    write(proj, "data/raw/customers[12].csv", run_project.customers_csv(5))
+    git(proj, "add", "-A")
+    git(proj, "commit", "-q", "-m", "Add the bracketed table")
+    added = git(proj, "rev-parse", "HEAD").stdout.strip()
+    write(proj, "data/raw/customers1.csv", run_project.customers_csv(6))  # matches "customers[12]" as a glob
+    git(proj, "add", "-A")
+    git(proj, "commit", "-q", "-m", "Add another table")
+    assert gitgov(proj, "run", "--", PY, "-c", "open('data/raw/customers[12].csv').read()").returncode == 0
+    graph = json.loads(gitgov(proj, "lineage", "data/raw/customers[12].csv", "--upstream", "--format", "json").stdout)
+    assert [e["src"] for e in graph["edges"] if e["relation"] == "committed"] == [f"commit:{added}"]
 
 
 # ---- OpenLineage ------------------------------------------------------------------------
