@@ -148,11 +148,12 @@ def logged_metrics() -> dict[str, float]:
 def read_metrics_file(path: str) -> dict[str, dict[str, Any]]:
     """A metrics file's metrics: the last value, its step, and how many were logged.
 
-    Lines that are not metric records (a script killed mid-write) are skipped.
+    Lines that are not metric records (a script killed mid-write, another tool's bytes
+    that are not UTF-8) are skipped.
     """
     out: dict[str, dict[str, Any]] = {}
     try:
-        with open(path, encoding="utf-8") as f:
+        with open(path, "rb") as f:  # bytes: json.loads raises a ValueError for bad UTF-8, per line
             lines = f.readlines()
     except FileNotFoundError:
         return out

@@ -241,3 +241,12 @@ def test_a_declared_output_folder_holds_the_files_the_run_wrote_into_it(proj):
     out = gitgov(proj, "run", "--output", "build", "--output", "dist", "--", "sh", "-c", script)  # no audit hook
     assert out.returncode == 0, out.stderr
     assert sorted(show(proj)["outputs"]) == ["build/old.txt", "build/sub/new.txt", "dist/pkg.txt"]
+
+
+def test_a_metrics_line_that_is_not_utf8_is_skipped_and_the_run_still_recorded(proj):
+    script = ("import os; open(os.environ['GITGOV_METRICS_FILE'], 'ab').write("
+              "b'{\"name\": \"l\\xe9\", \"value\": 1}\\n{\"name\": \"auc\", \"value\": 0.75}\\n')")
+    out = gitgov(proj, "run", "--", PY, "-c", script)
+    assert out.returncode == 0 and "internal error" not in out.stderr, out.stderr
+    run = show(proj)
+    assert run["state"] == "ok" and run["metrics"] == {"auc": 0.75}
