@@ -252,11 +252,29 @@ def _files(live: _Live, after) -> tuple[dict[str, dict], dict]:
     declared_out = expand_folders(repo.root, live.declared_out)  # a folder holds what the run wrote into it
     output_paths = sorted(written | set(changed_files(live.before, after)) | set(declared_out))
     input_paths = sorted((read | set(live.argv_files)) - set(output_paths) | set(live.declared_in))
+    input_paths, output_paths = _recordable(input_paths, output_paths)
     store = ObjectStore.for_repo(repo, live.session.policy)
     known = dict(live.snapshot.get("inputs") or {})
     fresh = describe_inputs(repo, store, [p for p in input_paths if p not in known], live.snapshot.get("commit"))
     inputs = {**known, **{p: r.to_dict() for p, r in fresh.items() if not _committed_code(r)}}
     return inputs, store_outputs(repo, store, output_paths)
+
+
+def _recordable(*groups: list[str]) -> list[list[str]]:
+    """The paths the ledger can hold. A name that is not UTF-8 cannot be stored as text; it
+    is left out, with a warning, rather than costing the whole run its record."""
+    kept: list[list[str]] = []
+    for paths in groups:
+        kept.append([])
+        for path in paths:
+            try:
+                path.encode("utf-8")
+            except UnicodeEncodeError:
+                shown = os.fsencode(path).decode("utf-8", "backslashreplace")
+                _say(f"warning: {shown} is not recorded: its name is not valid UTF-8")
+                continue
+            kept[-1].append(path)
+    return kept
 
 
 def _metrics(run_dir: Path) -> dict[str, dict[str, Any]]:

@@ -250,3 +250,13 @@ def test_a_metrics_line_that_is_not_utf8_is_skipped_and_the_run_still_recorded(p
     assert out.returncode == 0 and "internal error" not in out.stderr, out.stderr
     run = show(proj)
     assert run["state"] == "ok" and run["metrics"] == {"auc": 0.75}
+
+
+def test_a_file_name_that_is_not_utf8_is_left_out_and_the_run_still_recorded(proj):
+    script = "open(b'outputs/bad\\xe9.txt', 'wb').write(b'x'); open('outputs/fine.txt', 'w').write('y')"
+    os.makedirs(proj / "outputs")
+    out = gitgov(proj, "run", "--", PY, "-c", script)
+    assert out.returncode == 0, out.stderr
+    assert out.stderr.count("outputs/bad\\xe9.txt is not recorded: its name is not valid UTF-8") == 1
+    run = show(proj)
+    assert run["state"] == "ok" and list(run["outputs"]) == ["outputs/fine.txt"]
