@@ -12,13 +12,14 @@ from __future__ import annotations
 import math
 import os
 import shutil
+import signal
 import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
 
-from .errors import InputError
+from .errors import GitgovError, InputError
 from .run_query import RunRecord
 
 
@@ -67,6 +68,7 @@ def reproduce(session, run: RunRecord, tolerances: dict[str, float], *, quiet_st
         _checkout(session.repo, run, store, worktree, tmp)
         _restore_inputs(run, store, worktree)
         result = _rerun(session, run, worktree, tmp, quiet_stdout)
+        _check_not_stopped(run, result[0])
         return _compare(session, run, store, worktree, result, tolerances)
     finally:
         if not keep:
@@ -161,6 +163,22 @@ def _rerun(session, run: RunRecord, worktree: Path, tmp: Path, quiet_stdout: boo
     env["GITGOV_REPRODUCING"] = "1"
     cwd = worktree / (run.cwd or ".")
     return execute(run.command, env, cwd, stdout_to_stderr=quiet_stdout), run_dir
+
+
+class Stopped(GitgovError):
+    """A re-run stopped by a signal sent to gitgov: exits 128 + the signal, as a shell does."""
+
+    def __init__(self, message: str, signo: int):
+        super().__init__(message)
+        self.exit_code = 128 + signo
+
+
+def _check_not_stopped(run: RunRecord, result) -> None:
+    """A re-run the user stopped (Ctrl-C, kill -TERM) says nothing about the run: no verdict."""
+    if result.received:
+        name = result.received[0]
+        raise Stopped(f"reproduction of run {run.short} stopped by {name}; nothing was recorded",
+                      int(getattr(signal, name)))
 
 
 def _compare(session, run: RunRecord, store, worktree: Path, rerun, tolerances) -> Comparison:

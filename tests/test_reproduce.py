@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import json
 import shutil
+import signal
+import subprocess
 import sys
 
 import pytest
@@ -124,3 +126,18 @@ def test_missing_objects_come_back_from_the_remote(proj, tmp_path):
     shutil.rmtree(proj / ".gitgov" / "objects")
     out = gitgov(proj, "reproduce", "last")
     assert out.returncode == 0, out.stdout + out.stderr
+
+
+def test_a_reproduction_stopped_by_a_signal_records_no_verdict(proj):
+    code = ("import os, time; os.environ.get('GITGOV_REPRODUCING') and "
+            "(print('ready', flush=True), time.sleep(60))")
+    assert gitgov(proj, "run", "--name", "slow", "--", PY, "-c", code).returncode == 0
+    proc = subprocess.Popen([PY, "-m", "gitgov.core", "reproduce", "slow"], cwd=proj, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    assert proc.stdout.readline().strip() == "ready"
+    proc.send_signal(signal.SIGINT)  # as `kill -INT` would: gitgov passes it on and the re-run ends
+    _out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 130, err
+    assert err.strip().splitlines()[-1].endswith("stopped by SIGINT; nothing was recorded")
+    run = json.loads(gitgov(proj, "runs", "show", "slow", "--json").stdout)
+    assert run["reproductions"] == [] and len(worktrees(proj)) == 1
