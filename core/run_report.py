@@ -113,7 +113,7 @@ def diff_rows(a: RunRecord, b: RunRecord) -> list[list[str]]:
     rows: list[list[str]] = []
 
     def add(section: str, key: str, va: Any, vb: Any, only_diff: bool = False) -> None:
-        same = va == vb
+        same = va == vb and _value(va) == _value(vb)  # True == 1 in Python, but true and 1 differ
         if only_diff and same:
             return
         rows.append([section, key, "-" if va is None else _value(va), "-" if vb is None else _value(vb),

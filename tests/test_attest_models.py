@@ -139,5 +139,10 @@ def test_runs_list_and_diff_side_by_side(proj):
     rows = json.loads(gitgov(proj, "runs", "diff", "lr0.1", "lr0.3", "--json").stdout)["rows"]
     outputs = [r for r in rows if r["section"] == "outputs"]
     assert outputs and outputs[0]["differs"]
+    for name, flag in (("on", "flag=true"), ("one", "flag=1")):
+        assert gitgov(proj, "run", "--name", name, "--param", flag, "--", PY, "-c", "pass").returncode == 0
+    flag = next(r for r in json.loads(gitgov(proj, "runs", "diff", "on", "one", "--json").stdout)["rows"]
+                if r["key"] == "flag")
+    assert (flag["run1"], flag["run2"], flag["differs"]) == ("true", "1", True)  # True == 1 in Python only
     ambiguous = gitgov(proj, "runs", "show", "no-such-run")
     assert ambiguous.returncode == 2 and "no run matches 'no-such-run'" in ambiguous.stderr
