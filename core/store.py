@@ -193,9 +193,18 @@ class ObjectStore:
 
     # ---- remote ------------------------------------------------------------
 
-    def check_remote(self) -> None:
-        """Raise StoreError unless [store] remote names a file system pyarrow can open."""
-        self._remote()
+    def check_remote(self, *, must_exist: bool = True) -> None:
+        """Raise StoreError unless [store] remote names a folder pyarrow can open: one that
+        exists, unless ``must_exist`` is false (a push creates it)."""
+        from pyarrow import fs as pafs
+
+        filesystem, base = self._remote()
+        with self._remote_errors():
+            kind = filesystem.get_file_info(base).type
+        if kind == pafs.FileType.File:
+            raise StoreError(f"[store] remote {self.remote_uri}: not a folder")
+        if must_exist and kind == pafs.FileType.NotFound:
+            raise StoreError(f"[store] remote {self.remote_uri}: no such folder (nothing was pushed there yet)")
 
     def _remote(self):
         if not self.remote_uri:

@@ -99,3 +99,19 @@ def test_a_remote_that_cannot_be_written_is_one_error_naming_it(tmp_path):
     with pytest.raises(StoreError, match=rf"^\[store\] remote {re.escape(remote)}: "):
         store.push([digest])
     assert not list(tmp_path.rglob("*.partial*"))
+
+
+def test_store_commands_refuse_a_remote_that_is_a_file_or_missing(initialized):
+    from conftest import gitgov
+
+    policy = initialized / "gitgov.toml"
+    base = policy.read_text()
+    (initialized.parent / "shared.txt").write_text("not a folder\n")
+    policy.write_text(base + '\n[store]\nremote = "../shared.txt"\n')
+    for command in ("pull", "push"):
+        out = gitgov(initialized, "store", command)
+        assert out.returncode == 2 and out.stderr.strip().endswith("shared.txt: not a folder"), out.stderr
+    policy.write_text(base + '\n[store]\nremote = "../no-such-folder"\n')
+    out = gitgov(initialized, "store", "pull")
+    assert out.returncode == 2 and "no-such-folder: no such folder" in out.stderr
+    assert gitgov(initialized, "store", "push").returncode == 0  # a push may create it

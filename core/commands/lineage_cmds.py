@@ -259,6 +259,7 @@ def store_push() -> int:
 
     with Session.open(".", require_ledger=False) as session:
         store = ObjectStore.for_repo(session.repo, session.policy)
+        store.check_remote(must_exist=False)  # a file there is an error even with nothing to send
         sent, there = store.push(store.digests())
     click.echo(f"gitgov: sent {sent} object(s) to {store.remote_uri}; {there} were there already")
     return 0
