@@ -193,7 +193,11 @@ def _run(session, request: RunRequest) -> int:
         return EXIT_BLOCKED
     env, patterns = ready
     _say(f"run {live.run_id[:8]} started (seed {seed}): {' '.join(request.command)}")
-    result = execute(request.command, env)
+    try:
+        result = execute(request.command, env)
+    except InputError:  # it could not start (a bad #! line, no program): end the run, or it stays "lost"
+        _finish(live, Exit(126, None, "failed", 0.0, None), scan(root, patterns))  # 126: as a shell says
+        raise
     return _finish(live, result, scan(root, patterns))
 
 

@@ -260,3 +260,13 @@ def test_a_file_name_that_is_not_utf8_is_left_out_and_the_run_still_recorded(pro
     assert out.stderr.count("outputs/bad\\xe9.txt is not recorded: its name is not valid UTF-8") == 1
     run = show(proj)
     assert run["state"] == "ok" and list(run["outputs"]) == ["outputs/fine.txt"]
+
+
+def test_a_command_that_cannot_start_is_recorded_as_failed_not_lost(proj):
+    script = write(proj, "no-shebang.sh", "echo hi\n")
+    script.chmod(0o755)
+    out = gitgov(proj, "run", "--", "./no-shebang.sh")
+    assert out.returncode == 2 and out.stderr.strip().splitlines()[-1] == \
+        "gitgov: cannot start ./no-shebang.sh: Exec format error"
+    run = show(proj)
+    assert run["state"] == "failed" and run["exit_code"] == 126
