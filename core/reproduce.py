@@ -144,9 +144,24 @@ def _checkout(repo, run: RunRecord, store, worktree: Path, tmp: Path) -> None:
 
 
 def _restore_inputs(run: RunRecord, store, worktree: Path) -> None:
+    program = _program(run)
     for path, rec in run.inputs.items():
         if not rec.get("clean"):
-            store.restore(rec["sha256"], worktree / path, link="hardlink")
+            if path == program:  # objects are read-only and keep no mode: the command needs its x bit
+                store.restore(rec["sha256"], worktree / path, link="copy")
+                os.chmod(worktree / path, 0o755)
+            else:
+                store.restore(rec["sha256"], worktree / path, link="hardlink")
+
+
+def _program(run: RunRecord) -> str | None:
+    """The command's own file as a path in the repository (``./train.sh``), if it names one."""
+    import posixpath
+
+    first = run.command[0] if run.command else ""
+    if "/" not in first or posixpath.isabs(first):
+        return None
+    return posixpath.normpath(posixpath.join(run.cwd or ".", first))
 
 
 def _rerun(session, run: RunRecord, worktree: Path, tmp: Path, quiet_stdout: bool):

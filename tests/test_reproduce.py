@@ -141,3 +141,12 @@ def test_a_reproduction_stopped_by_a_signal_records_no_verdict(proj):
     assert err.strip().splitlines()[-1].endswith("stopped by SIGINT; nothing was recorded")
     run = json.loads(gitgov(proj, "runs", "show", "slow", "--json").stdout)
     assert run["reproductions"] == [] and len(worktrees(proj)) == 1
+
+
+def test_a_run_of_an_untracked_executable_script_reproduces(proj):
+    script = write(proj, "tools/make.sh", "#!/bin/sh\nmkdir -p outputs && echo built > outputs/made.txt\n")
+    script.chmod(0o755)
+    assert gitgov(proj, "run", "--name", "make", "--", "./tools/make.sh").returncode == 0
+    out = gitgov(proj, "reproduce", "make")
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "reproduced: 1 output(s) bit-identical" in out.stdout
