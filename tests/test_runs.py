@@ -270,3 +270,9 @@ def test_a_command_that_cannot_start_is_recorded_as_failed_not_lost(proj):
         "gitgov: cannot start ./no-shebang.sh: Exec format error"
     run = show(proj)
     assert run["state"] == "failed" and run["exit_code"] == 126
+
+
+def test_runs_list_of_a_name_without_runs_does_not_claim_there_are_none(proj):
+    assert gitgov(proj, "run", "--name", "train", "--", PY, "-c", "pass").returncode == 0
+    out = gitgov(proj, "runs", "list", "--name", "tran")
+    assert out.returncode == 0 and out.stdout.strip() == "gitgov: no run named 'tran'; `gitgov runs list` shows all runs"

@@ -102,6 +102,8 @@ def runs_list(limit: int, name: str | None, as_json: bool) -> int:
         runs = list_runs(ledger, limit, name)
     if as_json:
         echo_json([r.to_dict() for r in runs])
+    elif not runs and name:
+        click.echo(f"gitgov: no run named '{name}'; `gitgov runs list` shows all runs")
     elif not runs:
         click.echo("gitgov: no runs yet; start one with `gitgov run -- COMMAND`")
     else:
