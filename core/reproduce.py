@@ -177,6 +177,7 @@ def _rerun(session, run: RunRecord, worktree: Path, tmp: Path, quiet_stdout: boo
                       params=run.params, run_dir=run_dir, root=None, hook_dir=None)
     env["GITGOV_REPRODUCING"] = "1"
     cwd = worktree / (run.cwd or ".")
+    cwd.mkdir(parents=True, exist_ok=True)  # the run's folder may hold nothing git tracks
     return execute(run.command, env, cwd, stdout_to_stderr=quiet_stdout), run_dir
 
 

@@ -150,3 +150,11 @@ def test_a_run_of_an_untracked_executable_script_reproduces(proj):
     out = gitgov(proj, "reproduce", "make")
     assert out.returncode == 0, out.stdout + out.stderr
     assert "reproduced: 1 output(s) bit-identical" in out.stdout
+
+
+def test_a_run_started_in_an_untracked_folder_reproduces(proj):
+    (proj / "scratch").mkdir()
+    out = gitgov(proj / "scratch", "run", "--", PY, "-c", "print('hello')")
+    assert out.returncode == 0, out.stderr
+    out = gitgov(proj, "reproduce", "last")
+    assert out.returncode == 0 and "cannot start" not in out.stderr, out.stdout + out.stderr
