@@ -10,9 +10,10 @@ from .errors import InputError
 
 
 @contextlib.contextmanager
-def replacing(dest: str | os.PathLike[str]) -> Iterator[str]:
+def replacing(dest: str | os.PathLike[str], mode: int | None = None) -> Iterator[str]:
     """A temporary path beside ``dest``, renamed over it when the block succeeds and removed
-    when it fails. A folder that cannot take the file is one InputError naming ``dest``."""
+    when it fails. A folder that cannot take the file is one InputError naming ``dest``.
+    The file is private (0600, as mkstemp makes it) unless ``mode`` says otherwise."""
     folder = os.path.dirname(os.path.abspath(dest))
     try:
         fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{os.path.basename(dest)}.")
@@ -21,6 +22,8 @@ def replacing(dest: str | os.PathLike[str]) -> Iterator[str]:
     os.close(fd)
     try:
         yield tmp
+        if mode is not None:
+            os.chmod(tmp, mode)
         os.replace(tmp, dest)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):

@@ -53,18 +53,14 @@ def lineage_cmd(target: str, direction: str | None, depth: int, fmt: str, output
 
 
 def _write(path: Path, text: str) -> None:
-    """Write through a temporary file beside ``path``: a failure leaves no half file and
-    reaches the user as one line naming ``path``, not as a traceback."""
-    import os
+    """Write whole or not at all; a file that cannot be written is one line naming it."""
+    from ..atomic import replacing
+    from ..errors import InputError
 
-    tmp = path.with_name(f".{path.name}.tmp")
     try:
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, path)
+        with replacing(path, mode=0o644) as tmp:  # shared with others: not private like a key
+            Path(tmp).write_text(text, encoding="utf-8")
     except OSError as exc:
-        tmp.unlink(missing_ok=True)
-        from ..errors import InputError
-
         raise InputError(f"cannot write {path}: {exc.strerror or exc}") from None
 
 
