@@ -176,6 +176,21 @@ def test_protect_into_a_missing_folder_is_one_line_and_writes_nothing(priv_repo,
     assert sorted(p.name for p in (priv_repo / "data").iterdir()) == before
 
 
+def test_a_header_naming_a_column_twice_is_one_line_for_scan_and_protect(priv_repo):
+    write(priv_repo, "data/contacts.csv", "customer_id,contact,contact\nC1,a@example.com,b@example.com\n")
+    with open(priv_repo / "gitgov.toml", "a") as f:
+        f.write(DECLARE)
+    for args in (("scan",), ("protect",)):
+        out = gitgov(priv_repo, *args, "data/contacts.csv")
+        assert out.returncode == 2 and out.stderr == (
+            "gitgov: data/contacts.csv: line 1 (the header) names column 'contact' twice\n")
+    assert not (priv_repo / "data/contacts.protected.csv").exists()
+    git(priv_repo, "add", "data/contacts.csv")
+    proc = git(priv_repo, "commit", "-m", "contacts", check=False)
+    assert "plugin-error" not in proc.stderr
+    assert "privacy/not-scanned" in proc.stderr and "names column 'contact' twice" in proc.stderr
+
+
 def test_reveal_errors_are_one_line_exit_2_with_nothing_shown(priv_repo, tmp_path):
     write(priv_repo, "data/contacts.csv", contacts(20))
     with open(priv_repo / "gitgov.toml", "a") as f:

@@ -73,7 +73,7 @@ def read_table(data: bytes, fmt: str, what: str) -> "pa.Table":
 
     try:
         if fmt in ("csv", "tsv"):
-            return _read_csv(data, "\t" if fmt == "tsv" else ",")
+            return _unique_names(_read_csv(data, "\t" if fmt == "tsv" else ","), what)
         if fmt == "parquet":
             import pyarrow.parquet as pq
             return pq.read_table(pa.BufferReader(data))
@@ -83,6 +83,16 @@ def read_table(data: bytes, fmt: str, what: str) -> "pa.Table":
     except (pa.ArrowInvalid, pa.ArrowTypeError, OSError, ValueError) as exc:
         raise InputError(f"{what}: cannot read as {fmt}: {str(exc).splitlines()[0]}") from None
     raise InputError(f"{what}: format {fmt!r} cannot be scanned (csv, tsv, parquet, jsonl)")
+
+
+def _unique_names(table: "pa.Table", what: str) -> "pa.Table":
+    """Columns are looked up by name: a header naming one twice would make that fail."""
+    seen: set[str] = set()
+    for name in table.column_names:
+        if name in seen:
+            raise InputError(f"{what}: line 1 (the header) names column '{name}' twice")
+        seen.add(name)
+    return table
 
 
 def _read_csv(data: bytes, delimiter: str) -> "pa.Table":
