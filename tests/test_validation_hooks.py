@@ -266,3 +266,19 @@ def test_hook_register_rules_adds_a_rule_from_a_local_plugin_file(repo):
     proc = commit(repo, "v1", "gitgov.toml", "checks/rules.py", "data/customers.csv")
     assert proc.returncode == 1
     assert "validation/email.no_test_domain: 1 row where 'email' is an address at a test domain: row 3" in proc.stderr
+
+
+def test_a_parquet_file_naming_a_column_twice_is_blocked(repo):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    with open(repo / "gitgov.toml", "a") as f:
+        f.write('\n[datasets.scores]\npaths = ["data/scores.parquet"]\n'
+                '[datasets.scores.columns.age]\nmax = 120\n')
+    (repo / "data").mkdir()
+    table = pa.table([pa.array([1, 2]), pa.array([30, 40]), pa.array([400, 500])],
+                     names=["id", "age", "age"])  # the second 'age' breaks max
+    pq.write_table(table, repo / "data/scores.parquet")
+    proc = commit(repo, "scores", "gitgov.toml", "data/scores.parquet")
+    assert proc.returncode == 1
+    assert "validation/read.duplicate-column: the schema names column 'age' twice" in proc.stderr

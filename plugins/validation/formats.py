@@ -150,10 +150,21 @@ def open_batches(source: Source, fmt: Format, *, delimiter: str | None = None,
         from .jsonread import open_jsonl
         return open_jsonl(source, fmt, block_size)
     if fmt.name == "parquet":
-        return _open_parquet(source, fmt)
+        return _named_once(_open_parquet(source, fmt))
     if fmt.name == "arrow":
-        return _open_arrow(source, fmt)
+        return _named_once(_open_arrow(source, fmt))
     raise ReadError("unknown-format", f"unsupported format '{fmt.name}'")
+
+
+def _named_once(opened: Batches) -> Batches:
+    """Rules find a column by its name: a second column of the same name would go unchecked."""
+    seen: set[str] = set()
+    for name in opened.names:
+        if name in seen:
+            opened.close()
+            raise ReadError("duplicate-column", f"the schema names column '{name}' twice")
+        seen.add(name)
+    return opened
 
 
 def prefetch(batches: Iterator[Any], convert: Callable[[Exception], Exception]) -> Iterator[Any]:
