@@ -57,6 +57,17 @@ def test_check_reports_by_rule_and_exits_1(repo):
     assert "row 4 (line 5)" in out and "row 3 (line 4) \"400\"" in out
 
 
+def test_blank_lines_in_json_lines_do_not_shift_the_line_numbers(repo):
+    with open(repo / "gitgov.toml", "a") as f:
+        f.write('\n[datasets.events]\npaths = ["data/events.jsonl"]\n'
+                '[datasets.events.columns.age]\ntype = "integer"\nmax = 120\n')
+    write(repo, "data/events.jsonl", '{"age": 5}\n\n\n{"age": 500}\n{"age": 7}\n')
+    proc = gitgov(repo, "check", "data/events.jsonl", "--json")
+    assert proc.returncode == 1, proc.stderr
+    rule = next(r for r in json.loads(proc.stdout)["files"][0]["rules"] if r["id"] == "age.max")
+    assert rule["failed"] == 1 and rule["samples"][0]["line"] == 4
+
+
 def test_check_json_is_the_documented_schema(repo):
     write(repo, "data/customers.csv", DIRTY)
     doc = json.loads(gitgov(repo, "check", "data/customers.csv", "--json").stdout)

@@ -24,7 +24,7 @@ def open_jsonl(source: Source, fmt: Format, block_size: int) -> Batches:
     import pyarrow.json as pj
 
     try:
-        stream = ByteStream(source.open(), gzip=fmt.gzip)
+        stream = ByteStream(source.open(), gzip=fmt.gzip, count=b"\n")
     except StreamError as exc:
         raise ReadError("unreadable", str(exc)) from None
     head = stream.head
@@ -46,17 +46,28 @@ def open_jsonl(source: Source, fmt: Format, block_size: int) -> Batches:
                   closers=[stream.close], stream=stream, line_offset=0)
 
     def batches() -> Iterator[Any]:
+        rows = 0
         try:
             for batch in reader:
                 if batch.schema.names != out.names:
                     raise ValueError("fields change between blocks")
+                rows += batch.num_rows
                 yield batch
         except (pa.ArrowException, OSError, ValueError, StreamError):
             stream.close()
             raise Reopen(open_lines(source, fmt)) from None
+        if rows != _line_count(stream):
+            # pyarrow skips blank lines, so the rows after one were numbered a line too early
+            stream.close()
+            raise Reopen(open_lines(source, fmt))
 
     out.batches = prefetch(batches(), _error)
     return out
+
+
+def _line_count(stream: ByteStream) -> int:
+    """Lines read from the stream, the last one counted with or without its line break."""
+    return stream.counted + (stream._last not in (b"", b"\n"))
 
 
 def _error(exc: Exception) -> Exception:
