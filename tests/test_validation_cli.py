@@ -68,6 +68,17 @@ def test_blank_lines_in_json_lines_do_not_shift_the_line_numbers(repo):
     assert rule["failed"] == 1 and rule["samples"][0]["line"] == 4
 
 
+def test_a_json_line_naming_a_field_twice_is_reported_not_half_checked(repo):
+    with open(repo / "gitgov.toml", "a") as f:
+        f.write('\n[datasets.events]\npaths = ["data/events.jsonl"]\n'
+                '[datasets.events.columns.age]\ntype = "integer"\nmax = 120\n')
+    write(repo, "data/events.jsonl", '{"age": 5}\n{"age": 500, "age": 7}\n')
+    proc = gitgov(repo, "check", "data/events.jsonl")
+    assert proc.returncode == 1, proc.stdout
+    assert "read.bad-json: 1 line that cannot be read as a JSON object (skipped)" in proc.stdout
+    assert "row 2 (line 2)" in proc.stdout and "names field 'age' twice" in proc.stdout
+
+
 def test_check_json_is_the_documented_schema(repo):
     write(repo, "data/customers.csv", DIRTY)
     doc = json.loads(gitgov(repo, "check", "data/customers.csv", "--json").stdout)

@@ -363,5 +363,5 @@ _RULE_RANK = {r: i for i, r in enumerate((
 _PROBLEM = {
     "ragged-row": "row|whose number of fields differs from the header (skipped)",
     "broken-quote": "quoted value|that is never closed",
-    "bad-json": "line|that is not a JSON object (skipped)",
+    "bad-json": "line|that cannot be read as a JSON object (skipped)",
 }

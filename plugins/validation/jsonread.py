@@ -94,14 +94,29 @@ def _parse(line: bytes) -> tuple[dict | None, str | None]:
     if not text:
         return None, None
     try:
-        value = json.loads(text)
+        value = json.loads(text, object_pairs_hook=_once)
     except UnicodeDecodeError:
         return None, "not UTF-8 text"
+    except _Twice as exc:
+        return None, f"names field '{exc.args[0]}' twice"
     except ValueError as exc:
         return None, f"not valid JSON ({exc.args[0].split(':')[0]})"
     if not isinstance(value, dict):
         return None, f"a JSON {type(value).__name__}, not an object"
     return value, None
+
+
+class _Twice(ValueError):
+    """An object names a field twice: json keeps the last value, so the first would go
+    unchecked, and other readers (pyarrow) refuse the line."""
+
+
+def _once(pairs: list[tuple[str, Any]]) -> dict:
+    out = dict(pairs)
+    if len(out) != len(pairs):
+        seen: set[str] = set()
+        raise _Twice(next(k for k, _ in pairs if k in seen or seen.add(k)))
+    return out
 
 
 def _text(value: Any) -> str | None:
