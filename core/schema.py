@@ -190,7 +190,7 @@ COLUMN = _f("table", keys=MappingProxyType({
     "max": _f("scalar"),
     "min_length": COUNT,
     "max_length": COUNT,
-    "allowed": _f("list"),
+    "allowed": _f("list", checks=("nonempty",), doc="an empty list would refuse every value"),
     "pattern": _f("str", each=("regex",)),
     "format": _f("str", doc="a named format such as email, url, uuid; refined by validation"),
     "severity": _f("str", allowed=SEVERITIES),

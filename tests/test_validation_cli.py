@@ -212,6 +212,11 @@ def test_quality_shows_metrics_across_versions(repo):
 @pytest.mark.parametrize("line, key", [
     ('pattern = "[a-"', "datasets.customers.columns.age.pattern"),
     ('format = "emial"', "datasets.customers.columns.age.format"),
+    ("min = 200", "datasets.customers.columns.age.min: 200 is above max = 120: nothing can pass both"),
+    ("min_length = 5\nmax_length = 2", "datasets.customers.columns.age.min_length: 5 is above max_length"),
+    ("allowed = []", "datasets.customers.columns.age.allowed: must not be empty"),
+    ("[datasets.customers.rules]\nmin_rows = 9\nmax_rows = 1",
+     "datasets.customers.rules.min_rows: 9 is above max_rows = 1"),
 ])
 def test_a_bad_rule_in_the_config_exits_2_naming_the_key(repo, line, key):
     policy = repo / "gitgov.toml"

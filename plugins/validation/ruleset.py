@@ -147,6 +147,7 @@ def compile_rules(policy: "Policy", ds: "DatasetPolicy | None", registry: Regist
         columns[name] = spec
         checks += found
     checks += _table_checks(ds.rules, registry, problems, custom)
+    _bounds_agree(ds.rules, ("min_rows", "max_rows"), "integer", problems, ("rules",))
     if "freshness_days" in ds.rules and not ds.rules.get("freshness_column"):
         raise problems.error(("rules", "freshness_days"), "needs freshness_column: the date or "
                              "timestamp column whose newest value must be recent")
@@ -196,6 +197,8 @@ def _column_checks(spec: ColumnSpec, table: Mapping[str, Any], registry: Registr
             word = "below the minimum" if rule == "min" else "above the maximum"
             add(rule, f"is {word} {conf[rule]}", param=param, shown=conf[rule],
                 impl=registry.rules[rule])
+    _bounds_agree(conf, ("min", "max"), spec.type, problems, ("columns", col))
+    _bounds_agree(conf, ("min_length", "max_length"), "integer", problems, ("columns", col))
     for rule in ("min_length", "max_length"):
         if rule in conf:
             word = "shorter" if rule == "min_length" else "longer"
@@ -229,6 +232,18 @@ def _column_checks(spec: ColumnSpec, table: Mapping[str, Any], registry: Registr
         add(name, rule.description or f"fails {name}", param=param, shown=param, impl=rule,
             values=rule.values)
     return out
+
+
+def _bounds_agree(conf: Mapping[str, Any], keys: tuple[str, str], logical: str | None,
+                  problems: Problems, where: tuple) -> None:
+    """A lower bound above its upper bound is a policy no data can meet: a typo, not a rule."""
+    low, high = keys
+    if low not in conf or high not in conf:
+        return
+    if _py_value(conf[low], logical, problems, where + (low,)) > _py_value(
+            conf[high], logical, problems, where + (high,)):
+        raise problems.error(where + (low,), f"{conf[low]} is above {high} = {conf[high]}: "
+                             "nothing can pass both")
 
 
 def _unknown_rule(name: str, kind: str, registry: Registry) -> str:
