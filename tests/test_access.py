@@ -126,6 +126,18 @@ def test_access_check_json_and_usage_errors(team):
     assert bad_action.returncode == 2 and "Invalid value for '--action'" in bad_action.stderr
 
 
+def test_access_check_of_a_role_or_a_name_is_bad_input_not_a_no(team):
+    role = gitgov(team, "access", "check", "--actor", "ml-team", "--action", "write", "--dataset", "customers")
+    assert role.returncode == 2 and role.stdout == ""
+    assert role.stderr == ("gitgov: --actor: 'ml-team' is a role in [roles], not an e-mail address; "
+                           "access is decided per person: give the git e-mail address of one\n")
+    name = gitgov(team, "access", "check", "--actor", "Lee", "--action", "write", "--dataset", "customers")
+    assert name.returncode == 2 and "'Lee' is a name, not an e-mail address" in name.stderr
+    named = gitgov(team, "access", "check", "--actor", "Lee <lee@example.com>", "--action", "write",
+                   "--dataset", "customers")
+    assert named.returncode == 1 and "lee@example.com is its consumer" in named.stdout
+
+
 # ---- pre-commit ----------------------------------------------------------------------------
 
 def test_pre_commit_blocks_a_consumer_and_lets_the_owner_commit(team):

@@ -48,6 +48,14 @@ def access_cmd(words: tuple[str, ...], actor: str | None, action: str | None, da
 
 
 def _check(model: Any, actor: str, action: str, dataset: str, as_json: bool) -> int:
+    from gitgov.core.errors import InputError
+
+    from .model import email_of, is_email
+
+    if not is_email(email_of(actor)):  # a person is judged by address; a name would be "no one"
+        what = "a role in [roles]" if actor in model.groups else "a name"
+        raise InputError(f"--actor: {actor!r} is {what}, not an e-mail address; access is decided "
+                         "per person: give the git e-mail address of one")
     decision = model.decide(actor, action, dataset)
     if as_json:
         from gitgov.core.commands.options import echo_json
