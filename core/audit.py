@@ -55,19 +55,24 @@ def parse_since(text: str, now: datetime | None = None) -> str:
     """'2025-01-31', '2025-01-31T12:00', or '7d' / '12h' / '2w' ago -> a UTC ISO time."""
     now = now or datetime.now(timezone.utc)
     m = _RELATIVE.fullmatch(text.strip())
-    if m:
-        n, unit = int(m.group(1)), m.group(2)
-        delta = {"h": timedelta(hours=n), "d": timedelta(days=n), "w": timedelta(weeks=n)}[unit]
-        when = now - delta
-    else:
-        try:
+    try:
+        if m:
+            n, unit = int(m.group(1)), m.group(2)
+            when = now - timedelta(**{{"h": "hours", "d": "days", "w": "weeks"}[unit]: n})
+        else:
             when = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
-        except ValueError:
-            raise InputError(f"--since: {text!r} is not a date; use 2025-01-31, "
-                             "2025-01-31T12:00 or 7d (days ago)") from None
-        if when.tzinfo is None:
-            when = when.replace(tzinfo=timezone.utc)
-    return when.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
+            if when.tzinfo is None:
+                when = when.replace(tzinfo=timezone.utc)
+        when = when.astimezone(timezone.utc)
+    except ValueError:
+        raise InputError(f"--since: {text!r} is not a date; use 2025-01-31, "
+                         "2025-01-31T12:00 or 7d (days ago)") from None
+    except OverflowError:
+        raise InputError(f"--since: {text!r} reaches back before the year 1; "
+                         "leave --since out to see everything") from None
+    # isoformat, not strftime: the ledger's times are compared as text, and only isoformat
+    # writes the year 898 as 0898
+    return when.replace(tzinfo=None).isoformat(timespec="seconds")
 
 
 def email(actor: str) -> str:

@@ -93,6 +93,17 @@ def test_audit_filters_by_dataset_and_since_and_prints_json(story):
     assert bad.returncode == 2 and "--since: 'last tuesday' is not a date" in bad.stderr
 
 
+def test_audit_since_long_ago_sees_everything_or_says_why_not(story):
+    central, _ = story
+    everything = audit(central, "--json").stdout
+    for since in ("0898-01-01", "412000d"):  # the year 898: still before every entry
+        assert audit(central, "--json", "--since", since).stdout == everything
+    for since in ("99999999d", "0001-01-01T00:00+05:00"):
+        out = audit(central, "--since", since)
+        assert out.returncode == 2 and out.stderr == (
+            f"gitgov: --since: '{since}' reaches back before the year 1; leave --since out to see everything\n")
+
+
 def test_verify_checks_every_signed_checkpoint_on_the_server(story):
     central, _ = story
     result = gitgov(central, "verify", "--json")
