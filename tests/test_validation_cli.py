@@ -79,6 +79,15 @@ def test_a_json_line_naming_a_field_twice_is_reported_not_half_checked(repo):
     assert "row 2 (line 2)" in proc.stdout and "names field 'age' twice" in proc.stdout
 
 
+def test_a_repeated_composite_primary_key_is_shown_as_its_parts(repo):
+    with open(repo / "gitgov.toml", "a") as f:
+        f.write('\n[datasets.visits]\npaths = ["data/visits.csv"]\nprimary_key = ["site", "day"]\n')
+    write(repo, "data/visits.csv", "site,day\nberlin,2024-01-01\nparis,2024-01-01\nberlin,2024-01-01\n")
+    proc = gitgov(repo, "check", "data/visits.csv")
+    assert proc.returncode == 1
+    assert 'row 3 (line 4) "berlin, 2024-01-01": same as row 1' in proc.stdout, proc.stdout
+
+
 def test_check_json_is_the_documented_schema(repo):
     write(repo, "data/customers.csv", DIRTY)
     doc = json.loads(gitgov(repo, "check", "data/customers.csv", "--json").stdout)

@@ -21,6 +21,8 @@ from .report import FileReport
 from .ruleset import TYPE_WORDS, CheckSpec, ColumnSpec, RuleSet, format_mask
 from .tally import KeyTracker, Tally, shown
 
+KEY_SEP = "\x1f"  # joins the parts of a composite primary key: a byte no text holds
+
 Where = Callable[[int], "tuple[int, int | None]"]
 
 
@@ -290,9 +292,9 @@ class Engine:
             if len(cols) == 1:
                 keys = typed[cols[0]] if self.states[cols[0]].declared else parts[0]
             else:
-                keys = pc.binary_join_element_wise(*parts, "\x1f")
+                keys = pc.binary_join_element_wise(*parts, KEY_SEP)
             tally = self.tallies["primary_key"]
-            show = (lambda i: shown(keys[i].as_py(), any(self.states[c].masked for c in cols)))
+            show = (lambda i: key_shown(keys[i].as_py(), any(self.states[c].masked for c in cols)))
             empty = pc.is_null(keys)
             if empty.true_count:
                 self.fail(tally, empty, where, lambda i: None)
@@ -329,7 +331,7 @@ class Engine:
         if self.pk is not None and self.pk.known is None:
             masked = any(self.states[c].masked for c in self.rs.primary_key)
             self.repeats["primary_key"] = self.pk.finish(self.tallies["primary_key"], where,
-                                                         lambda v: shown(v, masked))
+                                                         lambda v: key_shown(v, masked))
         for col, (target, tcol) in self.rs.foreign_keys.items():
             if col in self.states and self.references.get(col) is None:
                 self.tally(f"{col}.foreign_key").add(None, None, note=f"dataset {target} has no "
@@ -356,6 +358,14 @@ class Engine:
             rank = _RULE_RANK.get(t.rule, len(_RULE_RANK))
             return (2, names.index(t.column), rank)
         return (3, 0, 0)
+
+def key_shown(value: Any, masked: bool) -> Any:
+    """A primary key as people read it: the parts of a composite key joined by ", ", not by
+    the separator byte the engine joins them with."""
+    if isinstance(value, bytes):
+        value = value.decode("utf-8", "backslashreplace")
+    return shown(value.replace(KEY_SEP, ", ") if isinstance(value, str) else value, masked)
+
 
 _RULE_RANK = {r: i for i, r in enumerate((
     "encoding", "type", "required", "unique", "min", "max", "min_length", "max_length", "allowed",
