@@ -250,3 +250,13 @@ def test_a_mistyped_dataset_mints_no_key_and_an_unwritable_target_is_one_line(en
     out = gitgov(enc_repo, "crypt", "encrypt", str(src), str(tmp_path / "no" / "o.enc"), "--dataset", "vault")
     assert out.returncode == 2 and out.stderr == f"gitgov: cannot write {tmp_path / 'no' / 'o.enc'}: " \
                                                  "No such file or directory\n"
+
+
+def test_an_unwritable_target_mints_no_key_for_a_dataset_without_one(enc_repo, tmp_path):
+    with open(enc_repo / "gitgov.toml", "a") as f:
+        f.write('\n[datasets.archive]\npaths = ["data/archive/**"]\nencrypt = "file"\n')
+    src = write(tmp_path, "plain.csv", "id\n1\n")
+    before = gitgov(enc_repo, "keys", "list", "--json", check=True).stdout
+    out = gitgov(enc_repo, "crypt", "encrypt", str(src), str(tmp_path / "no" / "o.enc"), "--dataset", "archive")
+    assert out.returncode == 2 and "cannot write" in out.stderr
+    assert gitgov(enc_repo, "keys", "list", "--json", check=True).stdout == before

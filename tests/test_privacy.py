@@ -170,10 +170,12 @@ def test_protect_into_a_missing_folder_is_one_line_and_writes_nothing(priv_repo,
     with open(priv_repo / "gitgov.toml", "a") as f:
         f.write(DECLARE)
     before = sorted(p.name for p in (priv_repo / "data").iterdir())
+    keys = gitgov(priv_repo, "keys", "list", "--json", check=True).stdout
     target = tmp_path / "no" / "p.csv"
     out = gitgov(priv_repo, "protect", "data/contacts.csv", "-o", str(target))
     assert out.returncode == 2 and out.stderr == f"gitgov: cannot write {target}: No such file or directory\n"
     assert sorted(p.name for p in (priv_repo / "data").iterdir()) == before
+    assert gitgov(priv_repo, "keys", "list", "--json", check=True).stdout == keys  # no key minted
 
 
 def test_a_header_naming_a_column_twice_is_one_line_for_scan_and_protect(priv_repo):

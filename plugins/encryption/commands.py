@@ -237,9 +237,8 @@ def crypt_encrypt(src: str, dst: str, dataset: str) -> int:
 
     repo, store = _store()
     _known_dataset(repo, store, dataset)
-    key = store.active_key(dataset, create=True)
-    with open(src, "rb", buffering=0) as fin:
-        _atomic(dst, lambda fout: encrypt_stream(fin, fout.write, key))
+    with open(src, "rb", buffering=0) as fin:  # the key is minted once dst can be written
+        _atomic(dst, lambda fout: encrypt_stream(fin, fout.write, store.active_key(dataset, create=True)))
     return 0
 
 

@@ -139,9 +139,12 @@ def protect_cmd(path: str, output: str | None, in_place: bool, dataset: str | No
         raise InputError(f"dataset '{ds.name}' declares no column with protect = encrypt | "
                          "pseudonymize | mask | drop in gitgov.toml")
     first = 2 if fmt in ("csv", "tsv") else 1
-    new, done = protect_table(tbl, ds, KeyStore.for_repo(repo), rel, plan, first)
     dest = Path(path) if in_place else Path(output or _default_output(path))
-    write_table(new, fmt, dest)
+    from gitgov.core.atomic import replacing
+
+    with replacing(dest) as tmp:  # first: a destination that cannot be written mints no key
+        new, done = protect_table(tbl, ds, KeyStore.for_repo(repo), rel, plan, first)
+        _write(new, fmt, tmp)
     record(repo, "data_protected", rel, {**done, "output": _relpath(repo, str(dest))})
     if as_json:
         echo_json({"path": rel, "output": str(dest), **done})
