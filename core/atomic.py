@@ -13,10 +13,17 @@ from .errors import InputError
 def replacing(dest: str | os.PathLike[str], mode: int | None = None) -> Iterator[str]:
     """A temporary path beside ``dest``, renamed over it when the block succeeds and removed
     when it fails. A folder that cannot take the file is one InputError naming ``dest``.
-    The file is private (0600, as mkstemp makes it) unless ``mode`` says otherwise."""
-    folder = os.path.dirname(os.path.abspath(dest))
+    The file is private (0600, as mkstemp makes it) unless ``mode`` says otherwise.
+
+    A symbolic link keeps naming the file it names, which is replaced. A device or a pipe
+    (``-o /dev/stdout``) cannot be replaced, only written to: it gets the bytes directly."""
+    if os.path.exists(dest) and not os.path.isfile(dest) and not os.path.isdir(dest):
+        yield os.fspath(dest)
+        return
+    target = os.path.realpath(dest)
+    folder = os.path.dirname(target)
     try:
-        fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{os.path.basename(dest)}.")
+        fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{os.path.basename(target)}.")
     except OSError as exc:
         raise InputError(f"cannot write {dest}: {exc.strerror or exc}") from None
     os.close(fd)
@@ -24,7 +31,7 @@ def replacing(dest: str | os.PathLike[str], mode: int | None = None) -> Iterator
         yield tmp
         if mode is not None:
             os.chmod(tmp, mode)
-        os.replace(tmp, dest)
+        os.replace(tmp, target)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)

@@ -260,3 +260,23 @@ def test_an_unwritable_target_mints_no_key_for_a_dataset_without_one(enc_repo, t
     out = gitgov(enc_repo, "crypt", "encrypt", str(src), str(tmp_path / "no" / "o.enc"), "--dataset", "archive")
     assert out.returncode == 2 and "cannot write" in out.stderr
     assert gitgov(enc_repo, "keys", "list", "--json", check=True).stdout == before
+
+
+def test_crypt_decrypt_writes_into_a_pipe_and_through_a_link_without_replacing_them(enc_repo, tmp_path):
+    plain = write(tmp_path, "plain.csv", f"id,secret\n1,{CANARY}\n")
+    enc = tmp_path / "plain.enc"
+    gitgov(enc_repo, "crypt", "encrypt", str(plain), str(enc), "--dataset", "vault", check=True)
+    target, link = write(tmp_path, "target.csv", "old\n"), tmp_path / "link.csv"
+    link.symlink_to(target)
+    gitgov(enc_repo, "crypt", "decrypt", str(enc), str(link), check=True)
+    assert link.is_symlink() and target.read_text() == plain.read_text()
+    fifo = tmp_path / "pipe"  # as `-o /dev/stdout` is, when the output is piped
+    os.mkfifo(fifo)
+    reader = subprocess.Popen(["cat", str(fifo)], stdout=subprocess.PIPE, text=True)
+    try:
+        out = gitgov(enc_repo, "crypt", "decrypt", str(enc), str(fifo), timeout=10)
+        assert out.returncode == 0, out.stderr
+        assert reader.communicate(timeout=10)[0] == plain.read_text()
+    finally:
+        reader.kill()
+    assert stat.S_ISFIFO(os.stat(fifo).st_mode)
