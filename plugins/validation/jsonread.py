@@ -67,7 +67,7 @@ def open_jsonl(source: Source, fmt: Format, block_size: int) -> Batches:
 
 def _line_count(stream: ByteStream) -> int:
     """Lines read from the stream, the last one counted with or without its line break."""
-    return stream.counted + (stream._last not in (b"", b"\n"))
+    return stream.counted + stream.ends_mid_line
 
 
 def _error(exc: Exception) -> Exception:

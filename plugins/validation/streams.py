@@ -86,6 +86,11 @@ class ByteStream(_ReadOnly):
             self.counted += _count(out, self.count_byte)
         return out
 
+    @property
+    def ends_mid_line(self) -> bool:
+        """Whether what was read so far ends inside a line (with no line break after it)."""
+        return self._last not in (b"", b"\n")
+
     def _clamp(self, n: int) -> int:
         """The size of this read: the first one is at most `first_read`."""
         if self.first_read is not None:
@@ -95,7 +100,7 @@ class ByteStream(_ReadOnly):
     def _last_line_end(self) -> bytes:
         """At the end: a line break if the data did not end with one (pyarrow cannot read
         a header-only file without it), else nothing."""
-        if self.final_newline and self._last not in (b"", b"\n"):
+        if self.final_newline and self.ends_mid_line:
             self._last = b"\n"
             return b"\n"
         return b""
