@@ -88,6 +88,21 @@ def test_start_status_stop(drepo):
     assert "recorded 1 event(s): data_added data/raw/b.csv" in log and "stopped;" in log
 
 
+def watched(root: Path) -> list[str]:
+    import json
+
+    return json.loads(gitgov(root, "watch", "status", "--json").stdout).get("paths") or []
+
+
+def test_status_shows_the_folders_watched_now_not_those_at_start(drepo):
+    assert gitgov(drepo, "watch", "start", "--wait").returncode == 0
+    assert watched(drepo) == ["data (until data/commits exists)", "data/raw"]
+    (drepo / "data" / "commits").mkdir()
+    assert wait_for(lambda: watched(drepo) == ["data/commits", "data/raw"], timeout=10), watched(drepo)
+    write(drepo, "gitgov.toml", POLICY.replace('"data/raw/*.csv"', '"data/raw/**/*.csv"'))
+    assert wait_for(lambda: watched(drepo) == ["data/commits", "data/raw/**"], timeout=10), watched(drepo)
+
+
 # The scenarios of benchmarks/stress_watch.py, at a reduced size.
 
 def test_concurrent_starts_leave_exactly_one_daemon(tmp_path):

@@ -171,8 +171,7 @@ class Engine:
     def _new_folder(self, rel: str) -> None:
         """A folder appeared: watch it if it is (or leads to) a dataset folder, and list it."""
         self.watcher.replan()
-        scan = reconcile.walk(self.scope, below=rel)
-        for path in scan.files:
+        for path in reconcile.walk(self.scope, below=rel).files:
             self.touch(path)
 
     def touch(self, rel: str, due: float | None = None) -> None:
@@ -411,9 +410,10 @@ class Engine:
         if not force and now - self._published < STATUS_EVERY_S:
             return  # a burst rewrites the status file a few times a second, not once a batch
         self._published = now
+        # The folders too: they change when dataset folders appear or go, or the policy changes.
         self.status(counters=self.recorder.counters.to_dict(), pending=len(self.pending),
                     last_error=self.last_error, last_rescan=self.last_rescan,
-                    problems=len(self.problems))
+                    problems=len(self.problems), paths=self.watcher.folders())
 
 
 def _open_session(root: Path):
