@@ -87,6 +87,18 @@ def parse_size(value: int | str) -> int:
     return int(float(match.group(1)) * _SIZE_UNITS[match.group(2).lower()])
 
 
+# Dates end in year 9999: a longer period could not be added to a date, and none is needed.
+MAX_DURATION_DAYS = 1000 * _DAYS["y"]
+
+
+def _bad_duration(value: object) -> str | None:
+    try:
+        days = parse_duration_days(value)  # type: ignore[arg-type]
+    except (ValueError, TypeError):
+        return "expected a duration such as 30d, 12w, 18m or 7y"
+    return None if days <= MAX_DURATION_DAYS else "expected a duration of at most 1000y"
+
+
 def parse_duration_days(value: str) -> int:
     """Days in "30d", "12w", "18m" (months of 30 days) or "7y" (365 days)."""
     match = re.fullmatch(r"\s*(\d+)\s*([dwmy])\s*", value) if isinstance(value, str) else None
@@ -156,7 +168,7 @@ CHECKS: Mapping[str, Callable[[object], str | None]] = MappingProxyType({
     "regex": _bad_regex,
     "relpath": _bad_relpath,
     "size": _accepts(parse_size, "expected a size such as 50MB or 1GiB, or a number of bytes"),
-    "duration": _accepts(parse_duration_days, "expected a duration such as 30d, 12w, 18m or 7y"),
+    "duration": _bad_duration,
     "nonneg": lambda v: "must be 0 or more" if v < 0 else None,
     "positive": lambda v: "must be more than 0" if v <= 0 else None,
     "fraction": lambda v: "must be between 0 and 1" if not 0 <= v <= 1 else None,

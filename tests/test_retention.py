@@ -164,6 +164,26 @@ def test_an_unparsable_retention_value_is_a_config_error(rrepo):
                                    "such as 30d, 12w, 18m or 7y")
 
 
+@pytest.mark.parametrize("retention", ["10000y", "99999999999y"])
+def test_a_retention_too_long_for_any_date_is_a_config_error(rrepo, retention):
+    setup_expired(rrepo)
+    write(rrepo, "gitgov.toml", POLICY.replace('retention = "1y"', f'retention = "{retention}"'))
+    for args in (["retention", "check"], ["retention", "apply"], ["catalog"]):
+        proc = gitgov(rrepo, *args)
+        assert proc.returncode == 2, proc.stderr
+        assert proc.stderr.strip() == ("gitgov: gitgov.toml:7: datasets.customers.retention: expected a "
+                                       "duration of at most 1000y")
+
+
+def test_the_longest_retention_and_grace_keep_every_row(rrepo):
+    setup_expired(rrepo)
+    policy = POLICY.replace('retention = "1y"', 'retention = "1000y"')
+    write(rrepo, "gitgov.toml", policy + '\n[retention]\ngrace = "1000y"\n')
+    proc = gitgov(rrepo, "retention", "check", "--dataset", "customers", "--json")
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["expired"] == []
+
+
 def test_apply_commit_and_what_history_still_holds(rrepo):
     write(rrepo, "data/raw/customers.csv", CUSTOMERS.encode())
     git(rrepo, "add", "gitgov.toml", ".gitignore", "data/raw/customers.csv")
