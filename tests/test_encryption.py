@@ -145,6 +145,17 @@ def test_export_import_and_unlock_a_clone(enc_repo, tmp_path):
     assert git(clone, "status", "--porcelain").stdout == ""
 
 
+def test_an_export_into_a_missing_folder_is_one_line_and_records_nothing(enc_repo, tmp_path):
+    secret = write(tmp_path, "pass.txt", "correct horse battery staple\n")
+    target = tmp_path / "no-such-folder" / "keys.export"
+    proc = gitgov(enc_repo, "keys", "export", str(target), "--passphrase-file", str(secret))
+    assert proc.returncode == 2
+    assert proc.stderr == f"gitgov: cannot write {target}: No such file or directory\n"
+    assert not target.parent.exists()
+    log = gitgov(enc_repo, "log", "--json", check=True).stdout
+    assert "keys_exported" not in log
+
+
 def test_gitgov_key_in_ci(enc_repo, tmp_path):
     token = gitgov(enc_repo, "keys", "export", "--env", check=True).stdout.strip()
     assert token.startswith("gitgov-key-v1:")

@@ -1,7 +1,6 @@
 """`gitgov keys ...`, `gitgov unlock` and `gitgov crypt ...`."""
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 
@@ -89,10 +88,11 @@ def keys_export(file: str | None, passphrase_file: str | None, as_env: bool) -> 
         return 0
     if not file or not passphrase_file:
         raise click.UsageError("give FILE and --passphrase-file, or --env")
+    from gitgov.core.atomic import replacing
+
     text = store.export(_passphrase(passphrase_file))
-    fd = os.open(file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-        f.write(text)
+    with replacing(file) as tmp:  # private (0600), and never half an export
+        Path(tmp).write_text(text, encoding="utf-8")
     record(repo, "keys_exported", store.master_id, {"master_id": store.master_id, "to": "file"})
     click.echo(f"gitgov: exported master key {short_id(store.master_id)} and "
                f"{sum(len(es) for es in store.datasets().values())} data key(s) to {file}")
