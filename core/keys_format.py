@@ -58,10 +58,20 @@ def open_sealed(text: str, passphrase: bytes, source: str) -> dict:
             raise KeyError("format")
         salt, nonce = unb64(kdf["salt"], source), unb64(doc["nonce"], source)
         box = unb64(doc["ciphertext"], source)
-    except (ValueError, KeyError, TypeError):
+        params = _params(kdf)
+    except (ValueError, KeyError, TypeError, AttributeError):
         raise CryptoError(f"{source}: not a gitgov key export (made by `gitgov keys export`)") from None
     try:
-        key = _scrypt(passphrase, salt, kdf)
+        key = _scrypt(passphrase, salt, params)
         return json.loads(AESGCM(key).decrypt(nonce, box, EXPORT_FORMAT.encode()))
-    except InvalidTag:
+    except (InvalidTag, ValueError):  # ValueError: a nonce or scrypt cost no export has
         raise CryptoError(f"{source}: wrong passphrase (or the file was altered)") from None
+
+
+def _params(kdf: dict) -> dict:
+    """scrypt's cost parameters, within bounds: an altered file must not make import run for
+    hours (scrypt's own memory limit catches only n and r)."""
+    params = {k: kdf[k] for k in ("n", "r", "p")}
+    if not all(type(v) is int and v > 0 for v in params.values()) or params["p"] > 16:
+        raise ValueError("scrypt parameters")
+    return params

@@ -68,6 +68,21 @@ def test_export_import_merges_and_keeps_shredded_keys_dead(store, tmp_path):
         merged.key_by_id(b.id)
 
 
+@pytest.mark.parametrize("change", [
+    {"kdf": {"n": "many"}}, {"kdf": {"n": 3}}, {"kdf": {"n": 2**40}}, {"kdf": {"r": 0}},
+    {"kdf": {"p": 10**6}},  # would run scrypt for hours
+    {"nonce": "AAAA"}, {"ciphertext": 5}, {"kdf": {"salt": None}},
+])
+def test_a_garbled_export_is_refused_with_one_line(store, tmp_path, change):
+    doc = json.loads(store.export(b"passphrase-1"))
+    for key, value in change.items():
+        doc[key] = {**doc[key], **value} if isinstance(value, dict) else value
+    other = KeyStore(tmp_path / "other")
+    with pytest.raises(CryptoError, match=r"^keys\.export: (not a gitgov key export|wrong passphrase)"):
+        other.import_(json.dumps(doc), b"passphrase-1", "keys.export")
+    assert not other.has_master()
+
+
 def test_gitgov_key_token(store, tmp_path):
     key = store.active_key("a", create=True)
     env = KeyStore(tmp_path / "none", store.env_line())
