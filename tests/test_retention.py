@@ -100,6 +100,17 @@ def test_check_reports_expired_files_and_rows_and_exits_1(rrepo):
     assert len(journal(rrepo, "retention_expired")) == 2  # the same expiry is recorded once
 
 
+def test_check_as_of_a_later_date_previews_and_records_nothing(rrepo):
+    write(rrepo, "data/logs/fresh.csv", "t\n1\n")
+    record(rrepo, "data/logs/fresh.csv", "logs")  # expires 30 days from today
+    later = gitgov(rrepo, "retention", "check", "--as-of", "2199-01-01", "--json")
+    assert later.returncode == 1, later.stderr
+    assert [i["path"] for i in json.loads(later.stdout)["expired"]] == ["data/logs/fresh.csv"]
+    assert journal(rrepo, "retention_expired") == []
+    assert "nothing is past its retention period" in gitgov(rrepo, "retention", "check").stdout
+    assert journal(rrepo, "retention_expired") == []
+
+
 def test_apply_deletes_and_rewrites_atomically_and_records_both_hashes(rrepo):
     setup_expired(rrepo)
     dry = gitgov(rrepo, "retention", "apply", "--dry-run")

@@ -70,7 +70,8 @@ def check_cmd(dataset: str | None, as_of: datetime | None, as_json: bool) -> int
 
     with Session.open(".") as session:
         found = _scan(session, dataset, _today(as_of))
-        _record_new(session, found.items, "cli")
+        # --as-of a later date previews: the ledger only learns of what has expired by now.
+        _record_new(session, [i for i in found.items if i.expired_on <= _today(None)], "cli")
     overdue = [i for i in found.items if i.overdue and not i.held]
     if as_json:
         echo_json({"expired": _dicts(found.items), "notes": found.notes, "overdue": len(overdue)})
