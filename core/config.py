@@ -9,6 +9,7 @@ helpers re-exported here stay cheap for the git hook.
 """
 from __future__ import annotations
 
+import os
 import re
 import sys
 from collections.abc import Iterator, Mapping
@@ -156,6 +157,13 @@ def load_policy(path: Path) -> Policy:
         line = line_of(key_lines(text), problem.path)
         raise ConfigError(str(path), line, dotted(problem.path), problem.rule, problem.hint)
     return _build(raw, path)
+
+
+def shown_path(path: Path) -> str:
+    """gitgov.toml as the user would type it ("gitgov.toml", "../gitgov.toml" is not):
+    relative to the working folder when below it, else absolute."""
+    rel = os.path.relpath(path)
+    return str(path) if rel.startswith("..") else rel
 
 
 def load_policy_text(text: str, name: str | Path) -> Policy:

@@ -9,7 +9,7 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Collection, Iterable
 
-from .config import Policy, load_policy
+from .config import Policy, load_policy, shown_path
 from .context import Context
 from .errors import ConfigError
 from .events import Event
@@ -26,8 +26,8 @@ def load_repo_policy(repo: Repo) -> Policy:
     try:
         return load_policy(repo.policy_path)
     except ConfigError as exc:
-        shown = os.path.relpath(repo.policy_path)
-        if exc.file != str(repo.policy_path) or shown.startswith(".."):
+        shown = shown_path(repo.policy_path)
+        if exc.file != str(repo.policy_path) or shown == exc.file:
             raise
         raise ConfigError(shown, exc.line, exc.key, exc.rule, exc.hint) from None
 

@@ -233,6 +233,7 @@ def test_a_bad_rule_in_the_config_exits_2_naming_the_key(repo, line, key):
     write(repo, "data/customers.csv", "id,email,age\n1,ada@example.com,36\n")
     proc = gitgov(repo, "check", "data/customers.csv")
     assert proc.returncode == 2 and key in proc.stderr and "Traceback" not in proc.stderr
+    assert proc.stderr.startswith("gitgov: gitgov.toml:")  # as the user names it, like schema errors
 
 
 def test_a_bad_team_format_regex_exits_2(repo):

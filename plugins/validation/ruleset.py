@@ -84,7 +84,7 @@ class Problems:
         self._lines: dict | None = None
 
     def error(self, keys: tuple, rule: str, hint: str | None = None) -> ConfigError:
-        from gitgov.core.config import dotted
+        from gitgov.core.config import dotted, shown_path
         from gitgov.core.tomlpos import key_lines, line_of
 
         path = ("datasets", self.dataset) + keys
@@ -93,7 +93,7 @@ class Problems:
                 self._lines = key_lines(self.policy.path.read_text(encoding="utf-8-sig"))
             except OSError:
                 self._lines = {}
-        return ConfigError(str(self.policy.path), line_of(self._lines, path), dotted(path),
+        return ConfigError(shown_path(self.policy.path), line_of(self._lines, path), dotted(path),
                            rule, hint)
 
 
