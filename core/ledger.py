@@ -87,14 +87,25 @@ def _migrate_notable_index(db: sqlite3.Connection) -> None:
         db.execute(statement)
 
 
+def _migrate_disposals(db: sqlite3.Connection) -> None:
+    # Step 7: whole-file disposals become removed versions. Only those entries are read
+    # (the IN term matches journal_retention's own, so that index serves it), and only
+    # their versions are written: their findings were projected when they were appended.
+    for row in db.execute(f"SELECT {_COLUMNS} FROM journal WHERE kind IN"
+                          " ('retention_expired', 'data_disposed') AND kind = 'data_disposed'"
+                          " ORDER BY seq").fetchall():
+        projections.project_data_disposed(db, Recorded(*row[:8], json.loads(row[8])))
+
+
 # Applied in order; PRAGMA user_version = number applied. Append, never edit:
 # a step that changes projection tables should just call _migrate_projections.
 # Step 3: runs, run_files, metrics, lineage_nodes/_edges, models, reproductions.
 # Step 4: quality_checks, quality_metrics, dataset_profiles, quality_versions.
 # Step 5: the catalog's views (current_files, dataset_summary, run_summary, ...).
 # Step 6: journal_notable without an IN list (cheaper for every append).
+# Step 7: whole-file disposals in dataset_versions.
 MIGRATIONS = (_migrate_journal, _migrate_projections, _migrate_projections, _migrate_projections,
-              _migrate_projections, _migrate_notable_index)
+              _migrate_projections, _migrate_notable_index, _migrate_disposals)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

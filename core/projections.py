@@ -189,6 +189,14 @@ def project_data_removed(conn: sqlite3.Connection, rec: Recorded) -> None:
     _insert_version(conn, rec, "removed")
 
 
+def project_data_disposed(conn: sqlite3.Connection, rec: Recorded) -> None:
+    """A file deleted under retention (no content after) is gone, as if removed in Git:
+    the catalog must stop listing it. Rows removed from a file that stays are a new
+    content, recorded when the file is next checked or committed."""
+    if rec.payload.get("sha256_after") is None and rec.payload.get("rows_after") is None:
+        _insert_version(conn, rec, "removed")
+
+
 def _insert_version(conn: sqlite3.Connection, rec: Recorded, change: str) -> None:
     p = rec.payload
     added = change == "added"
@@ -236,6 +244,7 @@ def _int(value: Any) -> int | None:
 PROJECTORS: dict[str, Projector] = {
     "data_added": project_data_added,
     "data_removed": project_data_removed,
+    "data_disposed": project_data_disposed,
     "commit_created": project_commit_created,
 }
 

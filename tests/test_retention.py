@@ -133,6 +133,28 @@ def test_apply_deletes_and_rewrites_atomically_and_records_both_hashes(rrepo):
     assert after.returncode == 0 and "nothing is past its retention period" in after.stdout
 
 
+def current_files(root: Path) -> list[str]:
+    with sqlite3.connect(root / ".gitgov" / "ledger.db") as db:
+        return [p for (p,) in db.execute("SELECT path FROM current_files ORDER BY path")]
+
+
+def test_a_file_disposed_of_whole_leaves_the_catalog_also_after_an_upgrade(rrepo):
+    setup_expired(rrepo)
+    assert current_files(rrepo) == ["data/logs/new.csv", "data/logs/old.csv"]
+    assert gitgov(rrepo, "retention", "apply").returncode == 0
+    assert current_files(rrepo) == ["data/logs/new.csv"]  # rows removed from a kept file: not "removed"
+    catalog = json.loads(gitgov(rrepo, "catalog", "--json").stdout)
+    logs = next(d for d in catalog if d["name"] == "logs")
+    assert [f["path"] for f in logs["current"]["files"]] == ["data/logs/new.csv"]
+    # A ledger written before disposals were projected gets them on its next open, without a replay.
+    with sqlite3.connect(rrepo / ".gitgov" / "ledger.db") as db:
+        db.execute("DELETE FROM dataset_versions WHERE change = 'removed'")
+        db.execute("PRAGMA user_version = 6")
+    assert current_files(rrepo) == ["data/logs/new.csv", "data/logs/old.csv"]
+    assert gitgov(rrepo, "verify").returncode == 0
+    assert current_files(rrepo) == ["data/logs/new.csv"]
+
+
 def test_a_legal_hold_stops_disposal_and_says_so(rrepo):
     write(rrepo, "data/held/h.csv", "day,v\n2001-01-01,1\n2099-01-01,2\n")
     before = (rrepo / "data/held/h.csv").read_bytes()
