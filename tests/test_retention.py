@@ -276,3 +276,23 @@ def test_the_daemon_sweep_disposes_when_the_policy_says_so(rrepo):
         s.emit(events)
         assert due(datetime.now(timezone.utc), s.ctx) == []  # nothing new on the next sweep
     assert (rrepo / "data/raw/customers.csv").read_bytes() == KEPT.encode()
+
+
+def test_a_failing_disposal_in_the_sweep_keeps_the_records_of_the_others(rrepo, monkeypatch, caplog):
+    from gitgov.plugins.retention import schedule
+
+    write(rrepo, "gitgov.toml", POLICY + '\n[retention]\naction = "dispose"\n')
+    setup_expired(rrepo)
+    real = schedule.dispose
+
+    def dispose(root, item, *args, **kwargs):
+        if item.path == "data/raw/customers.csv":
+            raise PermissionError(13, "Permission denied", str(root / item.path))
+        return real(root, item, *args, **kwargs)
+
+    monkeypatch.setattr(schedule, "dispose", dispose)
+    with Session.open(rrepo) as s:
+        events = schedule.due(datetime.now(timezone.utc), s.ctx)
+    assert not (rrepo / "data/logs/old.csv").exists()  # deleted: its record must not be lost
+    assert [e.path for e in events if e.name == "data_disposed"] == ["data/logs/old.csv"]
+    assert "data/raw/customers.csv: not disposed of: [Errno 13] Permission denied" in caplog.text
