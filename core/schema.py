@@ -44,6 +44,9 @@ class Field(NamedTuple):
 
 DEFAULT_MAX_FILE_SIZE = 50_000_000  # "50MB": SI units, as GitHub and most tools print them
 DEFAULT_PLUGIN_TIMEOUT = 10.0
+# A deadline must fit the clocks it is set on (threading.TIMEOUT_MAX, the
+# faulthandler backstop); inf or 1e10 would crash every hook instead.
+MAX_TIMEOUT = 86400
 DEFAULT_CLASSIFICATION = "internal"
 
 # Files that must never be committed. A glob without "/" matches the file
@@ -170,7 +173,10 @@ CHECKS: Mapping[str, Callable[[object], str | None]] = MappingProxyType({
     "size": _accepts(parse_size, "expected a size such as 50MB or 1GiB, or a number of bytes"),
     "duration": _bad_duration,
     "nonneg": lambda v: "must be 0 or more" if v < 0 else None,
-    "positive": lambda v: "must be more than 0" if v <= 0 else None,
+    # `not v > 0`, not `v <= 0`: nan compares false both ways and must fail too.
+    "positive": lambda v: "must be more than 0" if not v > 0 else None,
+    "seconds": lambda v: (f"must be at most {MAX_TIMEOUT} seconds (a day)"
+                          if v > MAX_TIMEOUT else None),
     "fraction": lambda v: "must be between 0 and 1" if not 0 <= v <= 1 else None,
     "nonempty": lambda v: "must not be empty" if len(v) == 0 else None,
     "colref": lambda v: None if re.fullmatch(r"[^.\s]+\.[^.\s]+", v) else "expected 'dataset.column'",
@@ -277,7 +283,7 @@ PLUGINS = _f("table", extra=FREE_TABLE, keys=MappingProxyType({
     "enable": _f("list[str]", doc="allow-list; absent means every installed plugin"),
     "disable": STRINGS,
     "local": _f("list[str]", each=("relpath",)),
-    "timeout": _f("number", checks=("positive",)),
+    "timeout": _f("number", checks=("positive", "seconds")),
 }))
 
 LIMITS = _f("table", keys=MappingProxyType({

@@ -97,6 +97,19 @@ def test_init_with_a_broken_policy_creates_nothing(repo):
     assert hooks_installed(repo) == []
 
 
+@pytest.mark.parametrize("value, rule", [
+    ("nan", "must be more than 0"),
+    ("inf", "must be at most 86400 seconds (a day)"),
+    ("1e10", "must be at most 86400 seconds (a day)"),
+])
+def test_commit_with_a_timeout_no_clock_can_wait_names_the_key(initialized, value, rule):
+    policy = initialized / "gitgov.toml"
+    policy.write_text(policy.read_text().replace("timeout = 5", f"timeout = {value}"))
+    proc = refused_commit(initialized, GOVERNED, CSV)
+    assert proc.stderr.splitlines() == [f"gitgov: gitgov.toml:9: plugins.timeout: {rule}"]
+    assert hook(initialized, "pre-commit").returncode == 2
+
+
 @pytest.mark.parametrize("obstacle", ["foreign hook and .legacy", "core.hooksPath"])
 def test_init_that_cannot_install_hooks_rolls_everything_back(repo, obstacle):
     (repo / "gitgov.toml").unlink()
