@@ -17,7 +17,7 @@ import sys
 import threading
 import time
 from collections import deque
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from .context import Context
 from .events import EVENT_NAMES, Event, Fact, Finding, _plain
@@ -299,13 +299,31 @@ def _taken(ctx: Context, before: int) -> list[Event]:
     return new
 
 
+def _text(what: str, **fields: Any) -> None:
+    """The ledger stores these as text columns and the report prints them: only text fits."""
+    for name, value in fields.items():
+        if not isinstance(value, str):
+            raise TypeError(f"{what} has a {name} of type {type(value).__name__}, expected str")
+
+
 def _accept(item: Any, plugin: str, event: Event, mine: list[Finding], out: Outcome) -> None:
     if isinstance(item, Finding):
+        _text("a finding", code=item.code, message=item.message)
+        if item.path is not None:
+            _text(f"finding {item.code!r}", path=item.path)
+        if not isinstance(item.details, Mapping):
+            raise TypeError(f"finding {item.code!r} has details of type "
+                            f"{type(item.details).__name__}, expected a mapping")
         _json_safe(f"finding {item.code!r}", item.details)
         # The bus, not the plugin, says who spoke: a finding cannot pose as another plugin's.
         mine.append(dataclasses.replace(item, plugin=plugin, hook=event.name,
                                         path=item.path or getattr(event, "path", None)))
     elif isinstance(item, Fact):
+        _text("a fact", kind=item.kind)
+        _text(f"fact {item.kind!r}", subject=item.subject)
+        if not isinstance(item.payload, Mapping):
+            raise TypeError(f"fact {item.kind!r} has a payload of type "
+                            f"{type(item.payload).__name__}, expected a mapping")
         if item.kind in RESERVED_KINDS:
             raise ValueError(f"returned a fact of kind {item.kind!r}, which only gitgov records")
         _json_safe(f"fact {item.kind!r}", item.payload)

@@ -128,6 +128,28 @@ def test_init_that_cannot_install_hooks_rolls_everything_back(repo, obstacle):
     assert (sorted(os.listdir(repo)), hooks_installed(repo)) == before  # no gitgov.toml, no .gitgov
 
 
+GARBAGE_FACT = """
+from gitgov.core.events import Fact
+from gitgov.core.hookspecs import hookimpl
+
+@hookimpl
+def data_added(event, ctx):
+    return Fact(kind="rows", subject=None)
+"""
+
+
+def test_a_plugin_returning_a_fact_without_a_subject_is_named_as_the_culprit(initialized):
+    write(initialized, "checks/sloppy.py", GARBAGE_FACT)
+    policy = initialized / "gitgov.toml"
+    policy.write_text(policy.read_text().replace('enable = ["secrets"]',
+                                                 'enable = ["secrets", "sloppy"]\nlocal = ["checks/sloppy.py"]'))
+    proc = refused_commit(initialized, GOVERNED, CSV)
+    assert ("error   sloppy/plugin-error: plugin 'sloppy' failed in data_added: TypeError: "
+            "fact 'rows' has a subject of type NoneType, expected str") in proc.stderr
+    assert "gitgov: commit blocked by policy (1 error)" in proc.stderr
+    assert gitgov(initialized, "verify").returncode == 0
+
+
 # ---- a ledger that cannot be used ---------------------------------------------------
 
 def test_ledger_that_is_not_sqlite_blocks_the_commit(initialized):

@@ -18,7 +18,7 @@ import pytest
 from gitgov.core import bus
 from gitgov.core.config import load_policy
 from gitgov.core.context import Context
-from gitgov.core.events import DataAdded, DataDisposed, Fact, RetentionExpired, error, info, warning
+from gitgov.core.events import DataAdded, DataDisposed, Fact, Finding, RetentionExpired, error, info, warning
 from gitgov.core.hookspecs import hookimpl
 from gitgov.core.ledger import open_ledger
 from gitgov.core.plugins import load_host
@@ -184,6 +184,13 @@ def test_the_worker_thread_ends_with_the_emit(make_ctx):
     ([Fact(kind="profile", subject="x", payload={"obj": object()})], "fact 'profile' cannot be stored in the ledger"),
     ([Fact(kind="profile", subject="x", payload={"mean": float("nan")})], "fact 'profile' cannot be stored"),
     ([error("bad", "bad", when=object())], "finding 'bad' cannot be stored in the ledger"),
+    ([Finding(severity="error", code=5, message="m")], "a finding has a code of type int"),
+    ([Finding(severity="error", code="c", message=None)], "a finding has a message of type NoneType"),
+    ([Finding(severity="error", code="c", message="m", path=7)], "finding 'c' has a path of type int"),
+    ([Finding(severity="error", code="c", message="m", details=[1])], "finding 'c' has details of type list"),
+    ([Fact(kind=3, subject="x")], "a fact has a kind of type int"),
+    ([Fact(kind="profile", subject=None)], "fact 'profile' has a subject of type NoneType"),
+    ([Fact(kind="profile", subject="x", payload=[1, 2])], "fact 'profile' has a payload of type list"),
 ])
 def test_a_malformed_answer_is_the_plugins_failure_not_a_crash(make_ctx, answer, expected):
     class Odd:
