@@ -130,8 +130,11 @@ def _install(directory: Path, hook_types: tuple[str, ...], python: str) -> list[
     # Plan every hook first so a refusal on the last one leaves the first untouched.
     steps = [_plan(directory, name, render_shim(name, python, fastpath).encode())
              for name in hook_types]
-    directory.mkdir(parents=True, exist_ok=True)
-    return [_apply(directory, step) for step in steps]
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        return [_apply(directory, step) for step in steps]
+    except OSError as exc:  # e.g. a read-only hooks folder; `gitgov init` undoes what was done
+        raise InputError(f"cannot install the hooks in {directory}: {exc.strerror or exc}") from None
 
 
 def _plan(directory: Path, name: str, content: bytes) -> _Step:
@@ -167,6 +170,13 @@ def _apply(directory: Path, step: _Step) -> str:
 
 
 def _uninstall_one(directory: Path, name: str) -> str:
+    try:
+        return _uninstall_steps(directory, name)
+    except OSError as exc:
+        raise InputError(f"cannot remove {directory / name}: {exc.strerror or exc}") from None
+
+
+def _uninstall_steps(directory: Path, name: str) -> str:
     hook, legacy = directory / name, directory / f"{name}.legacy"
     if os.path.lexists(hook) and not is_ours(hook):
         return f"{name}: not a gitgov hook, left alone"

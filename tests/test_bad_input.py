@@ -213,6 +213,68 @@ def test_read_only_ledger_blocks_the_commit(initialized, tmp_path):
     assert ledger.read_bytes() == before
 
 
+def _init_as(repo: Path, prefix: tuple[str, ...]) -> subprocess.CompletedProcess:
+    return subprocess.run([*prefix, sys.executable, "-m", "gitgov.core", "init"], cwd=repo,
+                          capture_output=True, text=True, stdin=subprocess.DEVNULL)
+
+
+def test_init_that_fails_after_the_hooks_puts_them_and_the_config_back(repo, tmp_path):
+    prefix = () if _modes_enforced(tmp_path) else AS_ORDINARY
+    write(repo, "gitgov.toml", '[datasets.vault]\npaths = ["vault/*.csv"]\nencrypt = "file"\n')
+    attributes = write(repo, ".gitattributes", "*.bin binary\n")
+    attributes.chmod(0o444)  # the encryption step, after the hooks, cannot write it
+    hooks = repo / ".git" / "hooks"
+    write(hooks, "pre-commit", "#!/bin/sh\nexit 0\n").chmod(0o755)
+    before = snapshot_of(repo), (repo / ".git" / "config").read_bytes()
+    proc = _init_as(repo, prefix)
+    assert proc.returncode == 2
+    assert proc.stderr.splitlines() == [
+        f"gitgov: cannot write {attributes}: Permission denied; nothing was changed"]
+    assert (snapshot_of(repo), (repo / ".git" / "config").read_bytes()) == before
+
+
+def test_init_into_a_read_only_hooks_folder_is_one_line(repo, tmp_path):
+    prefix = () if _modes_enforced(tmp_path) else AS_ORDINARY
+    hooks = repo / ".git" / "hooks"
+    hooks.chmod(0o555)
+    try:
+        proc = _init_as(repo, prefix)
+    finally:
+        hooks.chmod(0o755)
+    assert proc.returncode == 2
+    assert proc.stderr.splitlines() == [
+        f"gitgov: cannot install the hooks in {hooks}: Permission denied"]
+    assert not (repo / ".gitgov").exists() and hooks_installed(repo) == []
+
+
+def test_uninstall_from_a_read_only_hooks_folder_is_one_line(initialized, tmp_path):
+    prefix = () if _modes_enforced(tmp_path) else AS_ORDINARY
+    hooks = initialized / ".git" / "hooks"
+    installed = hooks_installed(initialized)
+    hooks.chmod(0o555)
+    try:
+        proc = subprocess.run([*prefix, sys.executable, "-m", "gitgov.core", "uninstall"],
+                              cwd=initialized, capture_output=True, text=True)
+    finally:
+        hooks.chmod(0o755)
+    assert proc.returncode == 2
+    assert proc.stderr.splitlines() == [
+        f"gitgov: cannot remove {hooks / 'pre-commit'}: Permission denied"]
+    assert hooks_installed(initialized) == installed
+
+
+def snapshot_of(repo: Path) -> dict[str, bytes]:
+    """Every file under repo, .git/hooks included, with its bytes (a symlink: its target)."""
+    out = {}
+    for path in sorted(repo.rglob("*")):
+        rel = str(path.relative_to(repo))
+        if path.is_symlink():
+            out[rel] = os.readlink(path).encode()
+        elif path.is_file() and not rel.startswith((".git/objects", ".git/index")):
+            out[rel] = path.read_bytes()
+    return out
+
+
 # ---- a writer killed half-way ------------------------------------------------------------
 
 WRITER = """

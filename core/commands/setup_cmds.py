@@ -26,6 +26,9 @@ class _Undo:
     def created(self, path: Path) -> None:
         self._steps.append(lambda: shutil.rmtree(path) if path.is_dir() else path.unlink(missing_ok=True))
 
+    def step(self, action) -> None:
+        self._steps.append(action)
+
     def rewrote(self, path: Path, before: bytes | None) -> None:
         self._steps.append(lambda: path.unlink(missing_ok=True) if before is None
                            else path.write_bytes(before))
@@ -97,7 +100,7 @@ def _ensure_state(repo, undo: _Undo) -> list[str]:
     return done
 
 
-def _install(repo, hooks_path: bool) -> list[str]:
+def _install(repo, hooks_path: bool, undo: _Undo) -> list[str]:
     """Install the shims; report only the hooks whose file actually changed."""
     from ..install import HOOK_TYPES, hooks_dir, install_hooks
 
@@ -108,8 +111,39 @@ def _install(repo, hooks_path: bool) -> list[str]:
         return (path.read_bytes(), path.stat().st_mode) if path.is_file() else None
 
     before = {name: state(name) for name in HOOK_TYPES}
+    if not directory.exists():
+        undo.created(directory)
+    no_legacy = [n for n in HOOK_TYPES if not os.path.lexists(directory / f"{n}.legacy")]
+    undo.step(lambda: _restore_hooks(directory, before, no_legacy))
     lines = install_hooks(repo.root, HOOK_TYPES, python=sys.executable, allow_hooks_path=hooks_path)
     return [line for name, line in zip(HOOK_TYPES, lines) if state(name) != before[name]]
+
+
+def _restore_hooks(directory: Path, before: dict, no_legacy: list[str]) -> None:
+    """Put every hook back as it was before init ran (a failure after the hooks)."""
+    for name, was in before.items():
+        hook, legacy = directory / name, directory / f"{name}.legacy"
+        if name in no_legacy and os.path.lexists(legacy):
+            os.replace(legacy, hook)  # init moved a foreign hook aside: it comes back
+        elif was is None:
+            hook.unlink(missing_ok=True)
+        elif hook.is_file() and (hook.read_bytes(), hook.stat().st_mode) != was:
+            hook.write_bytes(was[0])  # an older gitgov shim that init updated
+            hook.chmod(was[1])
+
+
+def _encryption(repo, undo: _Undo) -> list[str]:
+    """The master key, the filter's git config and .gitattributes, undone with the rest."""
+    from ..crypto.gitfilter import setup_encryption
+    from ..keys import KeyStore
+    from ..session import load_repo_policy
+
+    master = KeyStore.for_repo(repo).master_path
+    if not master.exists():
+        undo.created(master)
+    for path in (repo.common_dir / "config", repo.root / ".gitattributes"):
+        undo.rewrote(path, path.read_bytes() if path.exists() else None)
+    return setup_encryption(repo, load_repo_policy(repo))
 
 
 def init_repo(start: Path = Path("."), *, hooks_path: bool = False) -> list[str]:
@@ -119,7 +153,6 @@ def init_repo(start: Path = Path("."), *, hooks_path: bool = False) -> list[str]
     whatever this run created is removed again if a later step fails.
     """
     from ..config_template import DEFAULT_TOML
-    from ..crypto.gitfilter import setup_encryption
     from ..git import Repo
     from ..session import load_repo_policy
 
@@ -137,8 +170,12 @@ def init_repo(start: Path = Path("."), *, hooks_path: bool = False) -> list[str]
             done.append("wrote gitgov.toml (commented; edit it to declare your datasets)")
         done += _ensure_state(repo, undo)
         done += _ensure_ignored(repo, undo)
-        done += _install(repo, hooks_path)  # it checks everything before it writes
-        done += setup_encryption(repo, load_repo_policy(repo))  # master key, git filter
+        done += _install(repo, hooks_path, undo)  # it checks everything before it writes
+        done += _encryption(repo, undo)
+    except OSError as exc:  # a file or folder that cannot be written: one line, nothing left
+        undo.run()
+        raise InputError(f"cannot write {exc.filename or repo.root}: {exc.strerror or exc}; "
+                         "nothing was changed") from None
     except BaseException:
         undo.run()
         raise
