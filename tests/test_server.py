@@ -37,6 +37,19 @@ def test_server_install_refuses_a_repository_that_is_not_bare(tmp_path, repo):
     assert missing.returncode == 2 and "no such directory" in missing.stderr
 
 
+def test_server_install_over_a_file_that_is_not_a_ledger_installs_nothing(tmp_path):
+    central = tmp_path / "central.git"
+    git(tmp_path, "init", "-q", "--bare", "-b", "main", str(central))
+    ledger = central / "gitgov" / "ledger.db"
+    ledger.parent.mkdir()
+    ledger.write_text("not a database\n")
+    result = gitgov(tmp_path, "server", "install", str(central))
+    assert result.returncode == 2
+    assert result.stderr.splitlines() == [f"gitgov: {ledger} is not a gitgov ledger (not an SQLite database)"]
+    assert not (central / "hooks" / "pre-receive").exists()  # pushes are not refused by a half install
+    assert git(central, "config", "gitgov.policyBranch", check=False).stdout == ""
+
+
 def test_force_push_is_checked_like_any_other(base, tmp_path):
     central, work = fresh(base, tmp_path)
     (work / "data" / "customers.csv").write_text(BAD)

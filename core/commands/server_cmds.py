@@ -42,10 +42,13 @@ def install_cmd(path: Path, policy_branch: str) -> int:
     repo = _bare(path)
     if not policy_branch or policy_branch.startswith(("-", "refs/")) or " " in policy_branch:
         raise InputError(f"--policy-branch: {policy_branch!r} is not a branch name (e.g. main)")
+    kept = repo.ledger_path.exists()
+    if kept:  # refuse a file that is not a ledger before the hook would refuse every push
+        open_ledger(repo.ledger_path).close()
     lines = install_server_hook(repo.git_dir, python=sys.executable)
     run(["config", CONFIG_KEY, policy_branch], repo.git_dir)
     lines.append(f"policy: the server enforces gitgov.toml of branch '{policy_branch}'")
-    if not repo.ledger_path.exists():
+    if not kept:
         repo.ledger_path.parent.mkdir(parents=True, exist_ok=True)
         with open_ledger(repo.ledger_path, create=True) as ledger:
             ledger.append([Entry(kind="ledger_created", subject=str(repo.git_dir), source="cli",
@@ -53,7 +56,6 @@ def install_cmd(path: Path, policy_branch: str) -> int:
                                  actor="gitgov server install")])
         lines.append(f"ledger: created {repo.ledger_path}")
     else:
-        open_ledger(repo.ledger_path).close()  # refuse a file that is not a ledger
         lines.append(f"ledger: {repo.ledger_path} (kept)")
     key = signing_key(repo.state_dir)
     lines.append(f"checkpoints: signed with Ed25519 key {key_id(key.public_key())[:16]} "
