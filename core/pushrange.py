@@ -83,9 +83,9 @@ def server_commits(repo: "Repo", ref: "RefUpdate") -> list[str]:
     In pre-receive the refs still point where they did before the push, so
     this is exactly what the push adds, for a new branch, a force push or a tag.
     """
-    kind = repo.git("cat-file", "-t", ref.new).decode().strip()
-    if kind not in ("commit", "tag"):
-        return []  # a tag of a tree or a blob: no commits
+    kind = repo.git("cat-file", "-t", f"{ref.new}^{{}}").decode().strip()  # tags peeled
+    if kind != "commit":
+        return []  # a tree or a blob, tagged or not: no commits (the server refuses it)
     return repo.rev_list("--topo-order", "--reverse", f"{ref.new}^{{commit}}", "--not", "--all")
 
 

@@ -124,6 +124,22 @@ def test_new_branch_and_tags_are_checked(base, tmp_path):
     assert rev(central, "refs/tags/v1") != ""
 
 
+@pytest.mark.parametrize("kind", ["blob", "tree", "annotated tag of a blob"])
+def test_a_tag_of_a_tree_or_a_blob_is_refused_not_let_through(base, tmp_path, kind):
+    central, work = fresh(base, tmp_path)
+    key = "-----BEGIN " + "OPENSSH PRIVATE KEY-----\nb3BlbnNzaA\n-----END " + "OPENSSH PRIVATE KEY-----\n"
+    blob = git(work, "hash-object", "-w", "--stdin", input=key, stdin=None).stdout.strip()
+    target = blob
+    if kind == "tree":
+        target = git(work, "mktree", input=f"100644 blob {blob}\tid_rsa\n", stdin=None).stdout.strip()
+    git(work, "tag", *(["-a", "-m", "key"] if kind.startswith("annotated") else []), "stray", target)
+    result = push(work, "refs/tags/stray")
+    shown = "tree" if kind == "tree" else "blob"
+    assert result.returncode != 0
+    assert f"server/not-a-commit: refs/tags/stray points to a {shown}, not to a commit" in result.stderr
+    assert rev(central, "refs/tags/stray") == ""
+
+
 def test_several_refs_at_once_are_refused_together(base, tmp_path):
     central, work = fresh(base, tmp_path)
     good = commit_as(work, "dana", {"data/notes.csv": "id\n1\n"}, "good on main")
