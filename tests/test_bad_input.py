@@ -165,6 +165,23 @@ def test_ledger_that_is_not_sqlite_blocks_the_commit(initialized):
     assert verify.returncode == 2 and verify.stderr.splitlines() == [message]
 
 
+def test_an_emptied_ledger_is_initialised_by_init_as_its_error_says(initialized):
+    write(initialized, GOVERNED, CSV)
+    git(initialized, "add", GOVERNED)
+    git(initialized, "commit", "-q", "-m", "data")  # its note anchors the ledger head
+    ledger = initialized / ".gitgov" / "ledger.db"
+    ledger.write_bytes(b"")
+    proc = refused_commit(initialized, "data/raw/customers2.csv", CSV)
+    assert proc.stderr.splitlines() == [
+        f"gitgov: {ledger} is an empty file, not an initialised ledger; run `gitgov init`"]
+    init = gitgov(initialized, "init")
+    assert init.returncode == 0, init.stderr
+    assert "gitgov: initialised the empty ledger file .gitgov/ledger.db" in init.stdout.splitlines()
+    verify = gitgov(initialized, "verify")  # a new chain, but the truncation still shows
+    assert verify.returncode == 1 and "(tail truncated)" in verify.stderr
+    assert git(initialized, "commit", "-q", "-m", "again", check=False).returncode == 0
+
+
 def test_unwritable_ledger_blocks_the_commit(initialized):
     # Tests run as root, and root writes through file modes, so the honest way
     # to make the ledger unwritable for root too is to put a directory where

@@ -88,13 +88,22 @@ def _ensure_state(repo, undo: _Undo) -> list[str]:
     if keys.stat().st_mode & 0o077:
         os.chmod(keys, 0o700)
         done.append(f"restricted {_shown(repo, keys)} to its owner (mode 0700)")
-    if not repo.ledger_path.exists():
-        for suffix in ("", "-wal", "-shm"):
-            undo.created(repo.ledger_path.with_name(repo.ledger_path.name + suffix))
-        with open_ledger(repo.ledger_path, create=True) as ledger:
+    path = repo.ledger_path
+    # An empty file (touched, or truncated) holds no entry: the ledger's own error
+    # says to run `gitgov init`, so init makes it one. Anchored heads still tell.
+    empty = path.is_file() and path.stat().st_size == 0
+    if empty or not path.exists():
+        for suffix in ("-wal", "-shm"):
+            undo.created(path.with_name(path.name + suffix))
+        if empty:
+            undo.rewrote(path, b"")
+        else:
+            undo.created(path)
+        with open_ledger(path, create=True) as ledger:
             ledger.append([Entry(kind="ledger_created", subject=str(repo.root),
                                  payload={"version": 1}, source="cli", actor=repo.identity())])
-        done.append(f"created the ledger {_shown(repo, repo.ledger_path)}")
+        verb = "initialised the empty ledger file" if empty else "created the ledger"
+        done.append(f"{verb} {_shown(repo, path)}")
     else:
         open_ledger(repo.ledger_path).close()  # refuse a ledger that is not one (LedgerError)
     return done
