@@ -20,7 +20,10 @@ from .server import pre_receive
 NOTES_REF = "gitgov"
 BYPASS_COMMIT = ("fix the errors above and commit again; `git commit --no-verify` skips this "
                  "check, but pre-push and the server check again")
-BYPASS_PUSH = "fix the errors above (amend or add a commit) and push again"
+# Every commit of the range is checked: a commit on top leaves the bad one in what is pushed.
+BYPASS_PUSH = ("fix the commits that hold these files (`git commit --amend` for the last one, "
+               "`git rebase -i` for earlier ones) and push again; a new commit on top does not "
+               "remove a file from the history the push would publish")
 
 
 def run_hook(hook: str, args: list[str], stdin=None) -> int:

@@ -414,6 +414,8 @@ def test_pre_push_of_a_new_branch_checks_every_commit_not_on_the_remote(initiali
     proc = push(initialized, "feature")
     assert proc.returncode != 0
     assert "keys/deploy.txt" in proc.stderr and "secrets/private-key" in proc.stderr
+    assert "add a commit" not in proc.stderr  # that is what was just tried
+    assert "a new commit on top does not remove a file" in proc.stderr
     assert rev(remote, "feature") == ""
     ref = ledger_entries(initialized, "push_requested")[-1].payload["refs"][0]
     assert ref["ref"] == "refs/heads/feature" and ref["old"] == ZEROS
