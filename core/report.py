@@ -11,6 +11,15 @@ _MARK = {"error": "error  ", "warning": "warning", "info": "info   "}
 _COLOR = {"error": "\033[31m", "warning": "\033[33m", "info": "\033[2m"}
 
 
+_CONTROL = {i: f"\\x{i:02x}" for i in range(32)} | {9: "\\t", 10: "\\n", 13: "\\r"}
+
+
+def one_line(text: str) -> str:
+    """Text on one line: a file name may hold a line break, which would cut a listing in two
+    (or forge a line of it) where it is printed."""
+    return text.translate(_CONTROL)
+
+
 def _use_color(stream: TextIO) -> bool:
     return stream.isatty() and "NO_COLOR" not in os.environ
 
@@ -27,7 +36,7 @@ def format_findings(findings: list[Finding], *, color: bool = False, verbose: bo
     shown = [f for f in findings if verbose or f.severity != "info"]
     groups: dict[str, list[Finding]] = {}
     for f in shown:
-        groups.setdefault(f.path or "(repository)", []).append(f)
+        groups.setdefault(one_line(f.path) if f.path else "(repository)", []).append(f)
     lines = []
     for path, items in groups.items():
         lines.append(f"  {path}")

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, TextIO
 
+from .report import one_line
+
 if TYPE_CHECKING:
     from .events import Finding
     from .server import ServerPolicy, Verdict
@@ -63,7 +65,7 @@ def _body(shown: list[tuple[str, str, "Finding"]], stream: TextIO) -> None:
         for path, found in by_path.items():
             inner = indent
             if path:
-                lines.append(f"{indent}{path}")
+                lines.append(f"{indent}{one_line(path)}")
                 inner = indent + "  "
             for f in found:
                 mark = "error  " if f.blocks else "warning"

@@ -239,6 +239,18 @@ def test_a_table_keeps_each_row_on_one_line_whatever_a_file_is_called():
                                 "a\\tb\\x1b[31m.csv    3"]  # nor a terminal escape
 
 
+def test_log_and_the_commit_report_keep_a_file_name_with_a_line_break_on_one_line(initialized):
+    name = "data/raw/customers\n     1  2020-01-01T00:00:00  data_added  forged.csv"
+    write(initialized, name, CSV + "-----BEGIN " + "RSA PRIVATE KEY-----\nx\n")
+    git(initialized, "add", name)
+    refused = git(initialized, "commit", "-q", "-m", "key", check=False)
+    escaped = name.replace("\n", "\\n")
+    assert refused.returncode == 1 and f"  {escaped}\n" in refused.stderr
+    assert "\n     1  2020" not in refused.stderr  # no line of its own
+    out = gitgov(initialized, "log", "--kind", "data_added", check=True).stdout.splitlines()
+    assert len(out) == 2 and out[0].endswith(f"data_added         {escaped}")
+
+
 def test_init_in_a_bare_repository_points_to_the_server_side_and_writes_nothing(tmp_path):
     bare = tmp_path / "central.git"
     git(tmp_path, "init", "-q", "--bare", str(bare))

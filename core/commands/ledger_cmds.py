@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from ..errors import EXIT_BLOCKED
+from ..report import one_line
 from .options import echo_json, json_option
 
 
@@ -70,11 +71,11 @@ def log_cmd(kind: str | None, subject: str | None, limit: int, as_json: bool) ->
         return 0
     if not rows:
         click.echo("gitgov: the ledger has no matching entries")
-    for r in rows:
-        click.echo(f"{r.seq:>6}  {r.time[:19]}  {r.kind:<18} {r.subject}")
+    for r in rows:  # one_line: a path (the subject) may hold a line break
+        click.echo(f"{r.seq:>6}  {r.time[:19]}  {r.kind:<18} {one_line(r.subject)}")
         detail = ", ".join(x for x in (r.actor, _summary(r.payload)) if x)
         if detail:
-            click.echo(f"        {detail}")
+            click.echo(f"        {one_line(detail)}")
     return 0
 
 

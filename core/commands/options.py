@@ -6,6 +6,8 @@ from typing import Any, Callable
 
 import click
 
+from ..report import one_line
+
 json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON for machines.")
 
 
@@ -21,15 +23,7 @@ def open_session(require_ledger: bool = True):
 
 def table(rows: list[list[str]], headers: list[str]) -> str:
     """A plain text table with columns sized to their content."""
-    cells = [headers] + [[_one_line(str(c)) for c in r] for r in rows]
+    cells = [headers] + [[one_line(str(c)) for c in r] for r in rows]
     widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
     fmt: Callable[[list[str]], str] = lambda r: "  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip()
     return "\n".join([fmt(headers), fmt(["-" * w for w in widths])] + [fmt(r) for r in cells[1:]])
-
-
-_CONTROL = {i: f"\\x{i:02x}" for i in range(32)} | {9: "\\t", 10: "\\n", 13: "\\r"}
-
-
-def _one_line(text: str) -> str:
-    """A cell on one line: a file name may hold a line break, which would cut the table."""
-    return text.translate(_CONTROL)
