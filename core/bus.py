@@ -10,23 +10,21 @@ from __future__ import annotations
 
 import dataclasses
 import faulthandler
-import json
 import os
 import queue
 import sys
 import threading
 import time
 from collections import deque
-from typing import Any, Callable, Iterable, Mapping, Sequence
+from typing import Any, Callable, Iterable, Sequence
 
+from .bus_answers import accept, results, taken
 from .context import Context
-from .events import EVENT_NAMES, Event, Fact, Finding, _plain
+from .events import Event, Fact, Finding, _plain
 from .plugins import Host
 
 DEFAULT_TIMEOUT = 10.0
 MAX_FOLLOW_UPS = 1000  # events that plugins emit while handling events
-# Ledger kinds that only the engine writes: a plugin's fact must not pose as one.
-RESERVED_KINDS = frozenset(EVENT_NAMES) | {"ledger_created"}
 
 
 def _flag(name: str) -> bool:
@@ -249,23 +247,6 @@ def _brief(kwargs: dict[str, Any]) -> str:
     return ", ".join(sorted(kwargs))
 
 
-def _results(value: Any) -> Iterable[Any]:
-    if value is None:
-        return ()
-    if isinstance(value, (Finding, Fact)):
-        return (value,)
-    if isinstance(value, (str, bytes, dict)):
-        raise TypeError(f"returned {type(value).__name__}, expected Finding, Fact or None")
-    return value
-
-
-def _json_safe(what: str, value: Any) -> None:
-    try:
-        json.dumps(_plain(value), allow_nan=False)
-    except (TypeError, ValueError) as exc:
-        raise TypeError(f"{what} cannot be stored in the ledger: {exc}") from None
-
-
 # ---- emit ------------------------------------------------------------------------
 
 def _dispatch(caller: Caller, event: Event, ctx: Context, out: Outcome) -> list[Event]:
@@ -277,59 +258,15 @@ def _dispatch(caller: Caller, event: Event, ctx: Context, out: Outcome) -> list[
         before = len(ctx.pending)
         value, failure = caller.call(impl, event.name, {"event": event, "ctx": ctx})
         try:
-            follow_ups += _taken(ctx, before)
+            follow_ups += taken(ctx, before)
             if failure is None:
-                for item in _results(value):
-                    _accept(item, impl.plugin_name, event, mine, out)
+                for item in results(value):
+                    accept(item, impl.plugin_name, event, mine, out)
         except Exception as exc:  # a malformed return value is the plugin's failure too
             failure = caller.failure(impl.plugin_name, event.name, exc)
         if failure is not None:
             mine.append(dataclasses.replace(failure, path=failure.path or path))
     return follow_ups
-
-
-def _taken(ctx: Context, before: int) -> list[Event]:
-    """The events a plugin queued with ctx.emit during its call."""
-    new = ctx.pending[before:]
-    del ctx.pending[before:]
-    for item in new:
-        if not isinstance(item, Event):
-            raise TypeError(f"emitted {type(item).__name__}, expected an Event")
-        _json_safe(f"emitted {item.name}", item.to_dict())
-    return new
-
-
-def _text(what: str, **fields: Any) -> None:
-    """The ledger stores these as text columns and the report prints them: only text fits."""
-    for name, value in fields.items():
-        if not isinstance(value, str):
-            raise TypeError(f"{what} has a {name} of type {type(value).__name__}, expected str")
-
-
-def _accept(item: Any, plugin: str, event: Event, mine: list[Finding], out: Outcome) -> None:
-    if isinstance(item, Finding):
-        _text("a finding", code=item.code, message=item.message)
-        if item.path is not None:
-            _text(f"finding {item.code!r}", path=item.path)
-        if not isinstance(item.details, Mapping):
-            raise TypeError(f"finding {item.code!r} has details of type "
-                            f"{type(item.details).__name__}, expected a mapping")
-        _json_safe(f"finding {item.code!r}", item.details)
-        # The bus, not the plugin, says who spoke: a finding cannot pose as another plugin's.
-        mine.append(dataclasses.replace(item, plugin=plugin, hook=event.name,
-                                        path=item.path or getattr(event, "path", None)))
-    elif isinstance(item, Fact):
-        _text("a fact", kind=item.kind)
-        _text(f"fact {item.kind!r}", subject=item.subject)
-        if not isinstance(item.payload, Mapping):
-            raise TypeError(f"fact {item.kind!r} has a payload of type "
-                            f"{type(item.payload).__name__}, expected a mapping")
-        if item.kind in RESERVED_KINDS:
-            raise ValueError(f"returned a fact of kind {item.kind!r}, which only gitgov records")
-        _json_safe(f"fact {item.kind!r}", item.payload)
-        out.facts.append((event, item))
-    else:
-        raise TypeError(f"returned {type(item).__name__}, expected Finding, Fact or None")
 
 
 def emit(events: Iterable[Event], host: Host, ctx: Context, *, record: bool = True,
