@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, Callable
 
 from .run_query import RunRecord
 from .runenv import package_differences
@@ -44,7 +44,8 @@ def list_rows(runs: list[RunRecord]) -> list[list[str]]:
 LIST_HEADERS = ["run", "name", "status", "started (UTC)", "took", "commit", "metrics", "command"]
 
 
-def show(run: RunRecord) -> str:
+def show(run: RunRecord, in_store: Callable[[str], bool] = lambda _sha: True) -> str:
+    """The run in full; ``in_store`` says whether the local store still has an object."""
     snap = run.snapshot
     lines = [f"run {run.run_id}" + (f"  ({run.name})" if run.name else ""),
              f"  status     {_status(run)}",
@@ -55,7 +56,7 @@ def show(run: RunRecord) -> str:
              f"  seed       {run.seed}",
              f"  params     {_pairs(run.params) or '(none)'}",
              f"  metrics    {_pairs(run.metrics) or '(none)'}"]
-    lines += _files("inputs", run.inputs) + _files("outputs", run.outputs)
+    lines += _files("inputs", run.inputs, in_store) + _files("outputs", run.outputs, in_store)
     python = snap.get("python") or {}
     if python:
         count = len(python.get("packages") or {})
@@ -95,12 +96,13 @@ def _pairs(mapping: dict) -> str:
     return ", ".join(f"{k}={_value(v)}" for k, v in mapping.items())
 
 
-def _files(title: str, files: dict[str, dict]) -> list[str]:
+def _files(title: str, files: dict[str, dict], in_store: Callable[[str], bool]) -> list[str]:
     if not files:
         return [f"  {title:<10} (none)"]
     out = []
     for i, (path, rec) in enumerate(files.items()):
-        where = "git" if rec.get("clean") else ("store" if rec.get("stored") else "-")
+        where = "git" if rec.get("clean") else ("-" if not rec.get("stored") else
+                                                 "store" if in_store(rec["sha256"]) else "removed by gc")
         out.append(f"  {title if i == 0 else '':<10} {path}  sha256:{rec['sha256'][:12]}  "
                    f"{_size(rec.get('size'))}  [{where}]")
     return out

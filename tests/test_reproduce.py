@@ -92,17 +92,24 @@ def test_the_uncommitted_diff_and_untracked_inputs_are_restored(proj):
     assert out.returncode == 0, out.stdout + out.stderr
 
 
+def shown_input(proj) -> str:
+    out = gitgov(proj, "runs", "show", "last").stdout
+    return next(line for line in out.splitlines() if "sha256:" in line and "customers_extra.csv" in line)
+
+
 def test_reproducing_a_run_whose_inputs_were_garbage_collected_exits_2(proj):
     write(proj, "data/raw/customers_extra.csv", run_project.customers_csv(5))
     code = "print(open('data/raw/customers_extra.csv').read().count(chr(10)))"
     assert gitgov(proj, "run", "--", PY, "-c", code).returncode == 0
     kept = gitgov(proj, "gc")
     assert kept.returncode == 0 and "removed 0 object(s)" in kept.stdout  # the run still needs them
+    assert "[store]" in shown_input(proj)
     for typo in (("--keep-last", "-1"), ("--older-than", "-3")):  # would release every run
         refused = gitgov(proj, "gc", *typo)
         assert refused.returncode == 2 and "is not in the range x>=0" in refused.stderr
     gone = gitgov(proj, "gc", "--keep-last", "0")
     assert gone.returncode == 0 and "removed 1 object(s)" in gone.stdout
+    assert "[removed by gc]" in shown_input(proj)  # no longer claimed to be in the store
     out = gitgov(proj, "reproduce", "last")
     assert out.returncode == 2 and "Traceback" not in out.stderr
     assert ("cannot reproduce: input data/raw/customers_extra.csv (sha256 " in out.stderr

@@ -118,14 +118,15 @@ def runs_show(run_ref: str, as_json: bool) -> int:
     """Everything recorded about RUN (an id, an id prefix, a name or 'last')."""
     from ..run_query import open_repo_ledger, resolve
     from ..run_report import show
+    from ..store import ObjectStore
 
-    _repo, ledger = open_repo_ledger()
+    repo, ledger = open_repo_ledger()
     with ledger:
         run = resolve(ledger, run_ref)
     if as_json:
         echo_json(run.to_dict())
     else:
-        click.echo(show(run))
+        click.echo(show(run, ObjectStore.for_repo(repo).has))
     return 0
 
 
