@@ -82,6 +82,7 @@ class FileHit:
     rows_removed: int
     sha256_before: str = ""
     sha256_after: str | None = None
+    cells: frozenset[str] = frozenset()  # the subject's protected values in this file, as written
 
 
 @dataclass
@@ -120,31 +121,43 @@ def _files(session: Any, dataset: str | None) -> list[tuple[str, Any]]:
 
 def find_rows(session: Any, column: str, value: str, dataset: str | None, report: Report) -> None:
     """Count the subject's rows in every governed file; change nothing."""
-    matches = lambda cell: as_text(cell) == value  # noqa: E731
+    from . import erase_protected as protected
+
     for rel, ds in _files(session, dataset):
         fmt = format_of(rel, ds.format)
         if fmt is None:
             continue
+        probe = protected.Probe(value)
         try:
-            result = filter_rows(session.repo.root / rel, fmt, column, matches, write=False, show=rel,
-                                 label=f"--subject {column}=...")
+            result = _filter(session, rel, fmt, column, probe, write=False)
         except RowError as exc:
             if f"no column '{column}'" in str(exc) or f"field '{column}'" in str(exc):
                 report.no_column.append(rel)
                 continue
             raise
         report.with_column += 1
+        protected.refuse_masked(ds, column)
+        cells: frozenset[str] = frozenset()
+        if probe.protected:  # ciphertexts or pseudonyms: the typed value cannot match them as text
+            cells = protected.subject_cells(session, rel, ds, fmt, column, value)
+            result = _filter(session, rel, fmt, column, protected.matcher(value, cells), write=False)
         if result.removed:
             report.files.append(FileHit(rel, ds.name, result.rows_before, result.removed,
-                                        result.sha256_before, result.sha256_after))
+                                        result.sha256_before, result.sha256_after, cells))
+
+
+def _filter(session: Any, rel: str, fmt: str, column: str, drop: Any, *, write: bool) -> Any:
+    return filter_rows(session.repo.root / rel, fmt, column, drop, write=write, show=rel,
+                       label=f"--subject {column}=...")
 
 
 def erase_file(session: Any, hit: FileHit, column: str, value: str) -> FileHit:
     """Rewrite one file without the subject's rows (atomically)."""
+    from .erase_protected import matcher
+
     ds = session.policy.datasets[hit.dataset]
-    result = filter_rows(session.repo.root / hit.path, format_of(hit.path, ds.format), column,
-                         lambda cell: as_text(cell) == value, write=True, show=hit.path,
-                         label=f"--subject {column}=...")
+    result = _filter(session, hit.path, format_of(hit.path, ds.format), column, matcher(value, hit.cells),
+                     write=True)
     return FileHit(hit.path, hit.dataset, result.rows_before, result.removed, result.sha256_before,
                    result.sha256_after)
 

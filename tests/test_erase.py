@@ -164,3 +164,149 @@ def test_a_file_that_cannot_be_read_stops_the_erasure_before_any_change(erepo):
     assert proc.returncode == 2
     assert proc.stderr.strip().startswith("gitgov: data/raw/orders_bad.jsonl: line 2: not valid JSON")
     assert (erepo / "data/raw/customers.csv").read_bytes() == before
+
+
+# ---- subjects found through protected columns ---------------------------------------------
+
+PEOPLE_POLICY = """\
+[datasets.people]
+paths = ["data/people*.csv", "data/people*.parquet", "data/people*.jsonl"]
+primary_key = "id"
+classification = "confidential"
+owner = "ada@example.com"
+consumers = ["lee@example.com"]
+
+[datasets.people.columns.email]
+protect = "encrypt"
+
+[datasets.people.columns.phone]
+protect = "encrypt"
+joinable = true
+
+[datasets.people.columns.ref]
+protect = "pseudonymize"
+
+[datasets.people.columns.name]
+protect = "mask"
+
+[plugins]
+enable = ["privacy", "retention", "secrets", "alerts"]
+"""
+PEOPLE = [  # id, email, phone, ref, name; Ada (the subject) has rows 1 and 3
+    ("1", "ada@example.com", "+44 20 7946 0001", "R-ADA", "Ada Lovelace"),
+    ("2", "alan@example.com", "+44 20 7946 0002", "R-ALAN", "Alan Turing"),
+    ("3", "ada@example.com", "+44 20 7946 0001", "R-ADA", "Ada Lovelace"),
+    ("4", "grace@example.com", "+44 20 7946 0004", "R-GRACE", "Grace Hopper"),
+]
+COLUMNS = ("id", "email", "phone", "ref", "name")
+PEOPLE_FILES = ("data/people.csv", "data/people.parquet", "data/people.jsonl")
+
+
+def _people_repo(tmp_path, policy: str) -> Path:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    root = tmp_path / "repo"
+    git(tmp_path, "init", "-q", "-b", "main", str(root))
+    write(root, "gitgov.toml", policy)
+    gitgov(root, "init", check=True)
+    write(root, "data/people.csv", "\n".join(",".join(r) for r in [COLUMNS, *PEOPLE]) + "\n")
+    columns = list(zip(*PEOPLE))
+    pq.write_table(pa.table({"id": [int(i) for i in columns[0]],
+                             **{c: list(v) for c, v in zip(COLUMNS[1:], columns[1:])}}),
+                   root / "data/people.parquet")
+    write(root, "data/people.jsonl", "".join(json.dumps({"id": int(r[0]), **dict(zip(COLUMNS[1:], r[1:]))}) + "\n"
+                                             for r in PEOPLE))
+    for rel in PEOPLE_FILES:
+        gitgov(root, "protect", rel, "--in-place", check=True)
+        assert b"ada@example.com" not in (root / rel).read_bytes()
+    return root
+
+
+@pytest.fixture
+def prepo(tmp_path) -> Path:
+    """Three files of one dataset whose email, phone and ref columns are protected."""
+    return _people_repo(tmp_path, PEOPLE_POLICY)
+
+
+def revealed(root: Path, rel: str) -> list[tuple]:
+    """(id, email, phone, ref) of each row, decrypted by `gitgov reveal`: every value still authenticates."""
+    import csv
+    import io
+
+    proc = gitgov(root, "reveal", rel, check=True)
+    return [(r["id"], r["email"], r["phone"], r["ref"]) for r in csv.DictReader(io.StringIO(proc.stdout))]
+
+
+def snapshot(root: Path) -> dict[str, bytes]:
+    return {rel: (root / rel).read_bytes() for rel in PEOPLE_FILES}
+
+
+@pytest.mark.parametrize("column, value", [
+    ("email", "ada@example.com"),    # AES-GCM, random nonce: found by decrypting the column
+    ("phone", "+44 20 7946 0001"),   # AES-SIV, joinable: found by encrypting the value
+    ("ref", "R-ADA"),                # pseudonym: found by the keyed token of the value
+])
+def test_the_subject_is_found_through_a_protected_column(prepo, column, value):
+    before = {rel: revealed(prepo, rel) for rel in PEOPLE_FILES}
+    alan, grace = before["data/people.csv"][1], before["data/people.csv"][3]
+    unchanged = snapshot(prepo)
+    dry = gitgov(prepo, "erase", "--subject", f"{column}={value}", "--dry-run")
+    assert dry.returncode == 0, dry.stderr
+    for rel in PEOPLE_FILES:
+        assert f"{rel}: would remove 2 of 4 row(s)" in dry.stdout
+    assert snapshot(prepo) == unchanged
+
+    proc = gitgov(prepo, "erase", "--subject", f"{column}={value}")
+    assert proc.returncode == 0, proc.stderr
+    for rel in PEOPLE_FILES:
+        assert f"{rel}: removed 2 of 4 row(s)" in proc.stdout
+        assert revealed(prepo, rel) == [alan, grace], rel  # the others intact, and they still decrypt
+    (payload,), = rows(prepo, "SELECT payload FROM journal WHERE kind = 'erasure'")
+    assert json.loads(payload)["rows_removed"] == 6 and value not in payload
+    assert len(rows(prepo, "SELECT 1 FROM journal WHERE kind = 'data_disposed'")) == 3
+
+
+def test_a_masked_column_is_refused_with_one_line(prepo):
+    unchanged = snapshot(prepo)
+    proc = gitgov(prepo, "erase", "--subject", "name=Ada Lovelace")
+    assert proc.returncode == 2
+    assert proc.stderr == ("gitgov: --subject name=...: column 'name' of dataset 'people' is masked "
+                           "(protect = \"mask\"), so its rows cannot be found by it; erase by another "
+                           "column, e.g. --subject id=...\n")
+    assert snapshot(prepo) == unchanged
+    assert rows(prepo, "SELECT count(*) FROM journal WHERE kind IN ('erasure', 'data_disposed')") == [(0,)]
+
+
+@pytest.mark.parametrize("column, value", [("email", "ada@example.com"), ("ref", "R-ADA")])
+def test_without_the_key_nothing_is_changed_or_recorded(prepo, column, value):
+    import shutil
+
+    shutil.move(prepo / ".gitgov" / "keys", prepo.parent / "keys-elsewhere")
+    unchanged = snapshot(prepo)
+    proc = gitgov(prepo, "erase", "--subject", f"{column}={value}")
+    assert proc.returncode == 2 and proc.stdout == "" and proc.stderr.count("\n") == 1
+    assert proc.stderr.startswith(f"gitgov: --subject {column}=...: data/people.csv column '{column}': "
+                                  "missing key: no master key")
+    assert snapshot(prepo) == unchanged
+    assert rows(prepo, "SELECT count(*) FROM journal WHERE kind IN ('erasure', 'data_disposed')") == [(0,)]
+    assert not (prepo / ".gitgov" / "keys").exists()  # not even the token key was made
+
+
+def test_whoever_may_not_reveal_the_column_may_not_erase_by_it(prepo):
+    import os
+
+    unchanged = snapshot(prepo)
+    as_lee = {**os.environ, "GIT_AUTHOR_NAME": "Lee", "GIT_AUTHOR_EMAIL": "lee@example.com",
+              "GIT_COMMITTER_NAME": "Lee", "GIT_COMMITTER_EMAIL": "lee@example.com"}
+    # with the access plugin on, the access table is enforced
+    policy = (prepo / "gitgov.toml").read_text().replace('enable = ["privacy",', 'enable = ["privacy", "access",')
+    write(prepo, "gitgov.toml", policy)
+    proc = gitgov(prepo, "erase", "--subject", "email=ada@example.com", env=as_lee)
+    assert proc.returncode == 1 and proc.stdout == "" and proc.stderr.count("\n") == 1
+    assert proc.stderr.startswith("gitgov: --subject email=...: data/people.csv column 'email' is protected, "
+                                  "and finding the subject's rows in it means revealing it: reveal refused: ")
+    assert snapshot(prepo) == unchanged
+    assert rows(prepo, "SELECT count(*) FROM journal WHERE kind IN ('erasure', 'data_disposed')") == [(0,)]
+    assert rows(prepo, "SELECT actor FROM journal WHERE kind = 'data_reveal_refused'") == [("Lee <lee@example.com>",)]
+    assert gitgov(prepo, "erase", "--subject", "email=ada@example.com").returncode == 0  # the owner may
