@@ -83,6 +83,7 @@ class FileHit:
     sha256_before: str = ""
     sha256_after: str | None = None
     cells: frozenset[str] = frozenset()  # the subject's protected values in this file, as written
+    swap: dict[str, str] = field(default_factory=dict)  # encrypted values re-bound to new row numbers
 
 
 @dataclass
@@ -142,13 +143,15 @@ def find_rows(session: Any, column: str, value: str, dataset: str | None, report
             cells = protected.subject_cells(session, rel, ds, fmt, column, value)
             result = _filter(session, rel, fmt, column, protected.matcher(value, cells), write=False)
         if result.removed:
+            swap = protected.rebind(session, rel, ds, fmt, column, protected.matcher(value, cells), result)
             report.files.append(FileHit(rel, ds.name, result.rows_before, result.removed,
-                                        result.sha256_before, result.sha256_after, cells))
+                                        result.sha256_before, result.sha256_after, cells, swap))
 
 
-def _filter(session: Any, rel: str, fmt: str, column: str, drop: Any, *, write: bool) -> Any:
+def _filter(session: Any, rel: str, fmt: str, column: str, drop: Any, *, write: bool,
+            swap: dict[str, str] | None = None) -> Any:
     return filter_rows(session.repo.root / rel, fmt, column, drop, write=write, show=rel,
-                       label=f"--subject {column}=...")
+                       label=f"--subject {column}=...", swap=swap)
 
 
 def erase_file(session: Any, hit: FileHit, column: str, value: str) -> FileHit:
@@ -157,7 +160,7 @@ def erase_file(session: Any, hit: FileHit, column: str, value: str) -> FileHit:
 
     ds = session.policy.datasets[hit.dataset]
     result = _filter(session, hit.path, format_of(hit.path, ds.format), column, matcher(value, hit.cells),
-                     write=True)
+                     write=True, swap=hit.swap)
     return FileHit(hit.path, hit.dataset, result.rows_before, result.removed, result.sha256_before,
                    result.sha256_after)
 

@@ -9,7 +9,9 @@ row, so the column is decrypted as `gitgov reveal` decrypts it, under the same
 access rule. What comes out is the set of the subject's cells exactly as the
 file holds them, so the rows are then removed by the same row filter as
 plain values. A masked column has lost the value: it is refused, never
-reported as "no rows".
+reported as "no rows". Encrypted values bound to row numbers (a file without
+the primary key) are re-encrypted for the numbers their rows will have, so
+the rows that stay still decrypt.
 """
 from __future__ import annotations
 
@@ -77,6 +79,63 @@ def subject_cells(session: Any, rel: str, ds: Any, fmt: str, column: str, value:
         text = str(exc) if rel in str(exc) else f"{rel} column '{column}': {exc}"
         raise type(exc)(f"--subject {column}=...: {text}") from None
     return frozenset(found)
+
+
+def rebind(session: Any, rel: str, ds: Any, fmt: str, column: str, drop: Callable[[Any], bool],
+           counted: Any) -> dict[str, str]:
+    """{ciphertext: the same value re-encrypted} for the rows that stay but change number.
+
+    Without the primary key in the file, a value encrypted with a random nonce is bound to
+    its row number; every row after a removed one moves up, and reveal would then say its
+    values were moved there from another row. Each is re-encrypted under its own key for
+    the number it is about to have. Values bound by the primary key keep their bytes."""
+    from gitgov.core import arrow_values as av
+    from gitgov.plugins.privacy.protect import bound_rows
+
+    path = session.repo.root / rel
+    if fmt in ("csv", "tsv", "jsonl") and f"{PREFIX}enc:".encode() not in path.read_bytes():
+        return {}  # the common case, plain text: not parsed a second time
+    table = _read(path, fmt, rel)
+    cells = {c: _cells(table, c) for c in table.column_names}
+    kinds = {c: {p[0] for v in vs if v and (p := parse(v))} for c, vs in cells.items()}
+    if not any("enc" in k for k in kinds.values()):
+        return {}
+    keep = [not drop(v) for v in table.column(column).to_pylist()]
+    if (len(keep), sum(keep)) != (counted.rows_before, counted.rows_after):  # never guess which row is which
+        raise InputError(f"{rel}: its encrypted values are bound to their rows, and its rows could not "
+                         "be matched up for re-encrypting them; erase from it by hand")
+    encrypted = [c for c, k in kinds.items() if k & {"enc", "siv"}]
+    first = 2 if fmt in ("csv", "tsv") else 1
+    old, names = bound_rows(table, ds, encrypted, first)
+    new, _ = bound_rows(table.filter(av.mask(keep)), ds, encrypted, first)
+    moved = [(i, n) for i, n in zip((i for i, k in enumerate(keep) if k), new) if old[i] != n]
+    try:
+        return {k: v for c in encrypted for k, v in _rebound(session, ds, rel, c, cells[c], moved, old,
+                                                              names).items()}
+    except CryptoError as exc:
+        raise type(exc)(f"{rel}: its encrypted values are bound to row numbers, so the rows after a "
+                        f"removed one must be re-encrypted: {exc}") from None
+
+
+def _rebound(session: Any, ds: Any, rel: str, column: str, cells: list, moved: list, old: list,
+             names: list) -> dict[str, str]:
+    """One column's moved values, decrypted for their old row and encrypted for the new one,
+    under the key each was encrypted with."""
+    from .keys import KeyStore
+
+    by_key: dict[str, list[tuple[int, str]]] = {}
+    for i, row in moved:
+        parsed = parse(cells[i]) if cells[i] else None
+        if parsed and parsed[0] == "enc":
+            by_key.setdefault(parsed[1], []).append((i, row))
+    out: dict[str, str] = {}
+    for kid, items in by_key.items():
+        key = KeyStore.for_repo(session.repo).key_by_id(kid, f"{rel} column '{column}'")
+        cipher = ValueCipher(key, Place(ds.name, column, rel))
+        before = [cells[i] for i, _row in items]
+        plain = cipher.reveal(before, [old[i] for i, _row in items], [names[i] for i, _row in items])
+        out.update(zip(before, cipher.encrypt(plain, [row for _i, row in items])))
+    return out
 
 
 def _may_search(session: Any, ds: Any, rel: str, column: str) -> None:

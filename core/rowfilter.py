@@ -17,7 +17,7 @@ import stat as statmod
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterator, TextIO
+from typing import Any, Callable, Iterator, Mapping, TextIO
 
 from . import arrow_values as av
 from .errors import InputError
@@ -56,11 +56,14 @@ def format_of(path: str, declared: str | None = None) -> str | None:
 
 
 def filter_rows(path: Path, fmt: str, column: str, drop: Drop, *, write: bool, show: str,
-                label: str) -> Filtered:
+                label: str, swap: Mapping[str, str] | None = None) -> Filtered:
     """Count (and with write=True, remove) the rows whose `column` value `drop` accepts.
 
     `show` is how the file is named in messages, `label` the policy key that
-    named the column (e.g. "datasets.customers.retention_column").
+    named the column (e.g. "datasets.customers.retention_column"). `swap`
+    replaces whole cell values in the kept rows: values that need no quoting or
+    escaping (such as encrypted values bound to a row number that changes), so
+    a text line is edited in place and stays otherwise byte for byte.
     """
     before = hash_file(path).sha256
     reader = {"csv": _csv, "tsv": _csv, "jsonl": _jsonl, "parquet": _table, "arrow": _table}.get(fmt)
@@ -69,7 +72,7 @@ def filter_rows(path: Path, fmt: str, column: str, drop: Drop, *, write: bool, s
                        "and arrow can be filtered)")
     tmp = path.with_name(f"{TEMP_PREFIX}{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
     try:
-        total, kept = reader(path, fmt, column, drop, tmp if write else None, show, label)
+        total, kept = reader(path, fmt, column, drop, tmp if write else None, show, label, swap or {})
         if not write or kept == total:
             return Filtered(total, kept, before, None)  # a dry run, or nothing to remove
         after = _replace(path, tmp)
@@ -138,7 +141,7 @@ def _open_text(path: Path, mode: str):
 
 
 def _csv(path: Path, fmt: str, column: str, drop: Drop, out: Path | None, show: str,
-         label: str) -> tuple[int, int]:
+         label: str, swap: Mapping[str, str]) -> tuple[int, int]:
     csv.field_size_limit(sys.maxsize)
     with _open_text(path, "r") as src, _maybe(out) as dst:
         tap = _Tap(src)
@@ -165,14 +168,14 @@ def _csv(path: Path, fmt: str, column: str, drop: Drop, out: Path | None, show: 
                 value = row[index] if index < len(row) else None
                 if not _judge(drop, value, f"{show}: line {start}"):
                     kept += 1
-                    dst.write(raw)
+                    dst.write(_swapped(raw, row, swap))
         except csv.Error as exc:
             raise RowError(f"{show}: line {tap.line}: not valid {fmt.upper()}: {exc}") from None
     return total, kept
 
 
 def _jsonl(path: Path, fmt: str, column: str, drop: Drop, out: Path | None, show: str,
-           label: str) -> tuple[int, int]:
+           label: str, swap: Mapping[str, str]) -> tuple[int, int]:
     total = kept = 0
     seen = False
     with _open_text(path, "r") as src, _maybe(out) as dst:
@@ -190,10 +193,17 @@ def _jsonl(path: Path, fmt: str, column: str, drop: Drop, out: Path | None, show
             total += 1
             if not _judge(drop, record.get(column), f"{show}: line {number}"):
                 kept += 1
-                dst.write(line)
+                dst.write(_swapped(line, record.values(), swap))
     if total and not seen:
         raise RowError(f"{show}: no record has the field '{column}' ({label})")
     return total, kept
+
+
+def _swapped(raw: str, cells: Any, swap: Mapping[str, str]) -> str:
+    for cell in cells if swap else ():
+        if isinstance(cell, str) and cell in swap:
+            raw = raw.replace(cell, swap[cell])
+    return raw
 
 
 class _Null:
@@ -214,7 +224,7 @@ def _maybe(out: Path | None):
 # ---- columnar formats ------------------------------------------------------------------
 
 def _table(path: Path, fmt: str, column: str, drop: Drop, out: Path | None, show: str,
-           label: str) -> tuple[int, int]:
+           label: str, swap: Mapping[str, str]) -> tuple[int, int]:
     table = _read_table(path, fmt, show)
     if column not in table.column_names:
         raise RowError(f"{show}: no column '{column}' ({label}); its columns are "
@@ -222,8 +232,20 @@ def _table(path: Path, fmt: str, column: str, drop: Drop, out: Path | None, show
     mask = [not _judge(drop, v, f"{show}: row {n}") for n, v in _values(table, column)]
     kept = sum(mask)
     if out is not None and kept != len(mask):
-        _write_table(table.filter(av.mask(mask)), out, fmt, path)
+        _write_table(_swapped_table(table.filter(av.mask(mask)), swap), out, fmt, path)
     return len(mask), kept
+
+
+def _swapped_table(table: Any, swap: Mapping[str, str]) -> Any:
+    import pyarrow as pa
+
+    for index, field in enumerate(table.schema):
+        if swap and (pa.types.is_string(field.type) or pa.types.is_large_string(field.type)):
+            values = table.column(index).to_pylist()
+            if any(v in swap for v in values):
+                new = av.array([swap.get(v, v) for v in values], field.type)
+                table = table.set_column(index, field, new)
+    return table
 
 
 def _values(table: Any, column: str) -> Iterator[tuple[int, Any]]:

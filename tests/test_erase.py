@@ -310,3 +310,19 @@ def test_whoever_may_not_reveal_the_column_may_not_erase_by_it(prepo):
     assert rows(prepo, "SELECT count(*) FROM journal WHERE kind IN ('erasure', 'data_disposed')") == [(0,)]
     assert rows(prepo, "SELECT actor FROM journal WHERE kind = 'data_reveal_refused'") == [("Lee <lee@example.com>",)]
     assert gitgov(prepo, "erase", "--subject", "email=ada@example.com").returncode == 0  # the owner may
+
+
+@pytest.mark.parametrize("column, value, gone", [
+    ("email", "ada@example.com", {"1", "3"}),  # found through the encrypted column
+    ("id", "3", {"3"}),                         # a plain column: the rows after it move up all the same
+])
+def test_without_a_primary_key_the_rows_that_stay_still_decrypt(tmp_path, column, value, gone):
+    prepo = _people_repo(tmp_path, PEOPLE_POLICY.replace('primary_key = "id"\n', ""))
+    before = {rel: revealed(prepo, rel) for rel in PEOPLE_FILES}
+    first_line = (prepo / "data/people.csv").read_text().splitlines()[1]
+    proc = gitgov(prepo, "erase", "--subject", f"{column}={value}")
+    assert proc.returncode == 0, proc.stderr
+    for rel in PEOPLE_FILES:  # each value is bound to its row number, which changed
+        assert revealed(prepo, rel) == [r for r in before[rel] if r[0] not in gone], rel
+    if "1" not in gone:  # a row that did not move keeps its bytes
+        assert (prepo / "data/people.csv").read_text().splitlines()[1] == first_line

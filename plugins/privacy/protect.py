@@ -129,8 +129,7 @@ def reveal_table(table: "pa.Table", ds: "DatasetPolicy", keys: "KeyStore", path:
     if not encrypted:
         raise InputError(f"{path}: no encrypted column to reveal" +
                          (f" among {', '.join(columns)}" if columns else ""))
-    protected = {n for n, d in meta.items() if d.get("method") != "mask"} | set(encrypted)
-    rows, names = row_keys(table, ds, protected, first_line)
+    rows, names = bound_rows(table, ds, encrypted, first_line)
     plain: dict[str, list] = {}
     used = set()
     for name, (values, kids) in encrypted.items():
@@ -151,6 +150,14 @@ def reveal_table(table: "pa.Table", ds: "DatasetPolicy", keys: "KeyStore", path:
         table = table.set_column(index, pa.field(name, column.type), column)
     return table, {"dataset": ds.name, "columns": sorted(plain), "key_ids": sorted(used),
                    "rows": table.num_rows}
+
+
+def bound_rows(table: "pa.Table", ds: "DatasetPolicy", encrypted: Any,
+               first_line: int = 1) -> tuple[list[str], list[str]]:
+    """What reveal takes each row's values to be bound to, as protect bound them as far as
+    the file tells (the columns it protected, the ``encrypted`` ones), and the rows' names."""
+    protected = {n for n, d in _meta(table).items() if d.get("method") != "mask"} | set(encrypted)
+    return row_keys(table, ds, protected, first_line)
 
 
 def _cast_back(column: "pa.Array", type_name: str) -> "pa.Array":
