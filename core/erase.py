@@ -143,7 +143,7 @@ def find_rows(session: Any, column: str, value: str, dataset: str | None, report
             cells = protected.subject_cells(session, rel, ds, fmt, column, value)
             result = _filter(session, rel, fmt, column, protected.matcher(value, cells), write=False)
         if result.removed:
-            swap = protected.rebind(session, rel, ds, fmt, column, protected.matcher(value, cells), result)
+            swap = protected.rebind(session.repo, rel, ds, fmt, column, protected.matcher(value, cells), result)
             report.files.append(FileHit(rel, ds.name, result.rows_before, result.removed,
                                         result.sha256_before, result.sha256_after, cells, swap))
 

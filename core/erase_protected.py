@@ -81,9 +81,10 @@ def subject_cells(session: Any, rel: str, ds: Any, fmt: str, column: str, value:
     return frozenset(found)
 
 
-def rebind(session: Any, rel: str, ds: Any, fmt: str, column: str, drop: Callable[[Any], bool],
+def rebind(repo: Any, rel: str, ds: Any, fmt: str, column: str, drop: Callable[[Any], bool],
            counted: Any) -> dict[str, str]:
-    """{ciphertext: the same value re-encrypted} for the rows that stay but change number.
+    """{ciphertext: the same value re-encrypted} for the rows that stay but change number
+    (when erase, or retention's disposal of expired rows, removes rows from a file).
 
     Without the primary key in the file, a value encrypted with a random nonce is bound to
     its row number; every row after a removed one moves up, and reveal would then say its
@@ -92,7 +93,7 @@ def rebind(session: Any, rel: str, ds: Any, fmt: str, column: str, drop: Callabl
     from gitgov.core import arrow_values as av
     from gitgov.plugins.privacy.protect import bound_rows
 
-    path = session.repo.root / rel
+    path = repo.root / rel
     if fmt in ("csv", "tsv", "jsonl") and f"{PREFIX}enc:".encode() not in path.read_bytes():
         return {}  # the common case, plain text: not parsed a second time
     table = _read(path, fmt, rel)
@@ -110,14 +111,14 @@ def rebind(session: Any, rel: str, ds: Any, fmt: str, column: str, drop: Callabl
     new, _ = bound_rows(table.filter(av.mask(keep)), ds, encrypted, first)
     moved = [(i, n) for i, n in zip((i for i, k in enumerate(keep) if k), new) if old[i] != n]
     try:
-        return {k: v for c in encrypted for k, v in _rebound(session, ds, rel, c, cells[c], moved, old,
+        return {k: v for c in encrypted for k, v in _rebound(repo, ds, rel, c, cells[c], moved, old,
                                                               names).items()}
     except CryptoError as exc:
         raise type(exc)(f"{rel}: its encrypted values are bound to row numbers, so the rows after a "
                         f"removed one must be re-encrypted: {exc}") from None
 
 
-def _rebound(session: Any, ds: Any, rel: str, column: str, cells: list, moved: list, old: list,
+def _rebound(repo: Any, ds: Any, rel: str, column: str, cells: list, moved: list, old: list,
              names: list) -> dict[str, str]:
     """One column's moved values, decrypted for their old row and encrypted for the new one,
     under the key each was encrypted with."""
@@ -130,7 +131,7 @@ def _rebound(session: Any, ds: Any, rel: str, column: str, cells: list, moved: l
             by_key.setdefault(parsed[1], []).append((i, row))
     out: dict[str, str] = {}
     for kid, items in by_key.items():
-        key = KeyStore.for_repo(session.repo).key_by_id(kid, f"{rel} column '{column}'")
+        key = KeyStore.for_repo(repo).key_by_id(kid, f"{rel} column '{column}'")
         cipher = ValueCipher(key, Place(ds.name, column, rel))
         before = [cells[i] for i, _row in items]
         plain = cipher.reveal(before, [old[i] for i, _row in items], [names[i] for i, _row in items])

@@ -285,10 +285,10 @@ def test_a_failing_disposal_in_the_sweep_keeps_the_records_of_the_others(rrepo, 
     setup_expired(rrepo)
     real = schedule.dispose
 
-    def dispose(root, item, *args, **kwargs):
+    def dispose(repo, item, *args, **kwargs):
         if item.path == "data/raw/customers.csv":
-            raise PermissionError(13, "Permission denied", str(root / item.path))
-        return real(root, item, *args, **kwargs)
+            raise PermissionError(13, "Permission denied", str(repo.root / item.path))
+        return real(repo, item, *args, **kwargs)
 
     monkeypatch.setattr(schedule, "dispose", dispose)
     with Session.open(rrepo) as s:
@@ -296,3 +296,31 @@ def test_a_failing_disposal_in_the_sweep_keeps_the_records_of_the_others(rrepo, 
     assert not (rrepo / "data/logs/old.csv").exists()  # deleted: its record must not be lost
     assert [e.path for e in events if e.name == "data_disposed"] == ["data/logs/old.csv"]
     assert "data/raw/customers.csv: not disposed of: [Errno 13] Permission denied" in caplog.text
+
+
+def test_rows_disposed_of_from_an_encrypted_file_leave_the_rest_decryptable(tmp_path):
+    """Without the primary key, encrypted values are bound to row numbers: the rows after an
+    expired one move up, and their values must be re-encrypted for their new numbers."""
+    import csv
+    import io
+
+    root = tmp_path / "repo"
+    git(tmp_path, "init", "-q", "-b", "main", str(root))
+    write(root, "gitgov.toml", '[datasets.people]\npaths = ["data/people.csv"]\nretention = "1y"\n'
+          'retention_column = "joined"\nowner = "ada@example.com"\n\n'
+          '[datasets.people.columns.email]\nprotect = "encrypt"\n\n'
+          '[plugins]\nenable = ["privacy", "retention", "secrets"]\n')
+    gitgov(root, "init", check=True)
+    rows = [("1", "ada@example.com", "2099-01-01"), ("2", "old@example.com", "2001-01-01"),
+            ("3", "grace@example.com", "2099-02-01"), ("4", "alan@example.com", "2099-03-01")]
+    write(root, "data/people.csv", "id,email,joined\n" + "".join(",".join(r) + "\n" for r in rows))
+    gitgov(root, "protect", "data/people.csv", "--in-place", check=True)
+    first = (root / "data/people.csv").read_text().splitlines()[1]
+    proc = gitgov(root, "retention", "apply")
+    assert proc.returncode == 0, proc.stderr
+    assert "removed 1 of 4 rows from data/people.csv" in proc.stdout
+    shown = gitgov(root, "reveal", "data/people.csv")
+    assert shown.returncode == 0, shown.stderr  # every value still authenticates for its row
+    assert [(r["id"], r["email"]) for r in csv.DictReader(io.StringIO(shown.stdout))] == [
+        ("1", "ada@example.com"), ("3", "grace@example.com"), ("4", "alan@example.com")]
+    assert (root / "data/people.csv").read_text().splitlines()[1] == first  # a row above keeps its bytes

@@ -124,7 +124,7 @@ def apply_cmd(dry_run: bool, do_commit: bool, shred_key: bool, dataset: str | No
             return 0
         actor = session.actor()
         for item in todo:
-            event = dispose.dispose(session.repo.root, item, session.policy, today, source="cli", actor=actor)
+            event = dispose.dispose(session.repo, item, session.policy, today, source="cli", actor=actor)
             first = [] if already_reported(session.ctx.ledger().db, item) else [item.event("cli", actor)]
             session.emit(first + [event])  # recorded right after its own file changed
             click.echo(f"gitgov: {_done(event)}")

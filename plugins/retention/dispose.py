@@ -13,9 +13,9 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from datetime import date, timedelta
-from pathlib import Path
 from typing import Any
 
+from gitgov.core.erase_protected import rebind
 from gitgov.core.events import DataDisposed
 from gitgov.core.rowfilter import filter_rows, format_of
 from gitgov.core.watch.hashing import hash_file
@@ -25,11 +25,11 @@ from .expiry import Expired, parse_date
 HISTORY_SHOWN = 5
 
 
-def dispose(root: Path, item: Expired, policy: Any, today: date, *, source: str,
+def dispose(repo: Any, item: Expired, policy: Any, today: date, *, source: str,
             actor: str = "") -> DataDisposed:
     """Dispose of one expired item now; the event to record."""
     ds = policy.datasets[item.dataset]
-    path = root / item.path
+    path = repo.root / item.path
     if item.mode == "file":
         before = hash_file(path).sha256
         os.unlink(path)
@@ -43,8 +43,12 @@ def dispose(root: Path, item: Expired, policy: Any, today: date, *, source: str,
         d = parse_date(value, label)
         return d is not None and d < cutoff
 
-    result = filter_rows(path, format_of(item.path, ds.format), ds.retention_column, expired,
-                         write=True, show=item.path, label=f"datasets.{ds.name}.retention_column")
+    fmt, label = format_of(item.path, ds.format), f"datasets.{ds.name}.retention_column"
+    counted = filter_rows(path, fmt, ds.retention_column, expired, write=False, show=item.path, label=label)
+    # Values encrypted for their row number must follow their rows as the rows above go.
+    swap = rebind(repo, item.path, ds, fmt, ds.retention_column, expired, counted) if counted.removed else {}
+    result = filter_rows(path, fmt, ds.retention_column, expired, write=True, show=item.path, label=label,
+                         swap=swap)
     return DataDisposed(path=item.path, dataset=item.dataset, rows_before=result.rows_before,
                         rows_after=result.rows_after, sha256_before=result.sha256_before,
                         sha256_after=result.sha256_after or result.sha256_before,

@@ -35,20 +35,20 @@ def due(now: datetime, ctx: Any) -> list[Event]:
     finally:
         if cache is not None:
             cache.close()
-    if policy.retention.get("action") == "dispose":
-        events += _dispose_each(root, [i for i in found.items if not i.held], policy, today, errors)
+    if policy.retention.get("action") == "dispose" and ctx.repo is not None:
+        events += _dispose_each(ctx.repo, [i for i in found.items if not i.held], policy, today, errors)
     for message in errors:  # the daemon's log; the other files are still judged
         logging.getLogger("gitgov.retention").error("retention sweep: %s", message)
     return events
 
 
-def _dispose_each(root: Any, items: list, policy: Any, today: Any, errors: list[str]) -> list[Event]:
+def _dispose_each(repo: Any, items: list, policy: Any, today: Any, errors: list[str]) -> list[Event]:
     """Each disposal's event, also when a later one fails: a file already deleted must
     still be recorded as disposed of."""
     done: list[Event] = []
     for item in items:
         try:
-            done.append(dispose(root, item, policy, today, source="scheduler"))
+            done.append(dispose(repo, item, policy, today, source="scheduler"))
         except (OSError, GitgovError) as exc:
             errors.append(f"{item.path}: not disposed of: {exc}")
     return done
