@@ -106,6 +106,7 @@ def _needed_objects(run: RunRecord) -> dict[str, str]:
 def _fetch(store, needs: dict[str, str], ledger) -> None:
     missing = [d for d in needs if not store.has(d)]
     if missing and store.remote_uri:
+        store.check_remote()  # a remote that is a file or is missing is named as such
         store.pull(missing)
         missing = [d for d in missing if not store.has(d)]
     if missing:

@@ -115,6 +115,12 @@ def test_reproducing_a_run_whose_inputs_were_garbage_collected_exits_2(proj):
     assert ("cannot reproduce: input data/raw/customers_extra.csv (sha256 " in out.stderr
             and "is no longer in the object store, removed by `gitgov gc` on " in out.stderr)
     assert len(worktrees(proj)) == 1
+    (proj.parent / "store.txt").write_text("not a folder")
+    with open(proj / "gitgov.toml", "a") as f:
+        f.write('\n[store]\nremote = "../store.txt"\n')
+    wrong = gitgov(proj, "reproduce", "last")  # says what is wrong with the remote, not "it lacks the object"
+    assert wrong.returncode == 2 and "store.txt: not a folder" in wrong.stderr, wrong.stderr
+    assert len(worktrees(proj)) == 1
 
 
 def test_missing_objects_come_back_from_the_remote(proj, tmp_path):
