@@ -209,6 +209,20 @@ def test_shred_makes_every_version_unreadable_and_leaves_a_tombstone(enc_repo, t
     assert CANARY not in json.dumps(stone[0].payload) and "wrapped" not in json.dumps(stone[0].payload)
 
 
+def test_an_empty_file_stays_empty_and_the_tree_stays_clean(enc_repo):
+    policy = enc_repo / "gitgov.toml"  # validation would refuse an empty CSV; not the point here
+    policy.write_text(policy.read_text().replace("[plugins]\n", '[plugins]\ndisable = ["validation"]\n'))
+    write(enc_repo, "data/vault/empty.csv", "")
+    git(enc_repo, "add", "gitgov.toml", "data/vault/empty.csv")
+    git(enc_repo, "commit", "-q", "-m", "empty")  # pre-commit accepts an empty blob
+    assert blob(enc_repo, "HEAD:data/vault/empty.csv") == b""
+    assert git(enc_repo, "diff", "--quiet", check=False).returncode == 0
+    assert git(enc_repo, "diff", "--stat").stdout == ""
+    (enc_repo / "data/vault/empty.csv").unlink()
+    git(enc_repo, "checkout", "--", "data/vault/empty.csv")
+    assert (enc_repo / "data/vault/empty.csv").read_bytes() == b""
+
+
 def test_plaintext_staged_without_the_filter_is_blocked(enc_repo):
     write(enc_repo, "data/vault/raw.csv", "id\nplain\n")
     oid = git(enc_repo, "hash-object", "-w", "--no-filters", "data/vault/raw.csv").stdout.strip()

@@ -140,8 +140,11 @@ class Filter:
         dataset = self.encrypted_path(path)
         head = src.read(len(MAGIC))
         src.seek(0)
-        if dataset is None or head == MAGIC:
-            _copy(src, out)  # not ours to encrypt, or encrypted already (a locked checkout)
+        if dataset is None or head == MAGIC or not head:
+            # Not ours to encrypt, encrypted already (a locked checkout), or empty: an empty
+            # file has nothing to hide, and Git takes an empty file whose blob is not empty
+            # for a modified one forever (`git diff --quiet` fails, `--stat` lists it).
+            _copy(src, out)
             return
         try:
             if not self.keys.datasets().get(dataset):

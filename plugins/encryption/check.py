@@ -13,6 +13,8 @@ def check_encrypted(event: DataAdded, ctx: Any) -> list[Finding]:
 
     with ctx.repo.open_blob(event.blob) as raw:  # Git's bytes as they are, not decrypted
         head = raw.read(HEADER.size)
+    if not head:  # the Git filter keeps empty files empty: there is no plain text to hide
+        return [info("empty", "an empty file stays empty in Git; there is nothing to encrypt")]
     if not is_encrypted(head):
         return [error("not-encrypted",
                       f"dataset '{event.dataset}' has encrypt = \"file\" but the staged bytes are "
