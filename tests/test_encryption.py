@@ -188,6 +188,25 @@ def test_rotation_keeps_old_versions_readable(enc_repo, tmp_path):
     assert "master_key_rotated" in kinds and "dataset_key_rotated" in kinds
 
 
+def test_after_a_dataset_key_rotation_unchanged_files_are_not_changes(enc_repo):
+    old_blob = blob(enc_repo, "HEAD:data/vault/notes.csv")
+    git(enc_repo, "checkout", "-q", "-b", "side")
+    gitgov(enc_repo, "keys", "rotate", "--dataset", "vault", check=True)
+    path = enc_repo / "data/vault/notes.csv"
+    os.utime(path, (1, 1))  # stat changed: git re-cleans the file, which must give the old bytes
+    assert git(enc_repo, "status", "--porcelain").stdout == ""
+    write(enc_repo, "data/vault/other.csv", "id\n2\n")
+    git(enc_repo, "add", "-A", "data/vault")
+    git(enc_repo, "commit", "-q", "-m", "other")
+    assert blob(enc_repo, "HEAD:data/vault/notes.csv") == old_blob  # no re-encryption committed
+    os.utime(path, (2, 2))
+    assert git(enc_repo, "checkout", "-q", "main", check=False).returncode == 0
+    path.write_text(f"id,secret\n1,{CANARY}\n2,changed\n")
+    git(enc_repo, "add", "data/vault/notes.csv")
+    ids = [e["id"] for e in json.loads(gitgov(enc_repo, "keys", "list", "--json").stdout)["datasets"]["vault"]]
+    assert bytes.fromhex(ids[-1]) in blob(enc_repo, ":data/vault/notes.csv")  # a change: the new key
+
+
 def test_shred_makes_every_version_unreadable_and_leaves_a_tombstone(enc_repo, tmp_path):
     refused = gitgov(enc_repo, "keys", "shred", "vault")
     assert refused.returncode == 2 and "--yes" in refused.stderr

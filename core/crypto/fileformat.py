@@ -299,6 +299,16 @@ def _rest(src: IO[bytes]) -> Iterator[memoryview]:
         yield memoryview(block)
 
 
+def same_plain(src: IO[bytes], key: "DataKey", header: Header, plain: IO[bytes],
+                what: str = "the file") -> bool:
+    """Whether ciphertext ``src`` (after ``read_header``) decrypts to exactly ``plain``'s bytes."""
+    chunks = iter_plain(src, key, header, what)
+    try:
+        return all(plain.read(len(chunk)) == chunk for chunk in chunks) and not plain.read(1)
+    finally:
+        chunks.close()
+
+
 def verify_stream(src: IO[bytes], key: "DataKey", header: Header, what: str = "the file") -> int:
     """Authenticate every chunk without keeping any plain text."""
     return decrypt_stream(src, lambda _b: None, key, header, what)

@@ -26,13 +26,14 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, BinaryIO
 
 from . import CryptoError, MissingKey, WrongKey
-from .fileformat import HEADER, MAGIC, decrypt_stream, encrypt_stream, read_header, verify_stream
+from .fileformat import (HEADER, MAGIC, decrypt_stream, encrypt_stream, read_header, same_plain,
+                         verify_stream)
 from .pktline import PktReader, PktWriter
 
 if TYPE_CHECKING:
     from ..config import Policy
     from ..git import Repo
-    from ..keys import KeyStore
+    from ..keys import DataKey, KeyStore
 
 DRIVER = "gitgov"
 SPOOL_BYTES = 64 << 20  # larger contents spill to a temporary file: memory stays flat
@@ -48,6 +49,7 @@ class Filter:
     def __init__(self, repo: "Repo", policy: "Policy", keys: "KeyStore", err: IO[str]):
         self.repo, self.policy, self.keys, self.err = repo, policy, keys, err
         self.warned = False
+        self.staged: dict[str, str] | None = None
 
     def encrypted_path(self, path: str) -> str | None:
         ds = self.policy.dataset_for(path)
@@ -70,15 +72,48 @@ class Filter:
         except CryptoError as exc:
             raise CryptoError(f"refusing to add {path} in plain text: dataset '{dataset}' is "
                               f"encrypted and {_lower(exc)}") from None
+        if len(self.keys.datasets()[dataset]) > 1 and self._copy_unchanged(path, key, src, out):
+            return
         encrypt_stream(src, out.write, key)
+
+    def _copy_unchanged(self, path: str, key: "DataKey", src: IO[bytes], out: PktWriter) -> bool:
+        """Hand back the staged ciphertext when it holds exactly these bytes under an older key.
+
+        After `gitgov keys rotate --dataset`, re-encrypting an unchanged file (touched, or
+        written in the same second as the index) gave new bytes: Git then saw a change
+        nobody made, refused to switch branches and committed re-encryptions.
+        """
+        blob = self._index().get(path)
+        if blob is None:
+            return False
+        with self.repo.open_blob(blob) as raw:
+            try:
+                header = read_header(raw, path)
+                same = header.key_id != key.id and same_plain(  # the active key needs no help
+                    raw, self.keys.key_by_id(header.key_id, path), header, src, path)
+            except CryptoError:
+                same = False  # not ciphertext, shredded, not held or damaged: encrypt afresh
+        src.seek(0)
+        if not same:
+            return False
+        with self.repo.open_blob(blob) as raw:
+            _copy(raw, out)
+        return True
+
+    def _index(self) -> dict[str, str]:
+        """Path -> staged blob, read once per filter process (one Git command)."""
+        if self.staged is None:
+            listing = self.repo.git("ls-files", "-s", "-z").split(b"\0")
+            entries = [e.partition(b"\t") for e in listing if e]
+            self.staged = {p.decode("utf-8", "surrogateescape"): m.split()[1].decode()
+                           for m, _, p in entries}
+        return self.staged
 
     def _refuse_foreign_key(self, dataset: str, path: str) -> None:
         """A dataset already encrypted under keys this clone lacks gets no second key."""
         from .fileformat import parse_header
 
-        listing = self.repo.git("ls-files", "-s", "-z").split(b"\0")
-        entries = [e.partition(b"\t") for e in listing if e]
-        mine = [(m.split()[1].decode(), p.decode("utf-8", "surrogateescape")) for m, _, p in entries]
+        mine = [(blob, where) for where, blob in self._index().items()]
         same = [e for e in mine if e[1] == path]
         others = [e for e in mine if e[1] != path and self.encrypted_path(e[1]) == dataset]
         for blob, where in (same + others)[:4]:
