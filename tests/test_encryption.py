@@ -207,6 +207,28 @@ def test_after_a_dataset_key_rotation_unchanged_files_are_not_changes(enc_repo):
     assert bytes.fromhex(ids[-1]) in blob(enc_repo, ":data/vault/notes.csv")  # a change: the new key
 
 
+def test_a_garbled_master_key_leaves_a_checkout_whole_and_encrypted(enc_repo):
+    git(enc_repo, "checkout", "-q", "-b", "side")
+    write(enc_repo, "data/vault/notes.csv", f"id,secret\n1,{CANARY}\n2,side\n")
+    write(enc_repo, "data/vault/more.csv", "id\n3\n")
+    git(enc_repo, "add", "data/vault")
+    git(enc_repo, "commit", "-q", "-m", "side")
+    git(enc_repo, "checkout", "-q", "main")
+    os.utime(enc_repo / "data/vault/notes.csv", (1, 1))  # not racily clean: no clean needed below
+    git(enc_repo, "update-index", "-q", "--refresh")
+    master = enc_repo / ".gitgov" / "keys" / "master.key"
+    good = master.read_bytes()
+    master.write_text("not a key\n")
+    proc = git(enc_repo, "checkout", "side", check=False)
+    assert proc.returncode == 0, proc.stderr
+    assert "master.key is not valid base64" in proc.stderr and "gitgov unlock" in proc.stderr
+    assert git(enc_repo, "status", "--porcelain").stdout == ""  # whole: nothing missing or changed
+    assert (enc_repo / "data/vault/more.csv").read_bytes().startswith(b"\x00GITGOV\x00")
+    master.write_bytes(good)
+    gitgov(enc_repo, "unlock", check=True)
+    assert "2,side" in (enc_repo / "data/vault/notes.csv").read_text()
+
+
 def test_shred_makes_every_version_unreadable_and_leaves_a_tombstone(enc_repo, tmp_path):
     refused = gitgov(enc_repo, "keys", "shred", "vault")
     assert refused.returncode == 2 and "--yes" in refused.stderr

@@ -25,7 +25,7 @@ import tempfile
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, BinaryIO
 
-from . import CryptoError, MissingKey, WrongKey
+from . import CryptoError
 from .fileformat import (HEADER, MAGIC, decrypt_stream, encrypt_stream, read_header, same_plain,
                          verify_stream)
 from .pktline import PktReader, PktWriter
@@ -131,8 +131,8 @@ class Filter:
         header = read_header(src, path)
         try:
             key = self.keys.key_by_id(header.key_id, path)
-        except (MissingKey, WrongKey) as exc:
-            self._locked(path, exc)
+        except CryptoError as exc:  # no key, or a damaged key store: as a clone without keys,
+            self._locked(path, exc)  # not a checkout that stops half-way with files missing
             src.seek(0)
             _copy(src, out)
             return
@@ -232,7 +232,7 @@ def textconv(path: str, out: BinaryIO, err: IO[str]) -> int:
         header = read_header(src, "this version")
         try:
             key = KeyStore.for_repo(Repo.discover(".")).key_by_id(header.key_id, "this version")
-        except (MissingKey, WrongKey) as exc:
+        except CryptoError as exc:  # no key, or a damaged key store: `git log -p` goes on
             out.write(f"[gitgov: encrypted; {exc}]\n".encode())
             return 0
         verify_stream(src, key, header, "this version")  # nothing is shown unless all of it is authentic
