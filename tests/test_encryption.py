@@ -145,6 +145,36 @@ def test_export_import_and_unlock_a_clone(enc_repo, tmp_path):
     assert git(clone, "status", "--porcelain").stdout == ""
 
 
+def test_unlock_changes_nothing_when_a_locked_file_is_damaged_or_edited(enc_repo, tmp_path):
+    write(enc_repo, "data/vault/more.csv", "id\n2\n")
+    git(enc_repo, "add", "data/vault/more.csv")
+    git(enc_repo, "commit", "-q", "-m", "more")
+    secret = write(tmp_path, "pass.txt", "correct horse battery staple\n")
+    gitgov(enc_repo, "keys", "export", str(tmp_path / "k"), "--passphrase-file", str(secret), check=True)
+    clone = tmp_path / "clone"
+    git(tmp_path, "clone", "-q", str(enc_repo), str(clone))
+    gitgov(clone, "init", check=True)
+    gitgov(clone, "keys", "import", str(tmp_path / "k"), "--passphrase-file", str(secret), check=True)
+    more, notes = clone / "data/vault/more.csv", clone / "data/vault/notes.csv"
+    locked = more.read_bytes()
+    more.write_bytes(locked + b"edited by hand")
+    out = gitgov(clone, "unlock")
+    assert out.returncode == 2 and out.stderr.count("\n") == 1
+    assert "data/vault/more.csv: changed by hand while encrypted" in out.stderr
+    assert more.read_bytes() == locked + b"edited by hand"  # the edit is not thrown away
+    more.write_bytes(locked)
+    bad = bytearray(notes.read_bytes())
+    bad[-5] ^= 1
+    forged = write(tmp_path, "forged.bin", bytes(bad))
+    oid = git(clone, "hash-object", "-w", "--no-filters", str(forged)).stdout.strip()
+    git(clone, "update-index", "--cacheinfo", f"100644,{oid},data/vault/notes.csv")
+    notes.write_bytes(bytes(bad))
+    out = gitgov(clone, "unlock")
+    assert out.returncode == 2 and out.stderr.count("\n") == 1
+    assert "data/vault/notes.csv: chunk 0" in out.stderr and "failed to authenticate" in out.stderr
+    assert more.read_bytes() == locked and notes.read_bytes() == bytes(bad)  # nothing deleted
+
+
 def test_an_export_into_a_missing_folder_is_one_line_and_records_nothing(enc_repo, tmp_path):
     secret = write(tmp_path, "pass.txt", "correct horse battery staple\n")
     target = tmp_path / "no-such-folder" / "keys.export"

@@ -183,15 +183,14 @@ def _plain_copies(repo, dataset: str) -> list[str]:
 def unlock_cmd() -> int:
     """Decrypt the encrypted files of the working tree after `gitgov keys import`."""
     from gitgov.core.config import load_policy
-    from gitgov.core.crypto.fileformat import HEADER, parse_header
     from gitgov.core.crypto.gitfilter import configure_repo, locked_paths
 
     repo, store = _store()
     configure_repo(repo, load_policy(repo.policy_path))  # the filter must be there to decrypt
     locked = locked_paths(repo)
-    for rel in locked:  # every key is checked before any file changes
-        with open(repo.root / rel, "rb") as f:
-            store.key_by_id(parse_header(f.read(HEADER.size), rel).key_id, rel)
+    staged = _staged_blobs(repo)
+    for rel in locked:  # every file is checked before any changes: the checkout cannot stop half-way
+        _check_unlockable(repo, store, rel, staged.get(rel))
     if not locked:
         click.echo("gitgov: nothing to unlock; encrypted files are already plain text here")
         return 0
@@ -200,6 +199,38 @@ def unlock_cmd() -> int:
     repo.git("checkout", "--", *locked)
     click.echo(f"gitgov: decrypted {len(locked)} file(s)")
     return 0
+
+
+def _staged_blobs(repo) -> dict[str, str]:
+    listing = [e.partition(b"\t") for e in repo.git("ls-files", "-s", "-z").split(b"\0") if e]
+    return {p.decode("utf-8", "surrogateescape"): m.split()[1].decode() for m, _, p in listing}
+
+
+def _check_unlockable(repo, store, rel: str, blob: str | None) -> None:
+    """The file is the staged ciphertext, untouched, and every chunk of it authenticates.
+
+    Unlock deletes each file and checks it out again: a file edited by hand would be lost,
+    and a damaged one would stop `git checkout` with the files after it deleted.
+    """
+    from gitgov.core.crypto.fileformat import read_header, verify_stream
+
+    with open(repo.root / rel, "rb") as f:
+        if blob is None or not _same_bytes(f, repo.open_blob(blob)):
+            raise InputError(f"{rel}: changed by hand while encrypted (it is not the staged "
+                             f"ciphertext); nothing was unlocked; `git checkout -- {rel}` restores it")
+        f.seek(0)
+        header = read_header(f, rel)
+        verify_stream(f, store.key_by_id(header.key_id, rel), header, rel)
+
+
+def _same_bytes(f, stream) -> bool:
+    with stream:
+        while True:
+            a, b = f.read(1 << 20), stream.read(1 << 20)
+            if a != b:
+                return False
+            if not a:
+                return True
 
 
 # ---- crypt -------------------------------------------------------------------------------------
