@@ -40,6 +40,7 @@ class Demo:
     root: Path
     env: dict[str, str]
     step_no: int = 0
+    central: str = "../central.git"  # the bare repository the server steps push to
 
     def step(self, title: str, why: str = "") -> None:
         self.step_no += 1
@@ -116,29 +117,37 @@ def steps() -> tuple[Callable[[Demo], None], ...]:
             *demo_report.STEPS)
 
 
-def _prepare(target: Path | None) -> Path:
+def _prepare(target: Path | None) -> tuple[Path, str]:
+    """The demo repository, and the central repository beside it that the demo may create.
+
+    Without DIR both go into a new temporary folder. With DIR, the folder next to it belongs
+    to the user (a `central.git` there may be theirs), so the central repository gets a new
+    temporary folder of its own.
+    """
     if target is None:
-        return Path(tempfile.mkdtemp(prefix="gitgov-demo-")) / "churn"
+        return Path(tempfile.mkdtemp(prefix="gitgov-demo-")) / "churn", "../central.git"
     if target.exists() and any(target.iterdir()):
         raise click.UsageError(f"{target} is not empty; give a new or empty folder")
-    return target
+    return target, str(Path(tempfile.mkdtemp(prefix="gitgov-demo-central-")) / "central.git")
 
 
 @click.command("demo")
 @click.argument("directory", required=False, type=click.Path(path_type=Path, file_okay=False))
 def demo_cmd(directory: Path | None) -> int:
     """Walk through gitgov's lifecycle on a copy of the sample ML project."""
-    root = _prepare(directory)
+    root, central = _prepare(directory)
     shutil.copytree(sample_repo(), root, dirs_exist_ok=True,
                     ignore=shutil.ignore_patterns("__pycache__", "__init__.py"))
     env = {**os.environ, **IDENTITY}
     env.pop("GIT_DIR", None)
     env.pop("GIT_WORK_TREE", None)
-    d = Demo(root=root.resolve(), env=env)
+    d = Demo(root=root.resolve(), env=env, central=central)
     click.echo(f"gitgov demo in {d.root}")
     for step in steps():
         step(d)
     click.secho(f"\nDone. The demo repository is {d.root}", bold=True)
+    if Path(d.central).is_absolute():
+        click.echo(f"Its central repository is {d.central}")
     return 0
 
 

@@ -1,6 +1,6 @@
 """The server part of `gitgov demo`: enforcement that `--no-verify` cannot reach.
 
-A bare "central" repository beside the demo project gets gitgov's pre-receive
+A bare "central" repository (Demo.central) gets gitgov's pre-receive
 hook. A consumer of the customers dataset commits a bad export with
 `--no-verify` and pushes: the server refuses it, naming the commit, the file
 and each broken rule. The owner drops that commit, commits a correct change
@@ -17,7 +17,6 @@ from typing import TYPE_CHECKING, Callable, Iterator
 if TYPE_CHECKING:
     from .demo import Demo
 
-CENTRAL = "../central.git"
 CUSTOMERS = "data/raw/customers.csv"
 CONSUMER = {"GIT_AUTHOR_NAME": "Lee Analyst", "GIT_AUTHOR_EMAIL": "lee@example.com",
             "GIT_COMMITTER_NAME": "Lee Analyst", "GIT_COMMITTER_EMAIL": "lee@example.com"}
@@ -51,9 +50,9 @@ def central_remote(d: "Demo") -> None:
            "Client hooks are advice: `git commit --no-verify` skips them. The team's central bare "
            "repository gets gitgov's pre-receive hook, which checks every pushed commit with the "
            "policy of its main branch, keeps its own ledger and signs its head after each push.")
-    d.run("git", "init", "-q", "--bare", "-b", "main", CENTRAL)
-    d.run("gitgov", "server", "install", CENTRAL, "--policy-branch", "main")
-    d.run("git", "remote", "add", "origin", CENTRAL)
+    d.run("git", "init", "-q", "--bare", "-b", "main", d.central)
+    d.run("gitgov", "server", "install", d.central, "--policy-branch", "main")
+    d.run("git", "remote", "add", "origin", d.central)
     d.run("git", "push", "-q", "origin", "main")
     d.run("gitgov", "access", "customers")
 
@@ -83,8 +82,8 @@ def server_audit(d: "Demo") -> None:
     d.step("The audit trail on the server",
            "The server's ledger holds every push, refused or accepted, with who made it and why; "
            "its head is signed after each push and kept in refs/gitgov/checkpoints.")
-    d.run("gitgov", "audit", "--repo", CENTRAL, "--since", "1d", "--dataset", "customers")
-    d.run("gitgov", "verify", "--repo", CENTRAL)
+    d.run("gitgov", "audit", "--repo", d.central, "--since", "1d", "--dataset", "customers")
+    d.run("gitgov", "verify", "--repo", d.central)
 
 
 STEPS: tuple[Callable[["Demo"], None], ...] = (central_remote, consumer_bypass, owner_fix, server_audit)
