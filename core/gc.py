@@ -33,7 +33,10 @@ def released_runs(db, older_than_days: int | None, keep_last: int | None) -> set
     """Runs whose objects are no longer kept under the given limits."""
     released: set[str] = set()
     if older_than_days is not None:
-        cutoff = (datetime.now(timezone.utc) - timedelta(days=older_than_days)).strftime("%Y-%m-%dT%H:%M:%S")
+        try:
+            cutoff = (datetime.now(timezone.utc) - timedelta(days=older_than_days)).strftime("%Y-%m-%dT%H:%M:%S")
+        except OverflowError:  # before the year 1: no run is that old
+            cutoff = "0001-01-01T00:00:00"
         released |= {r[0] for r in db.execute("SELECT run_id FROM runs WHERE started < ?", (cutoff,))}
     if keep_last is not None:
         rows = db.execute("SELECT run_id FROM runs ORDER BY started_seq DESC LIMIT -1 OFFSET ?", (keep_last,))

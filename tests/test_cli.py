@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import git, gitgov, write, pin_secrets
+from conftest import POLICY, git, gitgov, write, pin_secrets
 from gitgov.core.config import load_policy
 from gitgov.core.ledger import open_ledger
 
@@ -265,3 +265,25 @@ def test_inside_the_git_folder_it_says_where_to_run_it(initialized):
     out = gitgov(initialized / ".git", "verify")
     assert out.returncode == 2
     assert out.stderr == f"gitgov: {initialized / '.git'} is inside the repository's git folder; run gitgov from its work tree\n"
+
+
+@pytest.mark.parametrize("args", [
+    ("log", "-n", "99999999999999999999"), ("runs", "list", "-n", "99999999999999999999"),
+    ("lineage", "data/raw/customers.csv", "--depth", "99999999999999999999"),
+    ("gc", "--dry-run", "--keep-last", "99999999999999999999"),
+    ("gc", "--dry-run", "--older-than", "99999999999999999999"),
+    ("quality", "customers", "-n", "99999999999999999999"),
+    ("reveal", "data/raw/customers.csv", "--limit", "99999999999999999999"),
+])
+def test_a_huge_count_is_a_usage_error_not_an_overflow(initialized, args):
+    (initialized / "gitgov.toml").write_text(POLICY)  # every plugin: quality and reveal are theirs
+    proc = gitgov(initialized, *args)
+    assert proc.returncode == 2, proc.stderr
+    assert "is not in the range" in proc.stderr
+    assert "internal error" not in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_gc_older_than_more_days_than_the_calendar_releases_nothing(initialized):
+    proc = gitgov(initialized, "gc", "--dry-run", "--older-than", "999999999")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith("gitgov: would remove 0 object(s)")

@@ -8,7 +8,7 @@ import click
 
 from ..errors import EXIT_BLOCKED
 from ..report import one_line
-from .options import echo_json, json_option
+from .options import count, echo_json, json_option
 
 
 def _open(create: bool = False, start: Path | str = "."):
@@ -58,7 +58,7 @@ def _summary(payload: dict) -> str:
 @click.command("log")
 @click.option("--kind", help="Only entries of this kind (e.g. data_added, commit_created).")
 @click.option("--subject", help="Only entries about this path, sha or run id.")
-@click.option("-n", "--limit", type=click.IntRange(min=1), default=50, show_default=True,
+@click.option("-n", "--limit", type=count(), default=50, show_default=True,
               help="How many entries.")
 @json_option
 def log_cmd(kind: str | None, subject: str | None, limit: int, as_json: bool) -> int:

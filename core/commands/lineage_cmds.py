@@ -7,14 +7,14 @@ from pathlib import Path
 import click
 
 from ..errors import EXIT_BLOCKED
-from .options import echo_json, json_option, table
+from .options import MAX_COUNT, count, echo_json, json_option, table
 
 
 @click.command("lineage")
 @click.argument("target", metavar="PATH|RUN|DATASET")
 @click.option("--upstream", "direction", flag_value="upstream", help="Only what it came from.")
 @click.option("--downstream", "direction", flag_value="downstream", help="Only what it fed.")
-@click.option("--depth", type=int, default=10, show_default=True, help="How many edges to follow.")
+@click.option("--depth", type=click.IntRange(max=MAX_COUNT), default=10, show_default=True, help="How many edges to follow.")
 @click.option("--format", "fmt", type=click.Choice(["text", "dot", "json", "openlineage"]), default="text",
               show_default=True)
 @click.option("-o", "--output", type=click.Path(path_type=Path, dir_okay=False),
@@ -221,9 +221,9 @@ def models_show(name: str, as_json: bool) -> int:
 
 
 @click.command("gc")
-@click.option("--older-than", "older_than", type=click.IntRange(min=0), metavar="DAYS",
+@click.option("--older-than", "older_than", type=count(0), metavar="DAYS",
               help="Also release the objects of runs started more than DAYS days ago.")
-@click.option("--keep-last", type=click.IntRange(min=0), metavar="N", help="Also release the objects of all but the newest N runs.")
+@click.option("--keep-last", type=count(0), metavar="N", help="Also release the objects of all but the newest N runs.")
 @click.option("--dry-run", is_flag=True, help="Only say what would be removed.")
 @json_option
 def gc_cmd(older_than: int | None, keep_last: int | None, dry_run: bool, as_json: bool) -> int:

@@ -10,6 +10,16 @@ from ..report import one_line
 
 json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON for machines.")
 
+# Counts and day spans go to SQLite (64-bit), to C (a long) and to timedelta (999,999,999
+# days at most): a larger number would fail there as an internal OverflowError, so it is a
+# usage error here, like a number below the minimum.
+MAX_COUNT = 999_999_999
+
+
+def count(minimum: int = 1) -> click.IntRange:
+    """The click type of a count option: `minimum` or more, and at most MAX_COUNT."""
+    return click.IntRange(minimum, MAX_COUNT)
+
 
 def echo_json(data: Any) -> None:
     click.echo(json.dumps(data, indent=2, sort_keys=False, default=str))

@@ -6,7 +6,7 @@ from pathlib import Path
 import click
 
 from ..errors import EXIT_BLOCKED
-from .options import echo_json, json_option, table
+from .options import count, echo_json, json_option, table
 
 
 @click.command("run", context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False})
@@ -89,7 +89,7 @@ def runs_group() -> None:
 
 
 @runs_group.command("list")
-@click.option("-n", "--limit", type=click.IntRange(min=1), default=20, show_default=True)
+@click.option("-n", "--limit", type=count(), default=20, show_default=True)
 @click.option("--name", help="Only runs with this name.")
 @json_option
 def runs_list(limit: int, name: str | None, as_json: bool) -> int:

@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from gitgov.core.commands.options import echo_json, json_option, table
+from gitgov.core.commands.options import count, echo_json, json_option, table
 from gitgov.core.errors import EXIT_BLOCKED, InputError
 
 
@@ -222,7 +222,7 @@ def _may_reveal(repo, policy, ds, rel: str) -> None:
 @click.option("--rev", help="Read the file as of this Git revision instead of the working tree.")
 @click.option("--column", "columns", multiple=True, help="Only these columns (repeatable).")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write here instead of stdout.")
-@click.option("--limit", type=click.IntRange(1), help="Only the first N rows.")
+@click.option("--limit", type=count(), help="Only the first N rows.")
 @click.option("--dataset", help="The dataset the file belongs to (default: by path).")
 def reveal_cmd(path: str, rev: str | None, columns: tuple[str, ...], output: str | None,
                limit: int | None, dataset: str | None) -> int:

@@ -6,7 +6,7 @@ from typing import Any
 
 import click
 
-from gitgov.core.commands.options import echo_json, json_option
+from gitgov.core.commands.options import count, echo_json, json_option
 from gitgov.core.errors import EXIT_BLOCKED, InputError
 
 
@@ -164,7 +164,7 @@ def infer_cmd(path: str, dataset: str, force: bool, print_only: bool) -> int:
 @click.command("quality")
 @click.argument("dataset")
 @click.option("--path", "path", help="Only versions of this file.")
-@click.option("-n", "--limit", type=click.IntRange(min=1), default=8, show_default=True,
+@click.option("-n", "--limit", type=count(), default=8, show_default=True,
               help="How many of the newest versions to show in the text table.")
 @click.option("--all", "show_all", is_flag=True, help="Show every metric, not just the main ones.")
 @json_option
