@@ -259,6 +259,15 @@ def test_a_garbled_master_key_leaves_a_checkout_whole_and_encrypted(enc_repo):
     assert "2,side" in (enc_repo / "data/vault/notes.csv").read_text()
 
 
+def test_rotate_with_an_empty_dataset_name_is_refused_and_keeps_the_master_key(enc_repo):
+    before = (enc_repo / ".gitgov/keys/master.key").read_bytes()
+    proc = gitgov(enc_repo, "keys", "rotate", "--dataset", "")
+    assert proc.returncode == 2 and proc.stdout == ""
+    assert proc.stderr.startswith("gitgov: no dataset named '' in gitgov.toml")
+    assert len(proc.stderr.splitlines()) == 1
+    assert (enc_repo / ".gitgov/keys/master.key").read_bytes() == before
+    assert "master_key_rotated" not in gitgov(enc_repo, "log", "-n", "20").stdout
+
 def test_shred_makes_every_version_unreadable_and_leaves_a_tombstone(enc_repo, tmp_path):
     refused = gitgov(enc_repo, "keys", "shred", "vault")
     assert refused.returncode == 2 and "--yes" in refused.stderr

@@ -126,7 +126,7 @@ def keys_rotate(dataset: str | None) -> int:
     from gitgov.core.crypto.audit import record
 
     repo, store = _store()
-    if dataset:
+    if dataset is not None:  # --dataset "" is a dataset name that is wrong, not a master rotation
         _known_dataset(repo, store, dataset)
         old, new = store.rotate_dataset(dataset)
         record(repo, "dataset_key_rotated", dataset, {"dataset": dataset, "old": old, "new": new})
