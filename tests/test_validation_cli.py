@@ -197,6 +197,19 @@ def test_infer_writes_a_starter_rule_set_keeping_the_file_as_it_was(repo):
     assert proc.returncode == 2 and "already exists" in proc.stderr
 
 
+
+@pytest.mark.parametrize("dataset, force", [("orders", False), ("customers", True)])
+def test_infer_into_a_policy_whose_dataset_tables_are_split_by_another_table(repo, dataset, force):
+    # A column table added at the end, after [plugins], as a user (or the demo) appends it:
+    # [datasets] is then split in two, and tomlkit hands it back as an out-of-order proxy.
+    write(repo, "gitgov.toml", POLICY + '\n[datasets.customers.columns.age2]\ntype = "integer"\n')
+    write(repo, "data/orders.csv", "order_id,amount\n1,9.5\n2,12\n")
+    proc = gitgov(repo, "infer", "data/orders.csv", "--dataset", dataset, *(["--force"] if force else []))
+    assert proc.returncode == 0, proc.stderr
+    assert "internal error" not in proc.stderr
+    ds = load_policy(repo / "gitgov.toml").datasets[dataset]
+    assert ds.columns["order_id"]["type"] == "integer"
+
 def test_quality_shows_metrics_across_versions(repo):
     git(repo, "add", "gitgov.toml", ".gitignore")
     git(repo, "commit", "-q", "-m", "policy")

@@ -140,14 +140,16 @@ def infer_into(path: Path, dataset: str, *, force: bool = False, write: bool = T
     if dataset in datasets and not force:
         raise InputError(f"dataset '{dataset}' already exists in gitgov.toml; --force replaces its "
                          "columns and rules")
+    # Item assignment, not .add(): a [datasets] split by other tables (a column table written
+    # after [limits]) is an out-of-order proxy in tomlkit, which has no .add().
     if dataset in datasets:
         existing = datasets[dataset]
         for key in ("columns", "rules"):
             if key in existing:
                 del existing[key]
-            existing.add(key, table[key])
+            existing[key] = table[key]
     else:
-        datasets.add(dataset, table)
+        datasets[dataset] = table
     text = tomlkit.dumps(doc)
     if not write:
         return tomlkit.dumps({"datasets": {dataset: datasets[dataset]}})
