@@ -34,7 +34,8 @@ def run_hook(hook: str, args: list[str], stdin=None) -> int:
         return EXIT_INPUT
     try:
         with Session.open(".") as session:
-            _report_load_errors(session)
+            if hook != "post-commit":  # its pre-commit, in the same `git commit`, said it already
+                _report_load_errors(session)
             return handler(session, args, stdin if stdin is not None else sys.stdin)
     except GitgovError as exc:
         print(f"gitgov: {exc}", file=sys.stderr)

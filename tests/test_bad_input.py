@@ -150,6 +150,20 @@ def test_a_plugin_returning_a_fact_without_a_subject_is_named_as_the_culprit(ini
     assert gitgov(initialized, "verify").returncode == 0
 
 
+
+def test_a_plugin_that_fails_to_load_is_reported_once_per_commit(initialized):
+    write(initialized, "checks/broken.py", "def data_added(:\n")
+    policy = initialized / "gitgov.toml"
+    policy.write_text(policy.read_text().replace('enable = ["secrets"]',
+                                                 'enable = ["secrets", "broken"]\nlocal = ["checks/broken.py"]'))
+    write(initialized, GOVERNED, CSV)
+    git(initialized, "add", GOVERNED)
+    proc = git(initialized, "commit", "-q", "-m", "data")  # pre-commit and post-commit both run
+    warning = "gitgov: warning: plugin 'broken' (local) was skipped: SyntaxError: "
+    assert [line for line in proc.stderr.splitlines() if line.startswith(warning)] == [
+        warning + "invalid syntax (broken.py, line 1)"]
+    assert gitgov(initialized, "log", "--kind", "commit_created").stdout  # post-commit did run
+
 # ---- a ledger that cannot be used ---------------------------------------------------
 
 def test_ledger_that_is_not_sqlite_blocks_the_commit(initialized):
