@@ -99,6 +99,7 @@ class Report:
     kept_objects: list[dict] = field(default_factory=list)  # hold the value, not as the subject's row
     logs: list[str] = field(default_factory=list)
     ledger_mentions: int = 0
+    shredded: list[str] = field(default_factory=list)  # files whose column only shredded keys could read
 
     @property
     def rows_removed(self) -> int:
@@ -140,7 +141,11 @@ def find_rows(session: Any, column: str, value: str, dataset: str | None, report
         protected.refuse_masked(ds, column)
         cells: frozenset[str] = frozenset()
         if probe.protected:  # ciphertexts or pseudonyms: the typed value cannot match them as text
-            cells = protected.subject_cells(session, rel, ds, fmt, column, value)
+            try:
+                cells = protected.subject_cells(session, rel, ds, fmt, column, value)
+            except protected.AllShredded:
+                report.shredded.append(rel)
+                continue
             result = _filter(session, rel, fmt, column, protected.matcher(value, cells), write=False)
         if result.removed:
             swap = protected.rebind(session.repo, rel, ds, fmt, column, protected.matcher(value, cells), result)

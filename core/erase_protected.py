@@ -18,7 +18,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Callable
 
-from .crypto import CryptoError
+from .crypto import CryptoError, Shredded
 from .crypto.values import PREFIX, Place, ValueCipher, is_protected, parse
 from .errors import InputError, PolicyBlocked
 
@@ -61,6 +61,10 @@ def refuse_masked(ds: Any, column: str) -> None:
                      f"column{hint}")
 
 
+class AllShredded(Exception):
+    """The column's every value was encrypted with keys since shredded: nothing is left to find."""
+
+
 def subject_cells(session: Any, rel: str, ds: Any, fmt: str, column: str, value: str) -> frozenset[str]:
     """The protected cells of ``column`` in this file whose value is ``value``."""
     from .keys import KeyStore
@@ -70,6 +74,8 @@ def subject_cells(session: Any, rel: str, ds: Any, fmt: str, column: str, value:
     cells = _cells(table, column)
     kinds = {(p[0], p[1]) for c in cells if c and (p := parse(c))}
     keys = KeyStore.for_repo(session.repo)
+    if kinds and all(_shredded(keys, kid) for _kind, kid in kinds):
+        raise AllShredded(rel)  # crypto-shredded already: an erasure has nothing to read or remove
     try:
         found = {_protect(keys, kind, kid, ds, column, rel, value)
                  for kind, kid in sorted(kinds) if kind in DETERMINISTIC}
@@ -149,6 +155,16 @@ def _may_search(session: Any, ds: Any, rel: str, column: str) -> None:
     except PolicyBlocked as exc:
         raise PolicyBlocked(f"--subject {column}=...: {rel} column '{column}' is protected, and "
                             f"finding the subject's rows in it means revealing it: {exc}") from None
+
+
+def _shredded(keys: Any, kid: str) -> bool:
+    try:
+        keys.key_by_id(kid)
+    except Shredded:
+        return True
+    except CryptoError:
+        return False  # missing or wrong: reported when the column is searched
+    return False
 
 
 def _protect(keys: Any, kind: str, kid: str, ds: Any, column: str, rel: str, value: str) -> str:

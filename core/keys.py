@@ -29,7 +29,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any, Iterator
 
-from .crypto import CryptoError, MissingKey, WrongKey, short_id
+from .crypto import CryptoError, MissingKey, Shredded, WrongKey, short_id
 from .keys_format import b64, open_sealed, seal, unb64
 from .events import utcnow
 
@@ -168,7 +168,7 @@ class KeyStore:
                     return self._unwrap(dataset, entry)
         for stone in ring.get("shredded", []):
             if kid in stone["ids"]:
-                raise MissingKey(f"missing key: {what} is encrypted with key {short_id(kid)} of "
+                raise Shredded(f"missing key: {what} is encrypted with key {short_id(kid)} of "
                                  f"dataset '{stone['dataset']}', which was shredded on "
                                  f"{stone['time'][:10]}; it can no longer be read")
         held = ", ".join(short_id(e["id"]) for es in ring["datasets"].values() for e in es)

@@ -326,3 +326,20 @@ def test_without_a_primary_key_the_rows_that_stay_still_decrypt(tmp_path, column
         assert revealed(prepo, rel) == [r for r in before[rel] if r[0] not in gone], rel
     if "1" not in gone:  # a row that did not move keeps its bytes
         assert (prepo / "data/people.csv").read_text().splitlines()[1] == first_line
+
+
+def test_a_column_whose_keys_were_shredded_has_nothing_left_to_erase(prepo):
+    """Crypto-shredding already made every value unreadable: erase says so and goes on."""
+    from gitgov.core.git import Repo
+    from gitgov.core.keys import KeyStore
+
+    assert KeyStore.for_repo(Repo.discover(prepo)).shred("people")  # as `gitgov keys shred people` does
+    before = snapshot(prepo)
+    proc = gitgov(prepo, "erase", "--subject", "email=ada@example.com")
+    assert proc.returncode == 0, proc.stderr
+    for rel in PEOPLE_FILES:
+        assert (f"{rel}: column 'email' is encrypted with shredded keys only: nothing in it can be "
+                "read again") in proc.stdout
+    assert snapshot(prepo) == before  # nothing could be matched, so nothing was rewritten
+    erasure = json.loads(rows(prepo, "SELECT payload FROM journal WHERE kind = 'erasure'")[0][0])
+    assert erasure["files_shredded"] == sorted(PEOPLE_FILES) and erasure["rows_removed"] == 0

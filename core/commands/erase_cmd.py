@@ -58,7 +58,7 @@ def _record(session, report) -> None:
         "objects_purged": report.objects, "objects_kept": [o["sha256"] for o in report.kept_objects],
         "logs_scrubbed": report.logs,
         "commits_holding_subject": sorted(report.commits), "still_in_files": report.elsewhere,
-        "ledger_mentions": report.ledger_mentions,
+        "ledger_mentions": report.ledger_mentions, "files_shredded": report.shredded,
     }
     session.ctx.ledger().append([Entry(kind="erasure", subject=report.token, payload=payload,
                                        actor=session.actor(), source="cli")])
@@ -73,6 +73,9 @@ def _show(report, session, dry_run: bool) -> None:
                    + (f" (sha256 {f.sha256_before[:12]} -> {f.sha256_after[:12]})" if f.sha256_after else ""))
     if not report.files:
         click.echo(f"  no governed file in the working tree has a row with this {report.column}")
+    for rel in report.shredded:
+        click.echo(f"  {rel}: column '{report.column}' is encrypted with shredded keys only: nothing "
+                   "in it can be read again, so nothing of the subject is left to remove there")
     for o in report.objects:
         where = "; ".join(o["runs"]) or "not referenced by a recorded run"
         click.echo(f"  object store: {'would purge' if dry_run else 'purged'} object {o['sha256'][:12]} ({where})")

@@ -16,6 +16,10 @@ class MissingKey(CryptoError):
     """No key at all, or not the one a ciphertext names (shredded, never imported)."""
 
 
+class Shredded(MissingKey):
+    """The ciphertext's key was shredded: nothing encrypted with it can be read again."""
+
+
 class WrongKey(CryptoError):
     """The ciphertext names a key this repository does not hold."""
 
