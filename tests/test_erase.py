@@ -343,3 +343,14 @@ def test_a_column_whose_keys_were_shredded_has_nothing_left_to_erase(prepo):
     assert snapshot(prepo) == before  # nothing could be matched, so nothing was rewritten
     erasure = json.loads(rows(prepo, "SELECT payload FROM journal WHERE kind = 'erasure'")[0][0])
     assert erasure["files_shredded"] == sorted(PEOPLE_FILES) and erasure["rows_removed"] == 0
+
+
+def test_erase_before_init_says_so_and_leaves_nothing(tmp_path):
+    root = tmp_path / "repo"
+    git(tmp_path, "init", "-q", "-b", "main", str(root))
+    write(root, "gitgov.toml", POLICY)
+    write(root, "data/raw/customers.csv", CUSTOMERS)
+    proc = gitgov(root, "erase", "--subject", f"email={VALUE}")
+    assert proc.returncode == 2 and proc.stderr.strip().endswith("run `gitgov init`")
+    assert not (root / ".gitgov").exists()  # no erasure key made for a request that cannot be recorded
+    assert (root / "data/raw/customers.csv").read_text() == CUSTOMERS

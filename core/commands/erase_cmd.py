@@ -18,6 +18,7 @@ def erase_cmd(subject: str, dataset: str | None, dry_run: bool) -> int:
 
     column, value = erase.parse_subject(subject)
     with Session.open(".") as session:
+        session.ctx.ledger()  # no ledger (no `gitgov init`): say so before a key is made or a file read
         report = erase.Report(column=column, token="")
         erase.find_rows(session, column, value, dataset, report)  # every file judged before any change
         erase.check_column(session, column, dataset, report)
