@@ -283,6 +283,19 @@ def test_a_huge_count_is_a_usage_error_not_an_overflow(initialized, args):
     assert "internal error" not in proc.stderr and "Traceback" not in proc.stderr
 
 
+@pytest.mark.parametrize("args, message", [
+    (("report", "-o", ""), "needs a file name"),
+    (("watch", "stop", "--timeout", "-1"), "is not in the range 0<=x<=86400"),
+    (("watch", "start", "--timeout", "-1"), "is not in the range 0<=x<=86400"),
+])
+def test_an_empty_output_name_or_a_negative_wait_is_a_usage_error(initialized, args, message):
+    (initialized / "gitgov.toml").write_text(POLICY)
+    proc = gitgov(initialized, *args)
+    assert proc.returncode == 2 and message in proc.stderr, proc.stderr
+    assert "internal error" not in proc.stderr
+    assert not (initialized / ".gitgov" / "state" / "watch.lock").exists()  # no daemon was started
+
+
 def test_gc_older_than_more_days_than_the_calendar_releases_nothing(initialized):
     proc = gitgov(initialized, "gc", "--dry-run", "--older-than", "999999999")
     assert proc.returncode == 0, proc.stderr

@@ -36,7 +36,7 @@ def watch_group() -> None:
 
 @watch_group.command("start")
 @click.option("--wait", is_flag=True, help="Return once the first reconciliation scan is recorded.")
-@click.option("--timeout", type=float, default=60.0, show_default=True,
+@click.option("--timeout", type=click.FloatRange(0, 86400), default=60.0, show_default=True,
               help="Seconds to wait for the daemon to come up.")
 def start_cmd(wait: bool, timeout: float) -> int:
     """Start the watch daemon in the background (one per worktree)."""
@@ -56,7 +56,7 @@ def start_cmd(wait: bool, timeout: float) -> int:
 
 
 @watch_group.command("stop")
-@click.option("--timeout", type=float, default=60.0, show_default=True,
+@click.option("--timeout", type=click.FloatRange(0, 86400), default=60.0, show_default=True,
               help="Seconds to wait for pending changes to be recorded.")
 def stop_cmd(timeout: float) -> int:
     """Stop the daemon after it recorded everything pending."""

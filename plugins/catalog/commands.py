@@ -56,6 +56,8 @@ def show_cmd(name: str, as_json: bool) -> int:
               help="Do not recheck the ledger's hash chain (faster on a very long ledger).")
 def report_cmd(output: Path, skip_verify: bool) -> int:
     """Write the governance report: one self-contained HTML page that loads nothing from the network."""
+    if not output.name:  # "" or "/": click lets them through as paths
+        raise click.BadParameter("needs a file name, e.g. -o report.html", param_hint="'-o' / '--output'")
     try:
         from .html import render
     except ImportError as exc:
