@@ -283,6 +283,9 @@ def _table_problems(table: dict, spec: Field, path: tuple) -> Iterator[Problem]:
         return  # free-form: plugin settings, drift options
     known = spec.keys or {}
     for key, value in table.items():
+        if spec.keys is None and not key.strip():  # a dataset, column or role called ""
+            yield Problem(path + (key,), "a name cannot be empty")
+            continue
         sub = known.get(key)
         if sub is None and spec.extra is not None:
             # With fixed keys too, only values shaped like ``extra`` count as

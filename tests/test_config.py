@@ -299,6 +299,22 @@ def test_default_toml_example_loads_when_uncommented(tmp_path):
         """,
         "F:2: watch.colour: unknown key; expected one of " + ", ".join(schema.WATCH.keys),
     ),
+    (
+        """\
+        [datasets.""]
+        paths = ["data/*.csv"]
+        """,
+        'F:1: datasets."": a name cannot be empty',
+    ),
+    (
+        """\
+        [datasets.d]
+        paths = ["data/*.csv"]
+        [datasets.d.columns." "]
+        type = "integer"
+        """,
+        'F:3: datasets.d.columns." ": a name cannot be empty',
+    ),
 ])
 def test_error_messages(tmp_path, text, message):
     assert error_for(tmp_path, text) == message
