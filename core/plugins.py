@@ -177,6 +177,8 @@ def _load_local(pm: pluggy.PluginManager, policy: "Policy", root: Path,
             info.enabled = False
             continue
         try:
+            if path.is_dir():
+                raise IsADirectoryError(f"{rel} is a folder, not a Python file (listed in [plugins] local)")
             if not path.is_file():
                 raise FileNotFoundError(f"no such plugin file: {rel} (listed in [plugins] local)")
             if pm.has_plugin(info.name):  # before running its code, which could clobber the first

@@ -159,6 +159,8 @@ def _bad_regex(value: object) -> str | None:
 
 
 def _bad_relpath(value: object) -> str | None:
+    if not str(value).strip():
+        return "must be a path relative to the repository root, not empty"
     parts = str(value).replace("\\", "/").split("/")
     if str(value).startswith(("/", "~")) or ".." in parts or re.match(r"[A-Za-z]:", str(value)):
         return "must be a path relative to the repository root, without '..'"

@@ -315,6 +315,13 @@ def test_default_toml_example_loads_when_uncommented(tmp_path):
         """,
         'F:3: datasets.d.columns." ": a name cannot be empty',
     ),
+    (
+        """\
+        [plugins]
+        local = [""]
+        """,
+        "F:2: plugins.local[0]: must be a path relative to the repository root, not empty",
+    ),
 ])
 def test_error_messages(tmp_path, text, message):
     assert error_for(tmp_path, text) == message

@@ -187,12 +187,14 @@ def test_a_plugin_that_cannot_load_is_reported_in_one_line_and_skipped(repo, sou
 
 def test_a_local_plugin_cannot_take_a_loaded_plugins_name_or_be_missing(repo):
     write(repo, "checks/secrets.py", WARNS)
-    use_plugins(repo, 'local = ["checks/secrets.py", "checks/gone.py"]')
-    plugins = [p for p in host_of(repo).plugins if p.name in ("secrets", "gone")]
+    (repo / "checks" / "pkg.py").mkdir()
+    use_plugins(repo, 'local = ["checks/secrets.py", "checks/gone.py", "checks/pkg.py"]')
+    plugins = [p for p in host_of(repo).plugins if p.name in ("secrets", "gone", "pkg")]
     assert [(p.name, p.origin, p.error) for p in plugins] == [
         ("secrets", "built-in", None),
         ("secrets", "local", "LookupError: another plugin named 'secrets' is already loaded"),
         ("gone", "local", "FileNotFoundError: no such plugin file: checks/gone.py (listed in [plugins] local)"),
+        ("pkg", "local", "IsADirectoryError: checks/pkg.py is a folder, not a Python file (listed in [plugins] local)"),
     ]
 
 
