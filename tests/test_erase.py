@@ -223,10 +223,20 @@ def _people_repo(tmp_path, policy: str) -> Path:
     return root
 
 
+@pytest.fixture(scope="module")
+def people_template(tmp_path_factory) -> Path:
+    return _people_repo(tmp_path_factory.mktemp("people"), PEOPLE_POLICY)
+
+
 @pytest.fixture
-def prepo(tmp_path) -> Path:
-    """Three files of one dataset whose email, phone and ref columns are protected."""
-    return _people_repo(tmp_path, PEOPLE_POLICY)
+def prepo(people_template, tmp_path) -> Path:
+    """Three files of one dataset whose email, phone and ref columns are protected (a fresh
+    copy of one repository made per module: protecting them takes a few gitgov runs)."""
+    import shutil
+
+    root = tmp_path / "repo"
+    shutil.copytree(people_template, root, symlinks=True)
+    return root
 
 
 def revealed(root: Path, rel: str) -> list[tuple]:
