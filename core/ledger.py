@@ -14,7 +14,8 @@ write lock up front (BEGIN IMMEDIATE) so the hook, the watcher and the CLI can
 append at once without losing entries; projections.py updates its tables in the
 same transaction. WAL with synchronous=NORMAL: a committed append survives the
 crash of any process; a power cut or OS crash may lose the last transactions
-(never corrupting the file or the chain). Canonical JSON and ids: ledger_canon.py;
+(never corrupting the file or the chain). Each connection checkpoints the WAL
+every CHECKPOINT_EVERY entries it appends, after the queue is released. Canonical JSON and ids: ledger_canon.py;
 entries, rows and the two-core insert of big batches: ledger_rows.py; checking
 the chain: ledger_verify.py.
 Stdlib only (orjson when installed): this is the hook hot path.
@@ -49,6 +50,8 @@ _BUSY_TIMEOUT_MS = int(BUSY_TIMEOUT_S * 1000)
 _SQLITE_MAGIC = b"SQLite format 3\x00"
 _SQLITE_BUSY = 5
 _APPEND_ONLY = "gitgov ledger is append-only"
+CHECKPOINT_EVERY = 128  # entries a connection appends between its checkpoints (about SQLite's 1,000 pages)
+_AUTOCHECKPOINT_PAGES = 10_000
 _NO_ANCHORS: Mapping[int, str] = MappingProxyType({})
 
 
@@ -124,6 +127,9 @@ def open_ledger(path: Path, *, create: bool = False) -> Ledger:
             db.execute(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS}")
             db.execute("PRAGMA synchronous = NORMAL")  # with WAL: durable enough, never corrupt
             db.execute("PRAGMA cache_size = -32768")  # 32 MiB, used only as needed: big batches spill less
+            # SQLite checkpoints inside COMMIT, while the writers' queue is held; append()
+            # checkpoints after releasing it instead, and this is only the backstop.
+            db.execute(f"PRAGMA wal_autocheckpoint = {_AUTOCHECKPOINT_PAGES}")
             _check_identity(db, path, create)  # before WAL: never convert a file that is not ours
             _retry_busy(lambda: db.execute("PRAGMA journal_mode = WAL").fetchone())
             _migrate(db, path, create)
@@ -185,6 +191,7 @@ class Ledger:
         self.path = path
         self._db = db
         self._queue = WriterQueue(path, BUSY_TIMEOUT_S)
+        self._unchecked = 0  # entries appended since this connection's last checkpoint
 
     @property
     def db(self) -> sqlite3.Connection:
@@ -228,7 +235,18 @@ class Ledger:
                     # a plain payload (rows[i][7]) parses back equal, with the same types.
                     rec = recorded[i] if rows[i][7] else Recorded(*recorded[i][:8], json.loads(rows[i][5]))
                     projections.project(self._db, rec)
+        self._unchecked += len(recorded)
+        if self._unchecked >= CHECKPOINT_EVERY:
+            self._checkpoint()
         return recorded
+
+    def _checkpoint(self) -> None:
+        """Copy the WAL into the database file, with the writers' queue free: the other
+        processes go on appending during its fsyncs (inside COMMIT they would all wait).
+        PASSIVE: it never waits for readers or writers; what it cannot copy, the next one does."""
+        self._unchecked = 0
+        with _sqlite_errors(self.path):
+            self._db.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
 
     def entries(self, *, kind: str | None = None, subject: str | None = None,
                 after_seq: int | None = None, limit: int | None = None,

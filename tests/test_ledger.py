@@ -522,3 +522,34 @@ def test_four_processes_appending_at_once_lose_nothing(tmp_path):
         incremental = snapshot(led.db)
         led.rebuild()
         assert snapshot(led.db) == incremental
+
+
+def test_appends_checkpoint_the_wal_every_so_many_entries_after_the_queue(led, db_path):
+    """SQLite's own checkpoint would run inside COMMIT with the writers' queue held; the ledger
+    copies the WAL into the database itself, every CHECKPOINT_EVERY entries, once it is free."""
+    from gitgov.core import ledger as ledger_module
+
+    assert led.db.execute("PRAGMA wal_autocheckpoint").fetchone()[0] > 1000  # a backstop only
+    start = db_path.stat().st_size
+    for i in range(ledger_module.CHECKPOINT_EVERY - 1):
+        led.append([Entry("note", f"s{i}", {"i": i, "pad": "x" * 500})])
+    assert db_path.stat().st_size == start  # everything still in the WAL
+    import fcntl
+    import os
+
+    free = []
+    real = led._checkpoint
+
+    def checkpoint():  # another writer could take the queue now: a new descriptor gets the flock
+        fd = os.open(f"{db_path}-lock", os.O_RDWR)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            free.append(True)
+        finally:
+            os.close(fd)
+        real()
+
+    led._checkpoint = checkpoint
+    led.append([Entry("note", "last", {"pad": "x" * 500})])
+    assert free == [True] and db_path.stat().st_size > start  # copied into the database file
+    assert led.verify().ok and led.head()[0] == ledger_module.CHECKPOINT_EVERY
