@@ -385,3 +385,12 @@ def test_crypt_decrypt_writes_into_a_pipe_and_through_a_link_without_replacing_t
     finally:
         reader.kill()
     assert stat.S_ISFIFO(os.stat(fifo).st_mode)
+
+
+def test_crypt_setup_before_init_says_so_and_makes_no_key(tmp_path):
+    root = tmp_path / "repo"
+    git(tmp_path, "init", "-q", "-b", "main", str(root))
+    write(root, "gitgov.toml", '[datasets.vault]\npaths = ["data/vault/**"]\nencrypt = "file"\n')
+    proc = gitgov(root, "crypt", "setup")
+    assert proc.returncode == 2 and proc.stderr.strip().endswith("run `gitgov init`, which sets up encryption too")
+    assert not (root / ".gitgov").exists()  # no master key outside the folder init keeps out of Git

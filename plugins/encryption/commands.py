@@ -1,6 +1,7 @@
 """`gitgov keys ...`, `gitgov unlock` and `gitgov crypt ...`."""
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -250,6 +251,12 @@ def crypt_setup() -> int:
     from gitgov.core.crypto.gitfilter import setup_encryption
 
     repo, _store_ = _store()
+    from gitgov.core.keys import ENV_VAR
+
+    # Without init, nothing keeps .gitgov/ (a new master key) out of Git; in CI the key
+    # comes from GITGOV_KEY and nothing is written.
+    if not repo.ledger_path.exists() and not os.environ.get(ENV_VAR):
+        raise InputError(f"no ledger at {repo.ledger_path}; run `gitgov init`, which sets up encryption too")
     done = setup_encryption(repo, load_policy(repo.policy_path))
     for line in done:
         click.echo(f"gitgov: {line}")
