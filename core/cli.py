@@ -122,6 +122,10 @@ def _click_main(argv: Sequence[str] | None) -> int:
         return 130
     except click.exceptions.Exit as exc:
         return exc.exit_code
+    except click.UsageError as exc:  # one line, as every other error, and where to look
+        where = exc.ctx.command_path if exc.ctx is not None else "gitgov"
+        click.echo(f"gitgov: {exc.format_message().rstrip('.')} (see `{where} --help`)", err=True)
+        return EXIT_INPUT
     except click.ClickException as exc:
         exc.show()
         return EXIT_INPUT
