@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import shlex
 import subprocess
 import sys
 import tempfile
@@ -50,11 +51,13 @@ class Demo:
 
     def run(self, *cmd: str, expect: int | None = 0) -> subprocess.CompletedProcess:
         """Run and show a command; fail the demo when its exit code is not `expect`."""
-        shown = " ".join(cmd)
+        shown = shlex.join(cmd)  # as it would be typed: copying it into a shell works
         argv = [sys.executable, "-m", "gitgov.core", *cmd[1:]] if cmd[0] == "gitgov" else list(cmd)
         click.secho(f"$ {shown}", fg="cyan")
-        proc = subprocess.run(argv, cwd=self.root, env=self.env, capture_output=True, text=True)
-        out = (proc.stdout + proc.stderr).rstrip()
+        # One pipe for both streams, unbuffered: the lines come in the order they were written.
+        proc = subprocess.run(argv, cwd=self.root, env={**self.env, "PYTHONUNBUFFERED": "1"},
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        out = proc.stdout.rstrip()
         if out:
             click.echo(textwrap.indent(out, "  "))
         if expect is not None and proc.returncode != expect:
