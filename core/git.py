@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     import re
 
 ZERO = "0" * 40
+NOT_A_REPO_HINT = "run gitgov inside one; `git init` makes one"
 DISCOVER_ARGS = ("rev-parse", "--is-bare-repository", "--absolute-git-dir", "--git-common-dir",
                  "--show-toplevel")
 # Commit, branch and changed files in one call (a run's snapshot). --no-optional-locks:
@@ -123,7 +124,7 @@ class Repo(NamedTuple):
         code, out, err = _call(DISCOVER_ARGS, start)
         lines = out.decode().splitlines()
         if len(lines) < 3:
-            raise InputError(f"not a git repository: {start}")
+            raise InputError(f"not a git repository: {start} ({NOT_A_REPO_HINT})")
         bare, git_dir, common = lines[0] == "true", Path(lines[1]), Path(lines[2])
         common = common if common.is_absolute() else (start / common).resolve()
         if bare:

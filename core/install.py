@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Iterable
 
 from .errors import InputError
+from .git import NOT_A_REPO_HINT
 
 HOOK_TYPES = ("pre-commit", "commit-msg", "post-commit", "pre-push")
 SERVER_HOOK_TYPES = ("pre-receive",)
@@ -45,7 +46,7 @@ def hooks_dir(repo: Path) -> Path:
     """The directory Git runs hooks from (core.hooksPath, else the common dir's hooks/)."""
     out = _git(repo, "rev-parse", "--git-path", "hooks")
     if out is None:
-        raise InputError(f"not a git repository: {repo}")
+        raise InputError(f"not a git repository: {repo} ({NOT_A_REPO_HINT})")
     # --git-path answers relative to the directory git ran in.
     return Path(repo).absolute() / out
 

@@ -204,7 +204,7 @@ def test_hooks_path_is_used_when_allowed(repo, tmp_path, fake_py):
 def test_outside_git_is_an_input_error(tmp_path):
     plain = tmp_path / "plain"
     plain.mkdir()
-    with pytest.raises(InputError, match=f"^not a git repository: {plain}$"):
+    with pytest.raises(InputError, match=f"^not a git repository: {plain} \\(run gitgov inside one; `git init` makes one\\)$"):
         install_hooks(plain)
     with pytest.raises(InputError, match="not a git repository"):
         uninstall_hooks(tmp_path / "missing")
