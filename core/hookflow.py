@@ -29,8 +29,12 @@ BYPASS_PUSH = ("fix the commits that hold these files (`git commit --amend` for 
 def run_hook(hook: str, args: list[str], stdin=None) -> int:
     """Entry for every hook; errors become one line and exit 2, never a traceback."""
     handler = HANDLERS.get(hook)
+    if hook in ("-h", "--help"):  # the pre-commit framework's entry is `gitgov hook-impl HOOK`
+        print(f"usage: gitgov hook-impl HOOK [ARGS...]: what Git's hooks run; HOOK is one of "
+              f"{', '.join(HANDLERS)}")
+        return 0
     if handler is None:
-        print(f"gitgov: unknown hook '{hook}'", file=sys.stderr)
+        print(f"gitgov: unknown hook '{hook}' (expected one of {', '.join(HANDLERS)})", file=sys.stderr)
         return EXIT_INPUT
     try:
         with Session.open(".") as session:

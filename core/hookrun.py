@@ -176,7 +176,7 @@ def _full(hook, args):
 
 def main(argv):
     if not argv:
-        sys.stderr.write("usage: hookrun.py HOOK [ARGS...]\n")
+        sys.stderr.write("gitgov: hook-impl: name a hook, e.g. gitgov hook-impl pre-commit (see `gitgov hook-impl --help`)\n")
         return 2
     hook, args = argv[0], argv[1:]
     if hook == "pre-commit" and not os.environ.get("GITGOV_NO_FASTPATH"):

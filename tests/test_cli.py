@@ -100,7 +100,8 @@ def test_init_outside_a_repository_fails_cleanly(tmp_path):
     empty.mkdir()
     proc = gitgov(empty, "init")
     assert proc.returncode == 2
-    assert proc.stderr.splitlines() == [f"gitgov: not a git repository: {empty}"]
+    assert proc.stderr.splitlines() == [
+        f"gitgov: not a git repository: {empty} (run gitgov inside one; `git init` makes one)"]
     assert list(empty.iterdir()) == []
 
 
@@ -302,3 +303,14 @@ def test_gc_older_than_more_days_than_the_calendar_releases_nothing(initialized)
     proc = gitgov(initialized, "gc", "--dry-run", "--older-than", "999999999")
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.startswith("gitgov: would remove 0 object(s)")
+
+
+def test_hook_impl_help_and_bad_hooks_are_one_line(tmp_path):
+    """`gitgov hook-impl` is what the pre-commit framework runs: its help and errors are plain."""
+    helped = gitgov(tmp_path, "hook-impl", "--help")
+    assert helped.returncode == 0 and helped.stdout.startswith("usage: gitgov hook-impl HOOK")
+    assert "pre-commit" in helped.stdout and "pre-push" in helped.stdout
+    unknown = gitgov(tmp_path, "hook-impl", "nope")
+    assert unknown.returncode == 2 and unknown.stderr.startswith("gitgov: unknown hook 'nope' (expected one of ")
+    none = gitgov(tmp_path, "hook-impl")
+    assert none.returncode == 2 and none.stderr.startswith("gitgov: hook-impl: name a hook")
