@@ -168,6 +168,12 @@ class Repo(NamedTuple):
 
     # ---- index and history ---------------------------------------------
 
+    def staged_blobs(self) -> dict[str, str]:
+        """Path -> blob id of every file in the index (one `git ls-files -s`)."""
+        listing = self.git("ls-files", "-s", "-z").split(b"\0")
+        return {p.decode("utf-8", "surrogateescape"): m.split()[1].decode()
+                for m, _, p in (e.partition(b"\t") for e in listing if e)}
+
     def staged_changes(self) -> list[RawChange]:
         # --no-abbrev: porcelain diff shortens blob ids, and a short id is not a key
         # the ledger, `cat-file --batch-check` or a later push can match on.

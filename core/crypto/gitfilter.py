@@ -103,10 +103,7 @@ class Filter:
     def _index(self) -> dict[str, str]:
         """Path -> staged blob, read once per filter process (one Git command)."""
         if self.staged is None:
-            listing = self.repo.git("ls-files", "-s", "-z").split(b"\0")
-            entries = [e.partition(b"\t") for e in listing if e]
-            self.staged = {p.decode("utf-8", "surrogateescape"): m.split()[1].decode()
-                           for m, _, p in entries}
+            self.staged = self.repo.staged_blobs()
         return self.staged
 
     def _refuse_foreign_key(self, dataset: str, path: str) -> None:

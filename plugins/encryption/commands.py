@@ -189,7 +189,7 @@ def unlock_cmd() -> int:
     repo, store = _store()
     configure_repo(repo, load_policy(repo.policy_path))  # the filter must be there to decrypt
     locked = locked_paths(repo)
-    staged = _staged_blobs(repo)
+    staged = repo.staged_blobs()
     for rel in locked:  # every file is checked before any changes: the checkout cannot stop half-way
         _check_unlockable(repo, store, rel, staged.get(rel))
     if not locked:
@@ -200,11 +200,6 @@ def unlock_cmd() -> int:
     repo.git("checkout", "--", *locked)
     click.echo(f"gitgov: decrypted {len(locked)} file(s)")
     return 0
-
-
-def _staged_blobs(repo) -> dict[str, str]:
-    listing = [e.partition(b"\t") for e in repo.git("ls-files", "-s", "-z").split(b"\0") if e]
-    return {p.decode("utf-8", "surrogateescape"): m.split()[1].decode() for m, _, p in listing}
 
 
 def _check_unlockable(repo, store, rel: str, blob: str | None) -> None:
