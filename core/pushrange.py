@@ -77,13 +77,28 @@ def compute(repo: "Repo", refs: Sequence["RefUpdate"],
     return out
 
 
-def server_commits(repo: "Repo", ref: "RefUpdate") -> list[str]:
+def peeled_kinds(repo: "Repo", refs: Iterable["RefUpdate"]) -> dict[str, str]:
+    """New tip -> the type of what it points to, tags peeled ("commit", "tree", "blob"),
+    for every ref the push does not delete: one `cat-file` process for all of them."""
+    tips = list(dict.fromkeys(r.new for r in refs if not r.is_delete))
+    if not tips:
+        return {}
+    out = repo.git("cat-file", "--batch-check=%(objecttype)",
+                   input="".join(f"{tip}^{{}}\n" for tip in tips).encode())
+    # A missing object ("<tip>^{} missing") is left out: server_commits asks again and fails as it did.
+    return {tip: kind for tip, kind in zip(tips, out.decode().split("\n"))
+            if kind in ("commit", "tree", "blob")}
+
+
+def server_commits(repo: "Repo", ref: "RefUpdate", kind: str | None = None) -> list[str]:
     """On the receiving side: commits reachable from the new tip and from no existing ref.
 
     In pre-receive the refs still point where they did before the push, so
     this is exactly what the push adds, for a new branch, a force push or a tag.
+    ``kind``: the tip's peeled type, when peeled_kinds already knows it.
     """
-    kind = repo.git("cat-file", "-t", f"{ref.new}^{{}}").decode().strip()  # tags peeled
+    if kind is None:
+        kind = repo.git("cat-file", "-t", f"{ref.new}^{{}}").decode().strip()  # tags peeled
     if kind != "commit":
         return []  # a tree or a blob, tagged or not: no commits (the server refuses it)
     return repo.rev_list("--topo-order", "--reverse", f"{ref.new}^{{commit}}", "--not", "--all")

@@ -176,15 +176,16 @@ def _context(repo: "Repo", server: ServerPolicy) -> Any:
 
 def _check(repo: "Repo", server: ServerPolicy, ctx: Any, refs: list[RefUpdate],
            session: "Session | None" = None) -> tuple[Verdict, list]:
-    from .pushrange import for_context, server_commits
+    from .pushrange import for_context, peeled_kinds, server_commits
     from .server_events import plan, prefetch
 
-    push = for_context(ctx, repo, refs, lambda ref: server_commits(repo, ref))
+    kinds = peeled_kinds(repo, refs)
+    push = for_context(ctx, repo, refs, lambda ref: server_commits(repo, ref, kinds.get(ref.new)))
     verdict = Verdict(refs=refs, pusher=pusher(push), commits=len(push.commits))
     paths = {c.path for cs in push.changes.values() for c in cs}
     verdict.datasets = sorted({ds.name for path in paths
                                if (ds := server.policy.dataset_for(path)) is not None})
-    verdict.findings += _ref_rules(refs, server) + _not_commits(repo, refs)
+    verdict.findings += _ref_rules(refs, server) + _not_commits(refs, kinds)
     verdict.findings += [(ref, "", error("unreadable", why)) for ref, why in push.problems]
     work = plan(repo, server.policy, push, ctx.ledger(), server.fingerprint)
     verdict.findings += [(push.ref_of(sha), sha, f) for sha, f in work.problems]
@@ -257,19 +258,13 @@ def _ref_rules(refs: list[RefUpdate], server: ServerPolicy) -> list[tuple[str, s
     return out
 
 
-def _not_commits(repo: "Repo", refs: list[RefUpdate]) -> list[tuple[str, str, Finding]]:
+def _not_commits(refs: list[RefUpdate], kinds: dict[str, str]) -> list[tuple[str, str, Finding]]:
     """A ref (a tag, usually) that points to a tree or a blob publishes files outside any
-    commit, where no check can see them; one cat-file process answers for every ref."""
-    updates = [r for r in refs if not r.is_delete]
-    if not updates:
-        return []
-    out = repo.git("cat-file", "--batch-check=%(objecttype)",
-                   input="".join(f"{r.new}^{{}}\n" for r in updates).encode())
-    return [(r.ref, "", error("not-a-commit", f"{r.ref} points to a {kind}, not to a commit; the "
-                              "server checks the files of commits only, so it refuses what it "
+    commit, where no check can see them."""
+    return [(r.ref, "", error("not-a-commit", f"{r.ref} points to a {kinds[r.new]}, not to a commit; "
+                              "the server checks the files of commits only, so it refuses what it "
                               "cannot check; tag a commit instead"))
-            for r, kind in zip(updates, out.decode().split("\n"))
-            if kind in ("tree", "blob")]
+            for r in refs if not r.is_delete and kinds.get(r.new) in ("tree", "blob")]
 
 
 def _record(repo: "Repo", ctx: Any, server: ServerPolicy, verdict: Verdict, extra: list) -> None:
