@@ -97,7 +97,7 @@ def rebind(repo: Any, rel: str, ds: Any, fmt: str, column: str, drop: Callable[[
     values were moved there from another row. Each is re-encrypted under its own key for
     the number it is about to have. Values bound by the primary key keep their bytes."""
     from gitgov.core import arrow_values as av
-    from gitgov.plugins.privacy.protect import bound_rows
+    from gitgov.plugins.privacy.protect import bound_rows, first_row
 
     path = repo.root / rel
     if fmt in ("csv", "tsv", "jsonl") and f"{PREFIX}enc:".encode() not in path.read_bytes():
@@ -112,7 +112,7 @@ def rebind(repo: Any, rel: str, ds: Any, fmt: str, column: str, drop: Callable[[
         raise InputError(f"{rel}: its encrypted values are bound to their rows, and its rows could not "
                          "be matched up for re-encrypting them; erase from it by hand")
     encrypted = [c for c, k in kinds.items() if k & {"enc", "siv"}]
-    first = 2 if fmt in ("csv", "tsv") else 1
+    first = first_row(fmt)
     old, names = bound_rows(table, ds, encrypted, first)
     new, _ = bound_rows(table.filter(av.mask(keep)), ds, encrypted, first)
     moved = [(i, n) for i, n in zip((i for i, k in enumerate(keep) if k), new) if old[i] != n]
@@ -178,11 +178,11 @@ def _decrypted(table: Any, cells: list, keys: Any, ds: Any, fmt: str, column: st
                value: str) -> set[str]:
     """The randomly encrypted cells that decrypt to the value: reveal's own decryption, so
     each value is checked against the row it is bound to."""
-    from gitgov.plugins.privacy.protect import reveal_table
+    from gitgov.plugins.privacy.protect import first_row, reveal_table
 
     from .erase import as_text
 
-    first = 2 if fmt in ("csv", "tsv") else 1
+    first = first_row(fmt)
     plain, _done = reveal_table(table, ds, keys, rel, [column], first)
     return {cell for cell, text in zip(cells, plain.column(column).to_pylist())
             if cell and cell.startswith(f"{PREFIX}enc:") and as_text(text) == value}

@@ -124,7 +124,7 @@ def protect_cmd(path: str, output: str | None, in_place: bool, dataset: str | No
     from gitgov.core.crypto.audit import record
     from gitgov.core.keys import KeyStore
 
-    from .protect import plans, protect_table
+    from .protect import first_row, plans, protect_table
 
     if in_place and output:
         raise click.UsageError("give --in-place or --output, not both")
@@ -138,7 +138,7 @@ def protect_cmd(path: str, output: str | None, in_place: bool, dataset: str | No
     if not plan:
         raise InputError(f"dataset '{ds.name}' declares no column with protect = encrypt | "
                          "pseudonymize | mask | drop in gitgov.toml")
-    first = 2 if fmt in ("csv", "tsv") else 1
+    first = first_row(fmt)
     dest = Path(path) if in_place else Path(output or _default_output(path))
     from gitgov.core.atomic import replacing
 
@@ -230,7 +230,7 @@ def reveal_cmd(path: str, rev: str | None, columns: tuple[str, ...], output: str
     from gitgov.core.crypto.audit import record
     from gitgov.core.keys import KeyStore
 
-    from .protect import reveal_table
+    from .protect import first_row, reveal_table
 
     repo, policy = _session()
     rel = _relpath(repo, path)
@@ -243,7 +243,7 @@ def reveal_cmd(path: str, rev: str | None, columns: tuple[str, ...], output: str
     tbl, fmt = _read(path, ds.format, rev, repo)
     if limit:
         tbl = tbl.slice(0, limit)
-    first = 2 if fmt in ("csv", "tsv") else 1
+    first = first_row(fmt)
     plain, done = reveal_table(tbl, ds, KeyStore.for_repo(repo), rel, list(columns) or None, first)
     # Every value authenticated; the access is on record before a value is shown.
     record(repo, "data_revealed", rel, {**done, "rev": rev, "output": output})

@@ -41,6 +41,12 @@ class Plan:
         return "encrypt (joinable)" if self.joinable else self.method
 
 
+def first_row(fmt: str) -> int:
+    """The line of a file's first row, which row numbers in the associated data start from:
+    CSV and TSV have a header line."""
+    return 2 if fmt in ("csv", "tsv") else 1
+
+
 def plans(ds: "DatasetPolicy", detected: dict[str, str] | None = None) -> list[Plan]:
     """The columns ``ds`` declares a protection for, in gitgov.toml's order."""
     out = []
