@@ -159,6 +159,9 @@ def console() -> None:
 
         hook, rest = argv[1:2], argv[2:]
         sys.exit(hook_main(hook + (rest[1:] if rest[:1] == ["--"] else rest)))
+    from . import arrow_import
+
+    arrow_import.short_lived()
     code = main()
     import gc
 

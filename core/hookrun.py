@@ -170,7 +170,10 @@ def _full(hook, args):
     if sys.flags.no_site:
         import site
         site.main()
+    from gitgov.core import arrow_import
     from gitgov.core.hookflow import run_hook
+
+    arrow_import.short_lived()
     return run_hook(hook, args)
 
 

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, Collection, Iterable
 
 import pluggy
 
-from . import hookspecs
+from . import arrow_import, hookspecs
 from .entrypoints import HookCache, entry_points, hook_names
 
 if TYPE_CHECKING:
@@ -215,6 +215,7 @@ def load_host(policy: "Policy | None" = None, root: Path | None = None,
             info.error = _describe(exc)
     if policy is not None:
         infos += _unknown_names(policy, infos)
+    arrow_import.plugins_loaded(i.origin for i in infos if i.enabled)
     return Host(pm=pm, plugins=infos)
 
 

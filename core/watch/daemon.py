@@ -221,9 +221,11 @@ def acquire_for_run(files: Files, daemon: bool) -> int | None:
 
 def run(root: Path, files: Files, fd: int, *, foreground: bool) -> int:
     """Run the engine in this process until SIGTERM/SIGINT; exit code."""
+    from .. import arrow_import
     from ..errors import GitgovError
     from .engine import Engine
 
+    arrow_import.keep_numpy()  # a changed policy may enable a plugin that wants numpy later
     log = setup_logging(files, foreground).getChild("watch")
     started = time.time()
     status = StatusFile(files.status, pid=os.getpid(), state="starting", root=str(root),
