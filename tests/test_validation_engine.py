@@ -411,3 +411,40 @@ def test_ruleset_hash_changes_with_the_rules_and_the_referenced_data(tmp_path):
     b = ruleset(tmp_path, POLICY.replace("max = 120", "max = 121")).digest()
     assert a != b and a == ruleset(tmp_path).digest()
     assert ruleset(tmp_path).digest({"x": [("p", "blob1")]}) != a
+
+
+def test_columns_checked_side_by_side_hand_on_their_failures_in_column_order(tmp_path, monkeypatch):
+    """On the pool a slow first column finishes last; the rules a quarantined row broke are
+    still listed as one thread would find them, so the quarantine file is the same each run."""
+    import time
+
+    from gitgov.plugins.validation import engine as engine_module
+    from gitgov.plugins.validation.engine import Engine
+    from gitgov.plugins.validation.formats import detect, open_batches
+    from gitgov.plugins.validation.report import FileReport
+
+    @column_rule("slow_no_x", values="text")
+    def slow_no_x(values, param):
+        from gitgov.core import arrow_kernels as pc
+        time.sleep(0.05)
+        return pc.equal(values, "x")
+
+    policy = """\
+    [datasets.pairs]
+    paths = ["pairs*"]
+    [datasets.pairs.columns.a]
+    checks = { slow_no_x = true }
+    [datasets.pairs.columns.b]
+    allowed = ["ok"]
+    """
+    rs = ruleset(tmp_path, policy, registry=Registry([slow_no_x]))
+    path = tmp_path / "pairs.csv"
+    path.write_text("a,b\n" + "y,ok\nx,bad\n" * 50)
+    monkeypatch.setattr(engine_module.os, "cpu_count", lambda: 4)
+    seen: list[list[str]] = []
+    engine = Engine(rs, FileReport("pairs.csv", "pairs", "csv"),
+                    on_batch=lambda batch, kept, masks: seen.append([m[0] for m in masks]))
+    with open_batches(Source("pairs.csv", lambda: open(path, "rb"), local=str(path)),
+                      detect("pairs.csv")) as opened:
+        engine.run(opened)
+    assert seen == [["a.slow_no_x", "b.allowed"]]
