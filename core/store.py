@@ -21,7 +21,6 @@ system: a local or mounted folder, or an S3-compatible bucket.
 """
 from __future__ import annotations
 
-import hashlib
 import os
 import stat
 from contextlib import contextmanager
@@ -132,6 +131,8 @@ class ObjectStore:
         return Stored(digest.sha256, digest.size, "hardlink")
 
     def put_bytes(self, data: bytes) -> Stored:
+        import hashlib  # only here: see store_copy
+
         digest = hashlib.sha256(data).hexdigest()
         if self.has(digest):
             return Stored(digest, len(data), "present")

@@ -7,12 +7,14 @@ what has landed (both on two cores cost about the hash alone); a clone
 from __future__ import annotations
 
 import errno
-import hashlib
 import mmap
 import os
 import sys
 from pathlib import Path
 from typing import NamedTuple
+
+# hashlib is imported where a file is hashed: loading OpenSSL costs ~4 ms, and a run
+# that reads and writes no file (its snapshot still opens the store) never hashes one.
 
 CHUNK = 1 << 20
 PARALLEL_MIN = 8 << 20  # below this a thread costs more than it saves
@@ -33,6 +35,8 @@ class Digest(NamedTuple):  # NamedTuples: defined faster than dataclasses at sta
 
 def hash_file(path: Path | str, *, blob: bool = False) -> Digest:
     """SHA-256 (and Git's blob id, which links the file to commits) in one read."""
+    import hashlib
+
     sha = hashlib.sha256()
     with open(path, "rb", buffering=0) as f:
         size = os.fstat(f.fileno()).st_size
@@ -83,6 +87,8 @@ def kernel_copy(src: Path, dst: Path) -> None:
 
 def _copy_small(src: Path, dst: Path) -> Digest:
     """One read: each chunk is hashed and written, so the object is the hashed bytes."""
+    import hashlib
+
     sha, size = hashlib.sha256(), 0
     with open(src, "rb", buffering=0) as s, open(dst, "wb") as d:
         while chunk := s.read(CHUNK):
@@ -150,6 +156,8 @@ class _StepCopier:
                 self._cond.notify()
 
     def hash_as_copied(self) -> Digest:
+        import hashlib
+
         sha, hashed = hashlib.sha256(), 0
         self._thread.start()
         try:

@@ -212,3 +212,22 @@ def test_a_large_batch_failing_midway_writes_nothing_and_leaves_the_collector_on
         recorded = led.append(good)
         assert [r.seq for r in recorded] == list(range(1, 101)) and led.verify().ok
         assert recorded[99].prev == recorded[98].id and recorded[0]._asdict()["payload"] == {"i": 0}
+
+
+def test_a_single_entry_never_loads_openssl_and_its_id_is_hashlibs(tmp_path):
+    """The interpreter's own SHA-256 names single entries; a batch and verify use
+    hashlib's: the same ids either way, so each verifies what the other wrote."""
+    import subprocess
+    import sys
+
+    code = ("import sys; from gitgov.core.ledger import Entry, open_ledger\n"
+            "l = open_ledger(__import__('pathlib').Path(sys.argv[1]), create=True)\n"
+            "[r] = l.append([Entry(kind='note', subject='s', payload={'n': 'é😀'})])\n"
+            "print('_hashlib' in sys.modules, r.id)")
+    out = subprocess.run([sys.executable, "-c", code, str(tmp_path / "l.db")], capture_output=True,
+                         text=True, check=True).stdout.split()
+    assert out[0] == "False"
+    with open_ledger(tmp_path / "l.db") as led:
+        [row] = led.db.execute("SELECT seq, prev, time, kind, actor, source, subject, payload"
+                               " FROM journal").fetchall()
+        assert entry_id(*row) == out[1] and led.verify().ok  # here hashlib's (see _orjson_loaded)

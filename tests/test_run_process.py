@@ -27,6 +27,16 @@ def test_the_collector_is_off_for_the_whole_run_and_on_again_after(initialized):
     assert proc.stdout.split() == ["0", "0", "True"]  # imports included: nothing to collect
 
 
+def test_a_run_that_hashes_no_file_does_not_load_openssl(initialized):
+    proc = run_python(initialized, """
+        import sys
+        from gitgov.core.cli import main
+        code = main(["run", "--", sys.executable, "-c", "pass"])
+        print(code, "_hashlib" in sys.modules)
+    """)
+    assert proc.stdout.split() == ["0", "False"], proc.stderr
+
+
 def test_the_run_does_not_import_typing_before_the_collector_is_off(initialized):
     proc = run_python(initialized, """
         import sys
