@@ -5,7 +5,8 @@ records (NamedTuples). Every problem becomes a ConfigError naming the file, the 
 the dotted key and the rule, so a bad policy never shows a traceback.
 
 tomllib is imported inside the loader, not at module level, so that the glob
-helpers re-exported here stay cheap for the git hook.
+helpers re-exported here stay cheap for the git hook; a Session's loader reads
+a table parsed before from the same text instead (policy_cache.py).
 """
 from __future__ import annotations
 
@@ -145,13 +146,19 @@ def _widen(glob: str) -> str:
 
 # ---- loading -------------------------------------------------------------
 
-def load_policy(path: Path) -> Policy:
-    """Load and validate gitgov.toml; a missing file is the empty policy."""
+def load_policy(path: Path, cache_dir: Path | None = None) -> Policy:
+    """Load and validate gitgov.toml; a missing file is the empty policy.
+    ``cache_dir``: where the parsed table may be kept (see policy_cache.py)."""
     path = Path(path)
     if not path.exists():
         return Policy.empty(path)
     text = _read(path)
-    raw = _parse(text, path)
+    if cache_dir is None:
+        raw = _parse(text, path)
+    else:
+        from .policy_cache import parsed_table
+
+        raw = parsed_table(text, cache_dir, lambda: _parse(text, path))
     problem = next(_problems(raw, schema.ROOT, ()), None)
     if problem:
         line = line_of(key_lines(text), problem.path)

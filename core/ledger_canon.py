@@ -19,17 +19,11 @@ import json
 from json.encoder import encode_basestring as _quote  # what _CANON uses for str (ensure_ascii=False)
 from typing import Any
 
-# An entry's id hashes a few hundred bytes. The interpreter's own SHA-256 gives the
-# same digest as hashlib's without loading OpenSSL, which costs a process that
-# appends a few entries (a hook, `gitgov run`) ~4 ms. OpenSSL is ~3x faster per
-# entry, so use_orjson() switches to it for batches and verify.
-try:
-    from _sha256 import sha256 as _sha256  # CPython up to 3.11
-except ImportError:  # pragma: no cover - other interpreters and versions
-    try:
-        from _sha2 import sha256 as _sha256  # CPython 3.12+
-    except ImportError:
-        from hashlib import sha256 as _sha256
+from gitgov.core.small_hash import sha256 as _sha256
+
+# An entry's id hashes a few hundred bytes: a process that appends a few entries
+# (a hook, `gitgov run`) need not load OpenSSL for them (see small_hash). OpenSSL
+# is ~3x faster per entry, so use_orjson() switches to it for batches and verify.
 
 _orjson: Any = None  # the module once use_orjson() loaded it; None: the stdlib writes everything
 _loaded = False

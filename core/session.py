@@ -24,7 +24,7 @@ def load_repo_policy(repo: Repo) -> Policy:
     """The repository's gitgov.toml; an error names it as the user would type it
     ("gitgov.toml:7: ..."), not by its absolute path."""
     try:
-        return load_policy(repo.policy_path)
+        return load_policy(repo.policy_path, cache_dir=repo.state_dir / "cache")
     except ConfigError as exc:
         shown = shown_path(repo.policy_path)
         if exc.file != str(repo.policy_path) or shown == exc.file:
