@@ -10,7 +10,7 @@ import os
 import re
 import sys
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 from .process import which
 
@@ -48,10 +48,30 @@ def is_secret_name(name: str) -> bool:
 
 def allowed_env(environ: Mapping[str, str], extra: Sequence[str] = ()) -> dict[str, str]:
     """The allow-listed variables of ``environ``; secret-sounding names never pass."""
-    import fnmatch
+    allowed = _env_matcher((*DEFAULT_ENV_ALLOW, *extra))
+    return {k: v for k, v in sorted(environ.items()) if allowed(k) and not is_secret_name(k)}
 
-    allowed = re.compile("|".join(fnmatch.translate(p) for p in (*DEFAULT_ENV_ALLOW, *extra)))
-    return {k: v for k, v in sorted(environ.items()) if allowed.match(k) and not is_secret_name(k)}
+
+def _env_matcher(patterns: Sequence[str]) -> Callable[[str], bool]:
+    """fnmatch's (case-sensitive) test of a name against ``patterns``. Names and
+    ``PREFIX*`` patterns, all of the defaults, are compared as text: compiling the
+    whole list as one regular expression cost every run ~1 ms."""
+    exact, prefixes, globs = set(), [], []
+    for p in patterns:
+        if not any(c in p for c in "*?["):
+            exact.add(p)
+        elif p.endswith("*") and not any(c in p[:-1] for c in "*?["):
+            prefixes.append(p[:-1])
+        else:
+            globs.append(p)
+    starts = tuple(prefixes)
+    if globs:
+        import fnmatch
+
+        other = re.compile("|".join(fnmatch.translate(p) for p in globs)).match
+    else:
+        other = None
+    return lambda name: name in exact or name.startswith(starts) or (other is not None and other(name) is not None)
 
 
 def command_interpreter(command: Sequence[str], cwd: Path | None = None) -> str | None:

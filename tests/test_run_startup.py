@@ -159,3 +159,20 @@ def test_which_finds_what_shutil_which_finds(tmp_path, monkeypatch):
     for name in ("tool", "dir", "here", "missing", str(second / "tool"), str(first / "tool")):
         assert which(name, path=path) == shutil.which(name, path=path), name
     assert which("tool", path=path) == str(second / "tool") and which("here", path=path) == "here"
+
+
+@pytest.mark.parametrize("extra", [(), ("MY_*",), ("EXACT", "A?C", "[XY]_VAR", "*_HOME", "*")])
+def test_the_env_allow_list_matches_as_fnmatch_does(extra):
+    import fnmatch
+    import re
+
+    from gitgov.core.runenv import DEFAULT_ENV_ALLOW, allowed_env, is_secret_name
+
+    environ = {name: "v" for name in (
+        "LANG", "LANGX", "LC_ALL", "LC_", "lc_all", "PATH", "PYTHONPATH", "PYTHON", "XPYTHON", "OMP_NUM",
+        "MY_VAR", "MY", "EXACT", "EXACTLY", "ABC", "AXC", "AC", "X_VAR", "Z_VAR", "JAVA_HOME", "HOME",
+        "CUDA_VISIBLE_DEVICES", "TF_API_KEY", "GITGOV_SEED", "a*b", "")}
+    reference = re.compile("|".join(fnmatch.translate(p) for p in (*DEFAULT_ENV_ALLOW, *extra)))
+    expected = {k: v for k, v in sorted(environ.items()) if reference.match(k) and not is_secret_name(k)}
+    assert allowed_env(environ, extra) == expected
+    assert list(allowed_env(environ, extra)) == list(expected)  # sorted, as recorded before
