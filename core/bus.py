@@ -11,7 +11,6 @@ from __future__ import annotations
 import dataclasses
 import faulthandler
 import os
-import queue
 import sys
 import threading
 import time
@@ -22,6 +21,11 @@ from .bus_answers import accept, results, taken
 from .context import Context
 from .events import Event, Fact, Finding, _plain
 from .plugins import Host
+
+try:  # what queue.SimpleQueue is, without queue.py (and heapq) on every hook and run
+    from _queue import SimpleQueue
+except ImportError:  # pragma: no cover - other interpreters
+    from queue import SimpleQueue
 
 DEFAULT_TIMEOUT = 10.0
 MAX_FOLLOW_UPS = 1000  # events that plugins emit while handling events
@@ -72,7 +76,7 @@ class _Worker:
     """
 
     def __init__(self) -> None:
-        self._jobs: queue.SimpleQueue = queue.SimpleQueue()
+        self._jobs: SimpleQueue = SimpleQueue()
         self.thread = threading.Thread(target=self._loop, daemon=True, name="gitgov-plugin")
         self.thread.start()
 

@@ -32,17 +32,19 @@ from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from gitgov.core import projections
 from gitgov.core.errors import LedgerError
 from gitgov.core import ledger_canon
 from gitgov.core.ledger_canon import GENESIS, canonical_json, canonical_text, entry_id  # noqa: F401  (public here too)
-from gitgov.core.ledger_verify import VerifyReport, normalise_anchors, triggers_present, verify_rows
 from gitgov.core.ledger_queue import WriterQueue
 from gitgov.core import ledger_rows
 from gitgov.core.ledger_rows import COLUMNS as _COLUMNS, INSERT as _INSERT, chain as _chain, prepare as _prepare
 from gitgov.core.ledger_rows import Entry, Recorded  # noqa: F401  (public here: callers import them from ledger)
+
+if TYPE_CHECKING:  # verify() imports it: appending does not need it
+    from gitgov.core.ledger_verify import VerifyReport
 
 APPLICATION_ID = 0x67677631  # "ggv1" in PRAGMA application_id: tells our files from other SQLite files
 BUSY_TIMEOUT_S = 30.0
@@ -267,6 +269,8 @@ class Ledger:
     def verify(self, anchors: Mapping[int, str] = _NO_ANCHORS) -> VerifyReport:
         """Recheck the whole chain; `anchors` ({seq: id} kept elsewhere, e.g. in Git)
         also catch a rewritten or truncated tail."""
+        from gitgov.core.ledger_verify import VerifyReport, normalise_anchors, triggers_present, verify_rows
+
         ledger_canon.use_orjson()
         with _sqlite_errors(self.path):
             rows = self._db.execute("SELECT id, seq, prev, time, kind, actor, source, subject, payload"

@@ -15,7 +15,6 @@ Stdlib only (orjson when installed): this is the hook hot path.
 """
 from __future__ import annotations
 
-import queue
 import sys
 import threading
 from collections.abc import Iterable, Iterator
@@ -116,6 +115,8 @@ def insert_pipelined(db: Any, entries: list[Entry], now: str, head: tuple[int, s
     """Insert `entries` after `head` inside the caller's transaction, chunk by chunk on a
     second thread; returns the prepared rows. The first error (a bad entry here, an
     SQLite error there) is raised once the inserter has stopped: the caller rolls back."""
+    import queue  # only big batches come here
+
     chunks: queue.Queue[list[Any] | None] = queue.Queue(maxsize=2)
     failed: list[BaseException] = []
 
