@@ -1,5 +1,6 @@
 """Events about runs under `gitgov run`: started and finished. Loaded on first
-use through events.py."""
+use through events.py. Each class has a docstring: for a dataclass without one,
+dataclasses builds it from inspect.signature on every import (~0.2 ms a class)."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -12,6 +13,9 @@ from .events import Event
 
 @dataclass(frozen=True, kw_only=True)
 class RunStarted(Event):
+    """A command is about to run: what it is, with which params, seed and declared inputs.
+    A plugin's error finding refuses the run before the command starts."""
+
     name: ClassVar[str] = "run_started"
     run_id: str
     run_name: str = ""
@@ -27,6 +31,9 @@ class RunStarted(Event):
 
 @dataclass(frozen=True, kw_only=True)
 class RunFinished(Event):
+    """A run's command ended: how, how long it took, its metrics, and the inputs and
+    outputs with their hashes."""
+
     name: ClassVar[str] = "run_finished"
     run_id: str
     status: str = "ok"  # ok | failed | interrupted
