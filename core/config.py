@@ -22,7 +22,6 @@ from . import schema
 from .errors import ConfigError
 from .globs import compile_name_patterns, compile_patterns
 from .schema import Field
-from .tomlpos import key_lines, line_of
 
 __all__ = [
     "DatasetPolicy", "LimitsPolicy", "PluginsPolicy", "Policy",
@@ -161,8 +160,7 @@ def load_policy(path: Path, cache_dir: Path | None = None) -> Policy:
         raw = parsed_table(text, cache_dir, lambda: _parse(text, path))
     problem = next(_problems(raw, schema.ROOT, ()), None)
     if problem:
-        line = line_of(key_lines(text), problem.path)
-        raise ConfigError(str(path), line, dotted(problem.path), problem.rule, problem.hint)
+        raise _invalid(problem, text, path)
     return _build(raw, path)
 
 
@@ -180,9 +178,16 @@ def load_policy_text(text: str, name: str | Path) -> Policy:
     raw = _parse(text[1:] if text.startswith("\ufeff") else text, path)
     problem = next(_problems(raw, schema.ROOT, ()), None)
     if problem:
-        line = line_of(key_lines(text), problem.path)
-        raise ConfigError(str(path), line, dotted(problem.path), problem.rule, problem.hint)
+        raise _invalid(problem, text, path)
     return _build(raw, path)
+
+
+def _invalid(problem: "Problem", text: str, path: Path) -> ConfigError:
+    """The error for a value the schema refuses, with the line that holds its key."""
+    from .tomlpos import key_lines, line_of  # finding lines is needed only for an error
+
+    line = line_of(key_lines(text), problem.path)
+    return ConfigError(str(path), line, dotted(problem.path), problem.rule, problem.hint)
 
 
 def _read(path: Path) -> str:
@@ -191,10 +196,12 @@ def _read(path: Path) -> str:
     except OSError as exc:
         raise ConfigError(str(path), None, "", f"cannot read: {exc.strerror or exc}") from None
     try:
-        return data.decode("utf-8-sig")  # tolerate a BOM that Windows editors add
+        text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
         line = data.count(b"\n", 0, exc.start) + 1
         raise ConfigError(str(path), line, "", "not valid UTF-8 text") from None
+    # a BOM that Windows editors add is tolerated (as "utf-8-sig" would, without its codec's import)
+    return text[1:] if text.startswith("\ufeff") else text
 
 
 def _parse(text: str, path: Path) -> dict[str, Any]:

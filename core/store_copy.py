@@ -7,14 +7,14 @@ what has landed (both on two cores cost about the hash alone); a clone
 from __future__ import annotations
 
 import errno
-import mmap
 import os
 import sys
 from pathlib import Path
 from typing import NamedTuple
 
-# hashlib is imported where a file is hashed: loading OpenSSL costs ~4 ms, and a run
-# that reads and writes no file (its snapshot still opens the store) never hashes one.
+# hashlib and mmap are imported where a file is hashed: loading OpenSSL costs ~4 ms,
+# and a run that reads and writes no file (its snapshot still opens the store) never
+# hashes one.
 
 CHUNK = 1 << 20
 PARALLEL_MIN = 8 << 20  # below this a thread costs more than it saves
@@ -36,6 +36,7 @@ class Digest(NamedTuple):  # NamedTuples: defined faster than dataclasses at sta
 def hash_file(path: Path | str, *, blob: bool = False) -> Digest:
     """SHA-256 (and Git's blob id, which links the file to commits) in one read."""
     import hashlib
+    import mmap
 
     sha = hashlib.sha256()
     with open(path, "rb", buffering=0) as f:
@@ -180,6 +181,8 @@ class _StepCopier:
 def _hash_region(sha, fd: int, offset: int, length: int) -> None:
     """Hash ``length`` bytes of a file at ``offset`` (a multiple of the page size) through
     a mapping: the pages are already in the cache, so mapping them costs little."""
+    import mmap
+
     flags = mmap.MAP_SHARED | getattr(mmap, "MAP_POPULATE", 0)
     try:
         region = mmap.mmap(fd, length, flags=flags, prot=mmap.PROT_READ, offset=offset)

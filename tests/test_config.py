@@ -360,6 +360,19 @@ def test_not_utf8_names_the_line(tmp_path):
         load_policy(path)
 
 
+def test_a_byte_order_mark_is_tolerated_and_lines_count_as_before(tmp_path):
+    path = tmp_path / "gitgov.toml"
+    path.write_bytes(b"\xef\xbb\xbf[plugins]\ndisable = [\"x\"]\n")
+    assert load_policy(path).plugins.disable == ("x",)
+    path.write_bytes(b"\xef\xbb\xbf[datasets.a]\npaths = [\"d/*\"]\nowner = 5\n")
+    with pytest.raises(ConfigError) as exc:
+        load_policy(path)
+    assert exc.value.line == 3
+    path.write_bytes(b"\xef\xbb\xbfversion = 1\n# caf\xe9\n")
+    with pytest.raises(ConfigError, match=r":2: not valid UTF-8 text$"):
+        load_policy(path)
+
+
 def test_unreadable_path_is_config_error(tmp_path):
     (tmp_path / "gitgov.toml").mkdir()
     with pytest.raises(ConfigError, match="cannot read"):
