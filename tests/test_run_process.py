@@ -5,8 +5,10 @@ from __future__ import annotations
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 from conftest import gitgov
+from gitgov.core import audit_hook
 
 
 def run_python(cwd, code: str) -> subprocess.CompletedProcess:
@@ -53,3 +55,24 @@ def test_the_run_does_not_import_typing_before_the_collector_is_off(initialized)
     """)
     assert proc.stdout.split() == ["False"], proc.stderr
     assert gitgov(initialized, "run", "--", sys.executable, "-c", "pass").returncode == 0
+
+
+def test_the_audit_hook_adds_no_module_to_the_commands_python(initialized, tmp_path):
+    """Every Python process of a run loads the hook: it must not bring modules with it
+    (importlib and warnings cost each process ~0.6 ms). The lists are written outside
+    the repository, where the hook records nothing."""
+    script = "import sys; open(sys.argv[1], 'w').write(' '.join(sorted(sys.modules)))"
+    subprocess.run([sys.executable, "-c", script, str(tmp_path / "plain.txt")], cwd=initialized, check=True)
+    run = gitgov(initialized, "run", "--", sys.executable, "-c", script, str(tmp_path / "run.txt"))
+    assert run.returncode == 0, run.stderr
+    before = set((tmp_path / "plain.txt").read_text().split())
+    after = set((tmp_path / "run.txt").read_text().split())
+    assert after - before <= {"sitecustomize"}
+    # Without site (which may load importlib itself, as an editable install's finder does):
+    hook = tmp_path / "hook"
+    hook.mkdir()
+    (hook / "sitecustomize.py").write_bytes(Path(audit_hook.__file__).read_bytes())
+    loaded = subprocess.run([sys.executable, "-S", "-c", f"import sys; sys.path.insert(0, {str(hook)!r}); "
+                             "import sitecustomize; print('importlib' in sys.modules, 'warnings' in sys.modules)"],
+                            capture_output=True, text=True, check=True).stdout.split()
+    assert loaded == ["False", "False"]
