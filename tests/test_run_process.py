@@ -29,13 +29,13 @@ def test_the_collector_is_off_for_the_whole_run_and_on_again_after(initialized):
     assert proc.stdout.split() == ["0", "0", "True"]  # imports included: nothing to collect
 
 
-NOT_ON_THE_RUN_PATH = ("_hashlib", "subprocess", "tomllib", "queue", "gitgov.core.tomlpos",
+NOT_ON_THE_RUN_PATH = ("_hashlib", "tomllib", "queue", "gitgov.core.tomlpos",
                        "gitgov.core.ledger_verify", "encodings.utf_8_sig", "mmap")
 
 
 def test_a_run_without_files_imports_nothing_it_does_not_use(initialized):
-    """OpenSSL (nothing to hash), subprocess (git starts with posix_spawn), tomllib (the
-    policy's table was kept by the first run), the chain checker, ..."""
+    """OpenSSL (nothing to hash), tomllib (the policy's table was kept by the first run),
+    the chain checker, ..."""
     code = f"""
         import sys
         from gitgov.core.cli import main
