@@ -57,11 +57,11 @@ def _register_plugin_commands(group: "click.Group") -> None:
 
     policy, root = None, None
     try:
-        from .config import load_policy
         from .git import Repo
+        from .session import load_repo_policy
 
         repo = Repo.discover(".")
-        root, policy = repo.root, load_policy(repo.policy_path)
+        root, policy = repo.root, load_repo_policy(repo)
     except GitgovError:
         pass  # the command that needs the policy will report it
     host = load_host(policy, root)

@@ -175,7 +175,8 @@ def load_policy_text(text: str, name: str | Path) -> Policy:
     """A policy from TOML text that is not a file on disk, e.g. the output of
     `git show main:gitgov.toml` in a bare repository; errors name ``name``."""
     path = Path(name)
-    raw = _parse(text[1:] if text.startswith("\ufeff") else text, path)
+    text = _without_bom(text)
+    raw = _parse(text, path)
     problem = next(_problems(raw, schema.ROOT, ()), None)
     if problem:
         raise _invalid(problem, text, path)
@@ -200,7 +201,11 @@ def _read(path: Path) -> str:
     except UnicodeDecodeError as exc:
         line = data.count(b"\n", 0, exc.start) + 1
         raise ConfigError(str(path), line, "", "not valid UTF-8 text") from None
-    # a BOM that Windows editors add is tolerated (as "utf-8-sig" would, without its codec's import)
+    return _without_bom(text)
+
+
+def _without_bom(text: str) -> str:
+    """A BOM that Windows editors add is tolerated (as "utf-8-sig" would, without its codec's import)."""
     return text[1:] if text.startswith("\ufeff") else text
 
 

@@ -15,9 +15,9 @@ append at once without losing entries; projections.py updates its tables in the
 same transaction. WAL with synchronous=NORMAL: a committed append survives the
 crash of any process; a power cut or OS crash may lose the last transactions
 (never corrupting the file or the chain). Each connection checkpoints the WAL
-every CHECKPOINT_EVERY entries it appends, after the queue is released. Canonical JSON and ids: ledger_canon.py;
-entries, rows and the two-core insert of big batches: ledger_rows.py; checking
-the chain: ledger_verify.py.
+every CHECKPOINT_EVERY entries it appends, after the queue is released.
+Canonical JSON and ids: ledger_canon.py; entries, rows and the two-core insert
+of big batches: ledger_rows.py; checking the chain: ledger_verify.py.
 Stdlib only (orjson when installed): this is the hook hot path.
 """
 from __future__ import annotations

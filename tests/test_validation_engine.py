@@ -448,3 +448,11 @@ def test_columns_checked_side_by_side_hand_on_their_failures_in_column_order(tmp
                       detect("pairs.csv")) as opened:
         engine.run(opened)
     assert seen == [["a.slow_no_x", "b.allowed"]]
+
+
+def test_a_header_naming_a_column_twice_is_reported_with_its_line(tmp_path):
+    report = check(tmp_path, "people.csv", "id,email,age,age\n1,a@b.io,30,31\n")
+    [result] = [t for t in report.results if t.rule in ("read", "file")]
+    assert result.id == "read.duplicate-column" and result.count == 1
+    assert "line 1 (the header) names column 'age' twice" in finding_message(result)
+    assert result.samples[0].line == 1

@@ -11,7 +11,7 @@ import csv
 import io
 from typing import Any, Iterator
 
-from .formats import Batches, Format, ReadError, RowProblem, Source, prefetch
+from .formats import Batches, Format, ReadError, RowProblem, Source, prefetch, repeated_name
 from .streams import HEAD_BYTES, BufferReads, ByteStream, StreamError, sniff_binary
 
 FIRST_BLOCK = 1 << 20  # the first batch comes quickly; the rest are full blocks
@@ -45,12 +45,9 @@ def header_names(head: bytes, sep: str, complete: bool) -> list[str]:
 
 
 def _check_names(names: list[str]) -> None:
-    seen: set[str] = set()
-    for name in names:
-        if name in seen:
-            raise ReadError("duplicate-column", f"line 1 (the header) names column '{name}' twice",
-                            line=1)
-        seen.add(name)
+    twice = repeated_name(names)
+    if twice is not None:
+        raise ReadError("duplicate-column", f"line 1 (the header) names column '{twice}' twice", line=1)
 
 
 def open_csv(source: Source, fmt: Format, sep: str, null_values: list[str] | None,

@@ -368,6 +368,7 @@ class Engine:
             return (2, names.index(t.column), rank)
         return (3, 0, 0)
 
+
 def key_shown(value: Any, masked: bool) -> Any:
     """A primary key as people read it: the parts of a composite key joined by ", ", not by
     the separator byte the engine joins them with."""

@@ -158,13 +158,17 @@ def open_batches(source: Source, fmt: Format, *, delimiter: str | None = None,
 
 def _named_once(opened: Batches) -> Batches:
     """Rules find a column by its name: a second column of the same name would go unchecked."""
-    seen: set[str] = set()
-    for name in opened.names:
-        if name in seen:
-            opened.close()
-            raise ReadError("duplicate-column", f"the schema names column '{name}' twice")
-        seen.add(name)
+    twice = repeated_name(opened.names)
+    if twice is not None:
+        opened.close()
+        raise ReadError("duplicate-column", f"the schema names column '{twice}' twice")
     return opened
+
+
+def repeated_name(names: list[str]) -> str | None:
+    """The first column name that occurs a second time, or None."""
+    seen: set[str] = set()
+    return next((name for name in names if name in seen or seen.add(name)), None)
 
 
 def prefetch(batches: Iterator[Any], convert: Callable[[Exception], Exception]) -> Iterator[Any]:
