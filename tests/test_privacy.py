@@ -287,3 +287,22 @@ def register_detectors():
     cols = {c["column"]: c for c in json.loads(out.stdout)[0]["columns"]}
     assert cols["badge"]["kind"] == "staff_id" and cols["badge"]["confidence"] == 1.0
     assert cols["contact"]["kind"] == "email" and cols["customer_id"]["kind"] is None
+
+
+def test_binary_bytes_named_csv_are_not_scanned_with_one_line_not_a_plugin_failure(priv_repo):
+    with open(priv_repo / "gitgov.toml", "a") as f:
+        f.write(DECLARE)
+    cases = {"data/contacts.csv": b"id,na\rme\n\x01\x02\x03,x\n",  # a carriage return in the header
+             "data/contacts-blob.csv": b"PK\x03\x04\x00\x00\x08\x00" + bytes(range(256)) * 8}  # a NUL byte
+    why = {"data/contacts.csv": "line 1 (the header) cannot be parsed",
+           "data/contacts-blob.csv": "binary data, not text (a NUL byte on line 1)"}
+    (priv_repo / "data").mkdir(exist_ok=True)
+    for path, data in cases.items():
+        (priv_repo / path).write_bytes(data)
+        out = gitgov(priv_repo, "scan", path)
+        assert out.returncode == 2 and out.stderr.startswith(f"gitgov: {path}: cannot read as csv: ")
+        assert why[path] in out.stderr and out.stderr.count("\n") == 1
+    git(priv_repo, "add", "data")
+    proc = git(priv_repo, "commit", "-m", "junk", check=False)
+    assert "plugin-error" not in proc.stderr
+    assert proc.stderr.count("privacy/not-scanned") == 2

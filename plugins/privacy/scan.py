@@ -99,8 +99,15 @@ def _read_csv(data: bytes, delimiter: str) -> "pa.Table":
     import pyarrow as pa
     import pyarrow.csv as pcsv
 
+    nul = data.find(b"\0", 0, 1 << 16)
+    if nul >= 0:  # pyarrow would read it as text of some sort: say what it is instead
+        line = data.count(b"\n", 0, nul) + 1
+        raise ValueError(f"binary data, not text (a NUL byte on line {line})")
     first = data.split(b"\n", 1)[0].decode("utf-8-sig", "replace").rstrip("\r")
-    names = next(csv.reader(io.StringIO(first), delimiter=delimiter), [])
+    try:
+        names = next(csv.reader(io.StringIO(first), delimiter=delimiter), [])
+    except csv.Error as exc:  # a stray carriage return, say: one line, not a plugin failure
+        raise ValueError(f"line 1 (the header) cannot be parsed: {exc}") from None
     return pcsv.read_csv(
         pa.py_buffer(data),
         read_options=pcsv.ReadOptions(block_size=1 << 24),
