@@ -161,33 +161,39 @@ _DOWN_WORDS = {"output": "produced", "input": "read by", "committed": "contains"
 
 
 def render_text(graph: Graph) -> str:
+    """Each start node, then one tree: what it came from, then what it fed."""
     lines: list[str] = []
+    directions = [d for d in ("upstream", "downstream") if graph.direction in (d, "both")]
     for start in graph.starts:
         lines.append(describe(graph.nodes.get(start, {"id": start})))
-        if graph.direction in ("upstream", "both"):
-            _tree(graph, start, "upstream", "", lines, {start}, 1)
-        if graph.direction in ("downstream", "both"):
-            _tree(graph, start, "downstream", "", lines, {start}, 1)
+        branches = [(d, other, relation) for d in directions for other, relation in _links(graph, start, d)]
+        _tree(graph, branches, "", lines, {start}, 1)
     if len(lines) == len(graph.starts):
         lines.append("  (no lineage recorded in this direction)")
     return "\n".join(lines)
 
 
-def _tree(graph: Graph, node: str, direction: str, prefix: str, lines: list[str], seen: set[str],
-          level: int) -> None:
+def _links(graph: Graph, node: str, direction: str) -> list[tuple[str, str]]:
+    """(neighbour, relation) one edge away in ``direction``, oldest first, then by id."""
+    up = direction == "upstream"
+    links = {(e["src"] if up else e["dst"], e["relation"]) for e in graph.edges
+             if (e["dst"] if up else e["src"]) == node}
+    return sorted(links, key=lambda link: (graph.nodes.get(link[0], {}).get("seq", 0), link))
+
+
+def _tree(graph: Graph, branches: list[tuple[str, str, str]], prefix: str, lines: list[str],
+          seen: set[str], level: int) -> None:
+    """Draw ``branches`` (direction, node, relation) as siblings: ├── for all but the last."""
     if level > graph.depth:
         return
-    up = direction == "upstream"
-    links = [(e["src"] if up else e["dst"], e["relation"]) for e in graph.edges
-             if (e["dst"] if up else e["src"]) == node]
-    words = _UP_WORDS if up else _DOWN_WORDS
-    for i, (other, relation) in enumerate(sorted(links)):
-        last = i == len(links) - 1
+    for i, (direction, other, relation) in enumerate(branches):
+        last = i == len(branches) - 1
+        words = _UP_WORDS if direction == "upstream" else _DOWN_WORDS
         text = f"{words.get(relation, relation)} {describe(graph.nodes.get(other, {'id': other}))}"
         lines.append(f"{prefix}{'└── ' if last else '├── '}{text}" + (" (see above)" if other in seen else ""))
         if other not in seen:
-            _tree(graph, other, direction, prefix + ("    " if last else "│   "), lines, seen | {other},
-                  level + 1)
+            children = [(direction, n, r) for n, r in _links(graph, other, direction)]
+            _tree(graph, children, prefix + ("    " if last else "│   "), lines, seen | {other}, level + 1)
 
 
 def render_dot(graph: Graph) -> str:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 
@@ -52,6 +53,30 @@ def test_json_and_dot_formats(trained):
     assert {e["relation"] for e in one["edges"]} == {"input", "output"}  # the commit is 2 edges away
     dot = gitgov(trained, "lineage", "models/model.json", "--format", "dot").stdout
     assert dot.startswith("digraph lineage {") and " -> " in dot and dot.rstrip().endswith("}")
+
+
+def test_sibling_branches_are_drawn_as_one_tree(trained):
+    lines = gitgov(trained, "lineage", "train").stdout.splitlines()
+    assert lines[0].startswith("run ") and lines[0].endswith("train (ok)")
+    assert [line[:8] for line in lines[1:]] == ["├── read", "│   └── ", "└── prod"], lines
+    assert lines[2].startswith("│   └── committed in commit ")
+    assert lines[3].startswith("└── produced models/model.json @ ")
+
+
+def test_nested_siblings_keep_the_line_of_their_parent(trained, tmp_path):
+    """Both directions under one start, runs in the order they ran, files by name."""
+    proj = run_project.copy(trained, tmp_path / "proj")
+    script = "open('data/raw/customers.csv').read(); open('b.txt', 'w').write('b'); open('a.txt', 'w').write('a')"
+    assert gitgov(proj, "run", "--name", "two", "--", PY, "-c", script).returncode == 0
+    out = gitgov(proj, "lineage", "data/raw/customers.csv")
+    assert out.returncode == 0, out.stderr
+    body = out.stdout.splitlines()[1:]
+    shape = [re.sub(r" [0-9a-f]{8,12} .*", "", line.split(" @ ")[0]) for line in body]
+    assert shape == ["├── committed in commit",
+                     "├── read by run", "│   └── produced models/model.json",
+                     "├── read by run",
+                     "└── read by run", "    ├── produced a.txt", "    └── produced b.txt"], body
+    assert [body[i].split()[-2:] for i in (1, 3, 4)] == [["train", "(ok)"], ["broken", "(failed)"], ["two", "(ok)"]]
 
 
 def test_output_into_a_missing_folder_is_one_line_and_leaves_nothing(trained):
