@@ -79,6 +79,16 @@ def test_nested_siblings_keep_the_line_of_their_parent(trained, tmp_path):
     assert [body[i].split()[-2:] for i in (1, 3, 4)] == [["train", "(ok)"], ["broken", "(failed)"], ["two", "(ok)"]]
 
 
+def test_upstream_and_downstream_together_follow_both_directions(trained):
+    both = gitgov(trained, "lineage", "data/raw/customers.csv", "--upstream", "--downstream")
+    assert both.returncode == 0, both.stderr
+    assert "committed in commit " in both.stdout and "read by run " in both.stdout
+    assert both.stdout == gitgov(trained, "lineage", "data/raw/customers.csv").stdout
+    graph = json.loads(gitgov(trained, "lineage", "train", "--downstream", "--upstream", "--format", "json").stdout)
+    assert graph["direction"] == "both"
+    assert {e["relation"] for e in graph["edges"]} == {"committed", "input", "output"}
+
+
 def test_output_into_a_missing_folder_is_one_line_and_leaves_nothing(trained):
     out = gitgov(trained, "lineage", "train", "-o", "no/such/folder/lineage.txt")
     assert out.returncode == 2 and "internal error" not in out.stderr

@@ -12,15 +12,18 @@ from .options import MAX_COUNT, count, echo_json, json_option, table
 
 @click.command("lineage")
 @click.argument("target", metavar="PATH|RUN|DATASET")
-@click.option("--upstream", "direction", flag_value="upstream", help="Only what it came from.")
-@click.option("--downstream", "direction", flag_value="downstream", help="Only what it fed.")
+@click.option("--upstream", is_flag=True, help="Follow what it came from.")
+@click.option("--downstream", is_flag=True, help="Follow what it fed.")
 @click.option("--depth", type=click.IntRange(max=MAX_COUNT), default=10, show_default=True, help="How many edges to follow.")
 @click.option("--format", "fmt", type=click.Choice(["text", "dot", "json", "openlineage"]), default="text",
               show_default=True)
 @click.option("-o", "--output", type=click.Path(path_type=Path, dir_okay=False),
               help="Write to this file instead of the terminal.")
-def lineage_cmd(target: str, direction: str | None, depth: int, fmt: str, output: Path | None) -> int:
+def lineage_cmd(target: str, upstream: bool, downstream: bool, depth: int, fmt: str, output: Path | None) -> int:
     """Where a file, run, dataset or model came from, and what it fed.
+
+    With --upstream or --downstream alone, only that direction is followed;
+    with both flags, or neither, both are.
 
     \b
     gitgov lineage models/churn_model.json --upstream
@@ -32,7 +35,9 @@ def lineage_cmd(target: str, direction: str | None, depth: int, fmt: str, output
 
     with Session.open(".") as session:
         ledger = session.ctx.ledger()
-        graph = query(ledger, session.repo, session.policy, target, direction or "both", depth)
+        direction = "upstream" if upstream and not downstream else \
+            "downstream" if downstream and not upstream else "both"
+        graph = query(ledger, session.repo, session.policy, target, direction, depth)
         if fmt == "openlineage":
             from ..openlineage import events_for_graph
 
