@@ -13,6 +13,7 @@ import base64
 import hashlib
 import json
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -63,6 +64,13 @@ def statement(run, repo) -> dict[str, Any]:
         },
     }
     return {"_type": STATEMENT_TYPE, "subject": subjects, "predicateType": PREDICATE_TYPE, "predicate": predicate}
+
+
+def default_file(run) -> Path:
+    """RUN.intoto.jsonl in the current folder: the run's name made safe as a file
+    name (``exp/a b`` gives ``exp_a_b``), or its short id for a run without one."""
+    name = re.sub(r"[^A-Za-z0-9._-]+", "_", run.name or "").strip("._") or run.short
+    return Path(f"{name}.intoto.jsonl")
 
 
 def pae(payload_type: str, body: bytes) -> bytes:

@@ -55,6 +55,23 @@ def test_attest_writes_a_signed_slsa_statement_that_verifies(proj):
     assert verified.returncode == 0 and "valid signature" in verified.stdout and "1 file(s) on disk match" in verified.stdout
 
 
+def test_attest_without_output_writes_the_file_the_docs_name(proj):
+    out = gitgov(proj, "attest", "lr0.3")  # as in docs/runs.md: attest NAME, then verify NAME.intoto.jsonl
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.startswith("gitgov: wrote lr0.3.intoto.jsonl: ")
+    assert gitgov(proj, "attest", "--verify", "lr0.3.intoto.jsonl").returncode == 0
+    assert sorted(p.name for p in proj.glob("*.intoto.jsonl")) == ["lr0.3.intoto.jsonl"]
+    # a run without a name is known by its short id; a name is made safe as a file name
+    assert gitgov(proj, "run", "--", PY, "train.py").returncode == 0
+    short = json.loads(gitgov(proj, "runs", "show", "last", "--json").stdout)["run_id"][:8]
+    out = gitgov(proj, "attest", "last", "--json")
+    assert out.returncode == 0 and json.loads(out.stdout)["file"] == f"{short}.intoto.jsonl"
+    assert gitgov(proj, "run", "--name", "exp/a b", "--", PY, "train.py").returncode == 0
+    out = gitgov(proj, "attest", "exp/a b")
+    assert out.returncode == 0 and out.stdout.startswith("gitgov: wrote exp_a_b.intoto.jsonl: ")
+    assert "NAME.intoto.jsonl" in gitgov(proj, "attest", "--help").stdout
+
+
 def test_verify_refuses_a_changed_statement_a_changed_file_and_a_foreign_key(proj, tmp_path):
     assert gitgov(proj, "attest", "lr0.1", "-o", "a.jsonl").returncode == 0
     envelope = json.loads((proj / "a.jsonl").read_text())

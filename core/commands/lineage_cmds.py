@@ -72,7 +72,8 @@ def _write(path: Path, text: str) -> None:
 @click.command("attest")
 @click.argument("run_ref", metavar="RUN", required=False)
 @click.option("-o", "--output", type=click.Path(path_type=Path, dir_okay=False),
-              help="Where to write the envelope (default: RUN.intoto.jsonl here).")
+              help="Where to write the envelope (default: NAME.intoto.jsonl in this folder, NAME being "
+                   "the RUN's name, or its short id for a run without one).")
 @click.option("--verify", "verify_file", type=click.Path(path_type=Path, dir_okay=False),
               help="Verify this attestation instead of writing one.")
 @click.option("--key", type=click.Path(path_type=Path, dir_okay=False),
@@ -80,7 +81,12 @@ def _write(path: Path, text: str) -> None:
 @json_option
 def attest_cmd(run_ref: str | None, output: Path | None, verify_file: Path | None, key: Path | None,
                as_json: bool) -> int:
-    """Sign an in-toto/SLSA provenance statement for RUN, or --verify one."""
+    """Sign an in-toto/SLSA provenance statement for RUN, or --verify one.
+
+    \b
+    gitgov attest train            # writes train.intoto.jsonl
+    gitgov attest --verify train.intoto.jsonl
+    """
     from ..errors import InputError
 
     if verify_file is not None:
@@ -101,7 +107,7 @@ def _attest(run_ref: str, output: Path | None, key_path: Path | None, as_json: b
         run = resolve(ledger, run_ref)
         key = attest.load_private(key_path) if key_path else attest.signing_key(session.repo.state_dir)
         envelope = attest.sign(attest.statement(run, session.repo), key)
-        target = output or Path(f"{run.short}.intoto.jsonl")
+        target = output or attest.default_file(run)
         _write(target, json.dumps(envelope, sort_keys=True) + "\n")
         keyid = envelope["signatures"][0]["keyid"]
         ledger.append([Entry(kind="run_attested", subject=run.run_id, actor=session.actor(), source="cli",
