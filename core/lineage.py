@@ -80,8 +80,68 @@ def query(ledger, repo, policy, target: str, direction: str = "both", depth: int
         raise InputError("--depth must be 1 or more")
     starts, what = resolve_target(ledger, repo, policy, target)
     nodes, edges = walk(ledger.db, starts, direction, depth)
+    type_columns(ledger.db, repo.root, policy, nodes)
     graph = Graph(target=what, starts=starts, direction=direction, depth=depth, nodes=nodes, edges=edges)
     return graph
+
+
+# ---- column types -----------------------------------------------------------------
+
+_PROFILE = "SELECT profile FROM dataset_profiles WHERE blob = ? ORDER BY seq DESC LIMIT 1"
+
+
+def type_columns(db, root: Path, policy, nodes: dict[str, dict[str, Any]]) -> None:
+    """Give each data node's columns the best type known for that version: the type
+    declared in gitgov.toml, else the one its profile recorded when the version was
+    checked, else what the run recorded (Parquet's own types; a CSV header has none,
+    which is "string"). A node with no recorded columns takes the profile's."""
+    for node in nodes.values():
+        if node.get("kind") != "data" or not node.get("path"):
+            continue
+        dataset = policy.dataset_for(node["path"]) if policy is not None else None
+        profiled = _profiled_types(db, root, node, governed=dataset is not None)
+        fields = node.get("schema") or [{"name": name} for name in profiled]
+        if not fields:
+            continue
+        declared = dict(dataset.columns) if dataset is not None else {}
+        node["schema"] = [{**f, "type": (declared.get(f.get("name")) or {}).get("type")
+                           or profiled.get(f.get("name")) or f.get("type") or "string"}
+                          for f in fields if isinstance(f, dict)]
+
+
+def _profiled_types(db, root: Path, node: dict[str, Any], governed: bool) -> dict[str, str]:
+    """column -> type from the newest profile of this exact version, if it was checked."""
+    import sqlite3
+
+    blob = node.get("blob") or (_blob_on_disk(root, node) if governed else None)
+    if not blob:
+        return {}
+    try:
+        row = db.execute(_PROFILE, (blob,)).fetchone()
+    except sqlite3.OperationalError:  # a ledger without the quality projections
+        return {}
+    try:
+        profile = json.loads(row[0]) if row else None
+    except ValueError:
+        return {}
+    columns = profile.get("columns") if isinstance(profile, dict) else None
+    return {c["name"]: c.get("declared") or c.get("type") for c in columns or []
+            if isinstance(c, dict) and isinstance(c.get("name"), str) and (c.get("declared") or c.get("type"))}
+
+
+def _blob_on_disk(root: Path, node: dict[str, Any]) -> str | None:
+    """Git's id of a version the run did not record one for (its outputs), when the
+    file on disk still holds exactly those bytes."""
+    from .store import hash_file
+
+    full = Path(root) / node["path"]
+    try:
+        if not full.is_file() or (node.get("size") is not None and full.stat().st_size != node["size"]):
+            return None
+        digest = hash_file(full, blob=True)
+    except OSError:
+        return None
+    return digest.blob if digest.sha256 == node.get("sha256") else None
 
 
 def resolve_target(ledger, repo, policy, target: str) -> tuple[list[str], str]:

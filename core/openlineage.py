@@ -2,8 +2,9 @@
 
 Each run gives a START event and then a COMPLETE (exit 0) or FAIL event,
 with the job's git source location, and for each input and output dataset
-its version (SHA-256), schema, data-quality metrics or output statistics,
-and ownership from gitgov.toml. The events are plain dicts in the published
+its version (SHA-256), schema (with the column types lineage.type_columns
+found), data-quality metrics or output statistics, and ownership from
+gitgov.toml. The events are plain dicts in the published
 OpenLineage 2-0-2 format; the tests validate them with the openlineage-python
 client.
 """

@@ -89,6 +89,40 @@ def test_upstream_and_downstream_together_follow_both_directions(trained):
     assert {e["relation"] for e in graph["edges"]} == {"committed", "input", "output"}
 
 
+def _schemas(root, target: str) -> dict[str, list[tuple[str, str]]]:
+    graph = json.loads(gitgov(root, "lineage", target, "--format", "json").stdout)
+    return {n["path"]: [(f["name"], f["type"]) for f in n["schema"]] for n in graph["nodes"] if n.get("schema")}
+
+
+def test_schema_types_come_from_the_profile_recorded_when_the_data_was_checked(trained):
+    assert gitgov(trained, "profile", "data/raw/customers.csv").stdout.split("\n")[3].split()[:2] == ["id", "integer"]
+    assert _schemas(trained, "train")["data/raw/customers.csv"] == [
+        ("id", "integer"), ("age", "integer"), ("plan", "string"), ("churned", "integer")]
+
+
+def test_schema_types_declared_in_gitgov_toml_win_and_string_is_the_last_resort(trained, tmp_path):
+    proj = run_project.copy(trained, tmp_path / "proj")
+    policy = proj / "gitgov.toml"
+    policy.write_text(policy.read_text().replace(
+        "[runs]", '[datasets.customers.columns.age]\ntype = "float"\n\n[runs]'))
+    git(proj, "commit", "-q", "-am", "Declare the age column")
+    script = ("import shutil; shutil.copy('data/raw/customers.csv', 'data/raw/customers_copy.csv');"
+              "open('outputs/count.csv', 'w').write('n,label\\n40,all\\n')")
+    (proj / "outputs").mkdir()
+    assert gitgov(proj, "run", "--name", "copy", "--", PY, "-c", script).returncode == 0
+    git(proj, "add", "data/raw/customers_copy.csv")
+    git(proj, "commit", "-q", "-m", "Keep the copy")  # checked (and profiled) at commit time
+    schemas = _schemas(proj, "copy")
+    assert schemas["data/raw/customers.csv"][:2] == [("id", "integer"), ("age", "float")]
+    assert schemas["data/raw/customers_copy.csv"] == [
+        ("id", "integer"), ("age", "float"), ("plan", "string"), ("churned", "integer")]
+    assert schemas["outputs/count.csv"] == [("n", "string"), ("label", "string")]  # nothing better known
+    events = [json.loads(line) for line in gitgov(proj, "lineage", "copy", "--format", "openlineage").stdout.splitlines()]
+    out = {d["name"].rsplit("/", 1)[1]: d["facets"]["schema"]["fields"] for d in events[-1]["outputs"]}
+    assert out["customers_copy.csv"][1] == {"name": "age", "type": "float"}
+    assert out["count.csv"][0] == {"name": "n", "type": "string"}
+
+
 def test_output_into_a_missing_folder_is_one_line_and_leaves_nothing(trained):
     out = gitgov(trained, "lineage", "train", "-o", "no/such/folder/lineage.txt")
     assert out.returncode == 2 and "internal error" not in out.stderr
@@ -185,7 +219,8 @@ def test_openlineage_events_validate_with_the_openlineage_client(trained):
     source = complete["job"]["facets"]["sourceCodeLocation"]
     assert source["type"] == "git" and source["version"] == git(trained, "rev-parse", "HEAD").stdout.strip()
     data_in = complete["inputs"][0]
-    assert data_in["facets"]["schema"]["fields"][0] == {"name": "id", "type": "string"}
+    assert data_in["facets"]["schema"]["fields"][:3] == [  # the types `gitgov profile` gives
+        {"name": "id", "type": "integer"}, {"name": "age", "type": "integer"}, {"name": "plan", "type": "string"}]
     assert data_in["inputFacets"]["dataQualityMetrics"]["rowCount"] == 40
     assert data_in["facets"]["ownership"]["owners"][0] == {"name": "user:ada@example.com", "type": "OWNER"}
     assert "exit code 4" in fail["run"]["facets"]["errorMessage"]["message"]
