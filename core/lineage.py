@@ -87,6 +87,7 @@ def query(ledger, repo, policy, target: str, direction: str = "both", depth: int
 
 # ---- column types -----------------------------------------------------------------
 
+HASH_ON_QUERY_MAX = 64 << 20
 _PROFILE = "SELECT profile FROM dataset_profiles WHERE blob = ? ORDER BY seq DESC LIMIT 1"
 
 
@@ -136,7 +137,9 @@ def _blob_on_disk(root: Path, node: dict[str, Any]) -> str | None:
 
     full = Path(root) / node["path"]
     try:
-        if not full.is_file() or (node.get("size") is not None and full.stat().st_size != node["size"]):
+        size = full.stat().st_size if full.is_file() else None
+        # a query must stay fast: a large output (a model) is not hashed just for its column types
+        if size is None or size > HASH_ON_QUERY_MAX or (node.get("size") is not None and size != node["size"]):
             return None
         digest = hash_file(full, blob=True)
     except OSError:
