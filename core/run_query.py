@@ -58,7 +58,7 @@ class RunRecord:
 
     def to_dict(self) -> dict[str, Any]:
         data = dict(self.__dict__)
-        data["state"] = self.state
+        data["status"] = data["state"] = self.state  # as the text shows it: a lost run is not "running"
         return data
 
 

@@ -146,7 +146,8 @@ def test_gitgov_killed_mid_run_leaves_a_lost_run_that_cannot_be_reproduced(proj)
     proc.wait(timeout=30)
     os.kill(int((proj / "child.pid").read_text()), signal.SIGKILL)
     listed = json.loads(gitgov(proj, "runs", "list", "--json", check=True).stdout)
-    assert [r["state"] for r in listed] == ["lost"]
+    assert [(r["state"], r["status"]) for r in listed] == [("lost", "lost")]  # as the text says
+    assert (show(proj)["state"], show(proj)["status"]) == ("lost", "lost")
     assert "lost (no end was recorded" in gitgov(proj, "runs", "show", "last").stdout
     out = gitgov(proj, "reproduce", "last")
     assert out.returncode == 2 and out.stderr.startswith("gitgov: run ")  # the reason, nothing announced first
