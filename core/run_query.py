@@ -11,6 +11,7 @@ from typing import Any
 from .errors import InputError
 
 _ID_PREFIX = re.compile(r"[0-9a-f-]+")  # what a run id is made of: '%' or '_' would be LIKE wildcards
+MIN_PREFIX = 4  # shorter prefixes would match too many runs to be worth looking up
 _COLS = ("run_id, name, status, started, finished, actor, command, params, seed, commit_sha, branch,"
          " dirty, diff_sha256, cwd, host, pid, exit_code, signal, duration, peak_memory")
 
@@ -104,7 +105,7 @@ def resolve(ledger, ref: str) -> RunRecord:
         rows = db.execute(f"SELECT {_COLS} FROM runs ORDER BY started_seq DESC LIMIT 1").fetchall()
     else:
         rows = db.execute(f"SELECT {_COLS} FROM runs WHERE run_id = ?", (ref,)).fetchall()
-        if not rows and len(ref) >= 4 and _ID_PREFIX.fullmatch(ref.lower()):
+        if not rows and len(ref) >= MIN_PREFIX and _ID_PREFIX.fullmatch(ref.lower()):
             rows = db.execute(f"SELECT {_COLS} FROM runs WHERE run_id LIKE ? ORDER BY started_seq DESC",
                               (ref.lower() + "%",)).fetchall()
             if len(rows) > 1:
@@ -114,7 +115,9 @@ def resolve(ledger, ref: str) -> RunRecord:
             rows = db.execute(f"SELECT {_COLS} FROM runs WHERE name = ? ORDER BY started_seq DESC LIMIT 1",
                               (ref,)).fetchall()
     if not rows:
-        raise InputError(f"no run matches '{ref}'; `gitgov runs list` shows the recorded runs")
+        short = len(ref) < MIN_PREFIX and _ID_PREFIX.fullmatch(ref.lower())
+        hint = f"an id prefix needs at least {MIN_PREFIX} characters; " if short else ""
+        raise InputError(f"no run matches '{ref}'; {hint}`gitgov runs list` shows the recorded runs")
     return load(ledger, _record(rows[0]))
 
 

@@ -277,3 +277,13 @@ def test_runs_list_of_a_name_without_runs_does_not_claim_there_are_none(proj):
     assert gitgov(proj, "run", "--name", "train", "--", PY, "-c", "pass").returncode == 0
     out = gitgov(proj, "runs", "list", "--name", "tran")
     assert out.returncode == 0 and out.stdout.strip() == "gitgov: no run named 'tran'; `gitgov runs list` shows all runs"
+
+
+def test_an_id_prefix_too_short_to_look_up_says_how_long_it_must_be(proj):
+    assert gitgov(proj, "run", "--", PY, "-c", "pass").returncode == 0
+    run_id = show(proj)["run_id"]
+    out = gitgov(proj, "runs", "show", run_id[:3])
+    assert out.returncode == 2
+    assert out.stderr.strip() == (f"gitgov: no run matches '{run_id[:3]}'; an id prefix needs at least 4 "
+                                  "characters; `gitgov runs list` shows the recorded runs")
+    assert show(proj, run_id[:4])["run_id"] == run_id

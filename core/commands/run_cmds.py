@@ -115,7 +115,7 @@ def runs_list(limit: int, name: str | None, as_json: bool) -> int:
 @click.argument("run_ref", metavar="RUN")
 @json_option
 def runs_show(run_ref: str, as_json: bool) -> int:
-    """Everything recorded about RUN (an id, an id prefix, a name or 'last')."""
+    """Everything recorded about RUN (an id, an id prefix of 4 or more characters, a name or 'last')."""
     from ..run_query import open_repo_ledger, resolve
     from ..run_report import show
     from ..store import ObjectStore
