@@ -119,9 +119,14 @@ def log_metric(name: str, value: float, step: int | None = None) -> None:
     of each metric is recorded with the run and compared by ``gitgov reproduce``.
     Outside a run it is printed to stderr.
     """
-    value = float(value)
     if not str(name).strip():
         raise ValueError("log_metric: give the metric a name, e.g. log_metric('loss', 0.25)")
+    try:
+        value = float(value)  # also a NumPy or PyTorch scalar, and a number written as text
+    except (TypeError, ValueError) as exc:
+        shown = repr(value) if len(repr(value)) <= 60 else repr(value)[:57] + "..."
+        raise type(exc)(f"log_metric({name!r}, {shown}): the value must be a number "
+                        f"(an int or a float), not {type(value).__name__}") from None
     _logged.setdefault(name, []).append((step, value))
     line = {"name": str(name), "value": value, "step": step, "time": time.time()}
     path = os.environ.get("GITGOV_METRICS_FILE")

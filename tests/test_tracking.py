@@ -60,3 +60,12 @@ def test_a_metric_needs_a_name_and_non_finite_values_are_kept_as_text():
         tracking.log_metric(" ", 1.0)
     assert [tracking.recordable(v) for v in (0.5, float("nan"), float("inf"), float("-inf"))] == \
         [0.5, "nan", "inf", "-inf"]
+
+
+@pytest.mark.parametrize("value", ["high", None, "", [1], {"a": 1}])
+def test_a_metric_value_that_is_not_a_number_is_one_clear_error(value):
+    with pytest.raises((TypeError, ValueError)) as caught:
+        tracking.log_metric("acc", value)
+    assert str(caught.value) == (f"log_metric('acc', {value!r}): the value must be a number "
+                                 f"(an int or a float), not {type(value).__name__}")
+    assert tracking.logged_metrics() == {}
