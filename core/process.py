@@ -102,9 +102,27 @@ def _spawn(exe: str, argv: Sequence[str], env: Mapping[str, str], cwd: Path | No
         return os.posix_spawn(exe, list(argv), dict(env), setsigmask=(), setsigdef=_RESET,
                               file_actions=actions)
     except OSError as exc:
-        raise InputError(f"cannot start {argv[0]}: {exc.strerror or exc}") from None
+        why = _missing_interpreter(exe) if exc.errno == 2 else None  # ENOENT, yet the file is there
+        raise InputError(f"cannot start {argv[0]}: {why or exc.strerror or exc}") from None
     finally:
         os.chdir(here)
+
+
+def _missing_interpreter(exe: str) -> str | None:
+    """Why a script that exists could not start: the interpreter its #! line names is missing."""
+    try:
+        with open(exe, "rb") as f:
+            first = f.readline(256)
+    except OSError:
+        return None
+    # as the kernel reads it: the first word after #!, where only a space or a tab ends a word
+    line = first[2:].strip(b" \t\n") if first.startswith(b"#!") else b""
+    interpreter = os.fsdecode(line.replace(b"\t", b" ").split(b" ")[0])
+    if not interpreter or os.path.exists(interpreter):
+        return None
+    shown = interpreter if interpreter.isprintable() else repr(interpreter)
+    hint = " (the line ends in \\r: save the script with Unix line endings)" if interpreter.endswith("\r") else ""
+    return f"the interpreter on its #! line, {shown}, does not exist{hint}"
 
 
 def _execute_waiting(exe: str, argv: Sequence[str], env: Mapping[str, str],

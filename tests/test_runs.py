@@ -287,3 +287,18 @@ def test_an_id_prefix_too_short_to_look_up_says_how_long_it_must_be(proj):
     assert out.stderr.strip() == (f"gitgov: no run matches '{run_id[:3]}'; an id prefix needs at least 4 "
                                   "characters; `gitgov runs list` shows the recorded runs")
     assert show(proj, run_id[:4])["run_id"] == run_id
+
+
+def test_a_script_whose_interpreter_is_missing_says_so(proj):
+    script = write(proj, "badshebang.sh", "#!/nonexistent/interp\necho hi\n")
+    script.chmod(0o755)
+    out = gitgov(proj, "run", "--", "./badshebang.sh")
+    assert out.returncode == 2 and out.stderr.strip().splitlines()[-1] == (
+        "gitgov: cannot start ./badshebang.sh: the interpreter on its #! line, /nonexistent/interp, "
+        "does not exist")
+    assert show(proj)["exit_code"] == 126
+    script.write_bytes(b"#!/bin/sh\r\necho hi\r\n")  # saved with Windows line endings
+    out = gitgov(proj, "run", "--", "./badshebang.sh")
+    assert out.returncode == 2 and out.stderr.strip().splitlines()[-1] == (
+        "gitgov: cannot start ./badshebang.sh: the interpreter on its #! line, '/bin/sh\\r', "
+        "does not exist (the line ends in \\r: save the script with Unix line endings)")
