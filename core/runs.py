@@ -27,11 +27,34 @@ CODE_SUFFIXES = (".py", ".pyw", ".sh", ".bash", ".r", ".jl", ".ipynb", ".js", ".
 
 class RunRequest(NamedTuple):  # NamedTuples and plain classes: quicker to define than dataclasses
     command: tuple[str, ...]
-    name: str = ""
+    name: str | None = None  # None: no --name; "" was given, and is refused
     params: Mapping[str, Any] = {}  # never changed: a shared default is safe
     seed: int | None = None
     inputs: tuple[str, ...] = ()
     outputs: tuple[str, ...] = ()
+
+
+# What `gitgov runs show` reads as something other than a name: a name must not look like them.
+RESERVED_NAMES = ("last", "latest")
+_NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-")
+_ID_CHARS = frozenset("0123456789abcdef-")
+MAX_NAME = 100
+
+
+def check_name(name: str | None) -> None:
+    """Refuse a run name that `gitgov runs show NAME` could not find: the rules of model
+    names, and neither a word that means the newest run nor what reads as a run id."""
+    if name is None:
+        return
+    if not (0 < len(name) <= MAX_NAME and name[0] not in "._-" and _NAME_CHARS.issuperset(name)):
+        raise InputError(f"--name {name!r}: use letters, digits, '.', '_' and '-', starting with a "
+                         f"letter or digit (at most {MAX_NAME})")
+    if name.lower() in RESERVED_NAMES:
+        raise InputError(f"--name {name!r}: '{name}' is reserved (`gitgov runs show last` is the "
+                         "newest run); choose another name")
+    if len(name) >= 4 and _ID_CHARS.issuperset(name.lower()):  # run_query.MIN_PREFIX
+        raise InputError(f"--name {name!r}: it reads as a run id (only 0-9, a-f and '-'); add another "
+                         f"letter, e.g. 'run-{name}'")
 
 
 def check_seed(seed: int | None) -> int:
@@ -122,7 +145,7 @@ def fast_request(args: Sequence[str]) -> RunRequest | None:
         return None
     values = load_params_file(params_file) if params_file else {}
     values.update(parse_param(p) for p in found["params"])
-    return RunRequest(command=tuple(command), name=found.get("name", ""), params=values, seed=seed,
+    return RunRequest(command=tuple(command), name=found.get("name"), params=values, seed=seed,
                       inputs=tuple(found["inputs"]), outputs=tuple(found["outputs"]))
 
 
@@ -132,7 +155,8 @@ def start(request: RunRequest) -> int:
     """Run a command under gitgov; returns the exit code to pass on."""
     import gc
 
-    resolve_command(request.command)  # a missing command is refused before anything is recorded
+    check_name(request.name)  # refused before anything is recorded, as a missing command is
+    resolve_command(request.command)
     collecting = gc.isenabled()
     gc.disable()  # start-up makes ~100k objects that all live to the end: no garbage to look for
     from . import git
@@ -209,7 +233,7 @@ def _prepare(live: _Live, seed: int) -> tuple[dict[str, str], Any] | None:
 
     session, request = live.session, live.request
     repo, root = session.repo, session.repo.root
-    started = RunStarted(run_id=live.run_id, run_name=request.name, command=tuple(request.command),
+    started = RunStarted(run_id=live.run_id, run_name=request.name or "", command=tuple(request.command),
                          params=dict(request.params), seed=seed, inputs=tuple(live.declared_in),
                          actor=live.actor, source="cli")
     outcome = session.emit([started])
@@ -304,7 +328,7 @@ def _finish(live: _Live, result: Exit, after) -> int:
         metrics={k: recordable(v["value"]) for k, v in metrics.items()},
         outputs={p: r.sha256 for p, r in outputs.items()},
         inputs={p: r["sha256"] for p, r in sorted(inputs.items())},
-        details={"commit": live.snapshot.get("commit"), "name": live.request.name,
+        details={"commit": live.snapshot.get("commit"), "name": live.request.name or "",
                  "command": list(live.request.command), "signal": result.signal,
                  "signals_received": list(result.received), "inputs": inputs,
                  "outputs": {p: r.to_dict() for p, r in outputs.items()},

@@ -302,3 +302,21 @@ def test_a_script_whose_interpreter_is_missing_says_so(proj):
     assert out.returncode == 2 and out.stderr.strip().splitlines()[-1] == (
         "gitgov: cannot start ./badshebang.sh: the interpreter on its #! line, '/bin/sh\\r', "
         "does not exist (the line ends in \\r: save the script with Unix line endings)")
+
+
+@pytest.mark.parametrize("name, why", [
+    ("last", "'last' is reserved"), ("Latest", "'Latest' is reserved"), ("9c467b0e", "reads as a run id"),
+    ("DEAD-beef", "reads as a run id"), ("2024", "reads as a run id"), ("", "use letters, digits"),
+    ("bad name/x", "use letters, digits"), ("-x", "use letters, digits"), ("x" * 101, "at most 100"),
+])
+def test_a_run_name_that_could_not_be_looked_up_is_refused(proj, name, why):
+    out = gitgov(proj, "run", "--name", name, "--", PY, "-c", "open('ran', 'w')")
+    assert out.returncode == 2 and out.stderr.count("\n") == 1, out.stderr
+    assert out.stderr.startswith(f"gitgov: --name {name!r}: ") and why in out.stderr
+    assert "no runs yet" in gitgov(proj, "runs", "list").stdout and not (proj / "ran").exists()
+
+
+def test_run_names_that_read_as_names_are_kept(proj):
+    for name in ("train", "lr0.1", "abc", "run-2024", "v1.2_final-x", "lastly"):  # abc: too short for an id prefix
+        assert gitgov(proj, "run", "--name", name, "--", PY, "-c", "pass").returncode == 0, name
+        assert show(proj, name)["name"] == name

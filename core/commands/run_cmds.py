@@ -10,7 +10,7 @@ from .options import count, echo_json, json_option, table
 
 
 @click.command("run", context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False})
-@click.option("--name", default="", help="A name for the run (runs can be found by it).")
+@click.option("--name", help="A name for the run (runs can be found by it): letters, digits, '.', '_', '-'.")
 @click.option("--param", "params", multiple=True, metavar="KEY=VALUE",
               help="A parameter for the command (repeatable); VALUE is read as JSON when it is JSON.")
 @click.option("--params-file", type=click.Path(path_type=Path, dir_okay=False),
