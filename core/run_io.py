@@ -4,7 +4,8 @@ Two sources, so that nothing has to be declared:
 - the audit hook (audit_hook.py) lists the files that Python processes open;
 - for any command, the files under the governed data folders and the output
   folders (``[runs] outputs``) are compared before and after the run.
-Declared ``--input``/``--output`` paths are added to what was observed.
+Declared ``--input`` paths and ``--output`` files are added to what was observed; a
+declared output folder is compared before and after the run like the others.
 """
 from __future__ import annotations
 
@@ -96,6 +97,17 @@ def _walk(root: Path, base: str, regex: re.Pattern[str], found: dict[str, FileSt
                     found[rel] = (st.st_size, st.st_mtime_ns, st.st_ino)
             except OSError:
                 continue
+
+
+_ANY = re.compile("")
+
+
+def scan_declared(root: Path, paths: Iterable[str]) -> dict[str, FileState]:
+    """size, mtime and inode of each declared output: a file, or every file under a folder."""
+    found: dict[str, FileState] = {}
+    for rel in paths:
+        _walk(root, "" if rel == "." else rel, _ANY, found)
+    return found
 
 
 def _add(path: str, rel: str, regex: re.Pattern[str], found: dict[str, FileState]) -> None:

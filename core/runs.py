@@ -195,6 +195,7 @@ class _Live:
         self.snapshot: Mapping[str, Any] = {}
         self.argv_files: list[str] = []
         self.before: Mapping[str, Any] = {}
+        self.before_declared: Mapping[str, Any] = {}  # the files of the --output paths
 
 
 def _run(session, request: RunRequest) -> int:
@@ -229,7 +230,7 @@ def _prepare(live: _Live, seed: int) -> tuple[dict[str, str], Any] | None:
     """RunStarted to the plugins, then what the command needs; None when a plugin refused."""
     from .events import RunStarted
     from .report import print_verdict
-    from .run_io import scan, watch_patterns
+    from .run_io import scan, scan_declared, watch_patterns
 
     session, request = live.session, live.request
     repo, root = session.repo, session.repo.root
@@ -243,6 +244,7 @@ def _prepare(live: _Live, seed: int) -> tuple[dict[str, str], Any] | None:
     live.snapshot = next((f.payload for _e, f in outcome.facts if f.kind == SNAPSHOT_KIND), {})
     patterns = watch_patterns(session.policy)
     live.before = scan(root, patterns)
+    live.before_declared = scan_declared(root, live.declared_out) if live.declared_out else {}
     live.argv_files = command_files(root, request.command)
     env = command_env(os.environ, run_id=live.run_id, seed=seed, params=request.params,
                       run_dir=live.run_dir, root=root, hook_dir=audit_hook_dir(repo.state_dir))
@@ -272,12 +274,14 @@ def _committed_code(rec) -> bool:
 def _files(live: _Live, after) -> tuple[dict[str, dict], dict]:
     """(inputs, outputs): observed, compared and declared; hashed, and kept where git cannot."""
     from .audit_hook import read_records
-    from .run_io import changed_files, describe_inputs, expand_folders, store_outputs
+    from .run_io import changed_files, describe_inputs, scan_declared, store_outputs
     from .store import ObjectStore
 
     repo = live.session.repo
     read, written = read_records(live.run_dir / "audit")
-    declared_out = expand_folders(repo.root, live.declared_out)  # a folder holds what the run wrote into it
+    declared_out = [p for p in live.declared_out if (repo.root / p).is_file()]  # a file always counts
+    if live.declared_out:  # a folder holds what the run created or changed in it, not what was there
+        declared_out += changed_files(live.before_declared, scan_declared(repo.root, live.declared_out))
     output_paths = sorted(written | set(changed_files(live.before, after)) | set(declared_out))
     input_paths = sorted((read | set(live.argv_files)) - set(output_paths) | set(live.declared_in))
     input_paths, output_paths = _recordable(input_paths, output_paths)

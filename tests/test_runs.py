@@ -237,11 +237,30 @@ def test_run_refs_with_sql_wildcards_match_no_run(proj):
 
 
 def test_a_declared_output_folder_holds_the_files_the_run_wrote_into_it(proj):
-    write(proj, "build/old.txt", "old\n")
+    write(proj, "build/old.txt", "old\n")  # there before the run, and left alone: not an output
     script = "mkdir -p build/sub dist && echo new > build/sub/new.txt && echo pkg > dist/pkg.txt"
     out = gitgov(proj, "run", "--output", "build", "--output", "dist", "--", "sh", "-c", script)  # no audit hook
     assert out.returncode == 0, out.stderr
-    assert sorted(show(proj)["outputs"]) == ["build/old.txt", "build/sub/new.txt", "dist/pkg.txt"]
+    assert sorted(show(proj)["outputs"]) == ["build/sub/new.txt", "dist/pkg.txt"]
+
+
+def test_a_declared_output_folder_does_not_claim_files_of_earlier_runs(proj):
+    first = gitgov(proj, "run", "--name", "first", "--output", "custom", "--",
+                   "sh", "-c", "mkdir -p custom && echo hi > custom/b.txt")
+    assert first.returncode == 0, first.stderr
+    second = gitgov(proj, "run", "--name", "second", "--output", "custom", "--",
+                    "sh", "-c", "mkdir -p custom && echo hi > custom/c.txt")
+    assert second.returncode == 0, second.stderr
+    assert list(show(proj, "first")["outputs"]) == ["custom/b.txt"]
+    assert list(show(proj, "second")["outputs"]) == ["custom/c.txt"]
+    upstream = gitgov(proj, "lineage", "custom/b.txt", "--upstream", "--format", "json")
+    assert upstream.returncode == 0 and show(proj, "second")["run_id"] not in upstream.stdout
+    again = gitgov(proj, "reproduce", "second")
+    assert again.returncode == 0, again.stdout + again.stderr
+    # a declared file is an output even when the run left it as it was
+    third = gitgov(proj, "run", "--name", "third", "--output", "custom/b.txt", "--", "true")
+    assert third.returncode == 0, third.stderr
+    assert list(show(proj, "third")["outputs"]) == ["custom/b.txt"]
 
 
 def test_a_metrics_line_that_is_not_utf8_is_skipped_and_the_run_still_recorded(proj):
