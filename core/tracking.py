@@ -70,16 +70,22 @@ def _seed_optional(seed: int) -> None:
         tensorflow.random.set_seed(seed)
 
 
+class ParamError(ValueError):
+    """A param given to the run that does not convert to the type of the script's default."""
+
+
 def params(defaults: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """The script's parameters: ``defaults`` overridden by the run's ``--param`` values.
 
-    An override takes the type of the default it replaces (``--param epochs=10``
-    gives the int 10 when the default is an int), so the script sees the types it
-    declared. Keys without a default are passed as given.
+    A given value takes the type of the default it replaces (``--param epochs=10``
+    gives the int 10 when the default is an int, ``--param lr=1`` the float 1.0),
+    so the script sees the types it declared; one that does not convert (``epochs=2.5``
+    or ``epochs=abc`` for an int, ``lr=true`` for a float) raises a ParamError naming
+    the param, the value and the type. Keys without a default are passed as given.
     """
     merged = dict(defaults or {})
     for key, value in _run_params().items():
-        merged[key] = _like(merged[key], value) if key in merged else value
+        merged[key] = _like(key, merged[key], value) if key in merged else value
     return merged
 
 
@@ -96,20 +102,42 @@ def _run_params() -> dict[str, Any]:
     return value
 
 
-def _like(default: Any, value: Any) -> Any:
-    """``value`` converted to the type of ``default`` where that is lossless."""
+_TRUE, _FALSE = ("true", "yes", "on", "1"), ("false", "no", "off", "0")
+
+
+def _like(key: str, default: Any, value: Any) -> Any:
+    """``value`` (as given to the run) converted to the type of the script's ``default``."""
     if isinstance(default, bool):
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, int) and value in (0, 1):
+            return bool(value)
+        word = value.strip().lower() if isinstance(value, str) else None
+        if word in _TRUE or word in _FALSE:
+            return word in _TRUE
+        raise _param_error(key, value, "true or false", default)
+    if isinstance(default, (int, float)) and not isinstance(value, bool):
+        wanted = type(default)
         if isinstance(value, str):
-            return value.strip().lower() in ("1", "true", "yes", "on")
-        return bool(value)
-    if isinstance(default, int) and isinstance(value, (str, float)):
-        as_float = float(value)
-        return int(as_float) if as_float.is_integer() else as_float
-    if isinstance(default, float) and isinstance(value, (str, int)) and not isinstance(value, bool):
-        return float(value)
+            try:
+                return wanted(value.strip())
+            except ValueError:
+                pass
+        elif isinstance(value, int):
+            return wanted(value)
+        elif isinstance(value, float) and (wanted is float or value.is_integer()):
+            return wanted(value)
+    if isinstance(default, (int, float)):
+        raise _param_error(key, value, "an int" if isinstance(default, int) else "a float", default)
     if isinstance(default, str) and not isinstance(value, str):
-        return str(value)
+        return json.dumps(value)  # as it was written: true, not Python's True
     return value
+
+
+def _param_error(key: str, value: Any, expected: str, default: Any) -> ParamError:
+    shown = value if isinstance(value, str) else json.dumps(value)
+    return ParamError(f"--param {key}={shown}: expected {expected}, like the script's default "
+                      f"{json.dumps(default)}")
 
 
 def log_metric(name: str, value: float, step: int | None = None) -> None:

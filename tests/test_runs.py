@@ -339,3 +339,15 @@ def test_run_names_that_read_as_names_are_kept(proj):
     for name in ("train", "lr0.1", "abc", "run-2024", "v1.2_final-x", "lastly"):  # abc: too short for an id prefix
         assert gitgov(proj, "run", "--name", name, "--", PY, "-c", "pass").returncode == 0, name
         assert show(proj, name)["name"] == name
+
+
+@pytest.mark.parametrize("param, message", [
+    ("epochs=abc", "--param epochs=abc: expected an int, like the script's default 3"),
+    ("epochs=2.5", "--param epochs=2.5: expected an int, like the script's default 3"),
+    ("lr=true", "--param lr=true: expected a float, like the script's default 0.1"),
+])
+def test_a_param_that_does_not_take_the_type_of_its_default_is_one_clear_error(proj, param, message):
+    out = gitgov(proj, "run", "--param", param, "--", PY, "train.py")
+    assert out.returncode == 1
+    assert f"gitgov.core.tracking.ParamError: {message}" in out.stderr.splitlines()
+    assert "could not convert" not in out.stderr and "invalid literal" not in out.stderr

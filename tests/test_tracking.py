@@ -69,3 +69,31 @@ def test_a_metric_value_that_is_not_a_number_is_one_clear_error(value):
     assert str(caught.value) == (f"log_metric('acc', {value!r}): the value must be a number "
                                  f"(an int or a float), not {type(value).__name__}")
     assert tracking.logged_metrics() == {}
+
+
+@pytest.mark.parametrize("given, default, wanted", [
+    (10, 3, 10), (3.0, 3, 3), ("10", 3, 10), (2, 0.5, 2.0), ("0.25", 0.5, 0.25),
+    ("false", True, False), ("on", False, True), (True, False, True), (0, True, False),
+    (5, "name", "5"), (True, "x", "true"), ("m", "name", "m"), ([1], None, [1]), ({"a": 1}, {}, {"a": 1}),
+])
+def test_a_given_param_takes_the_type_of_the_scripts_default(monkeypatch, given, default, wanted):
+    monkeypatch.setenv("GITGOV_PARAMS", json.dumps({"k": given}))
+    got = tracking.params({"k": default})["k"]
+    assert got == wanted and type(got) is type(wanted)
+
+
+@pytest.mark.parametrize("given, default, message", [
+    (2.5, 20, "--param epochs=2.5: expected an int, like the script's default 20"),
+    ("abc", 20, "--param epochs=abc: expected an int, like the script's default 20"),
+    (True, 20, "--param epochs=true: expected an int, like the script's default 20"),
+    (True, 0.5, "--param epochs=true: expected a float, like the script's default 0.5"),
+    ("fast", 0.5, "--param epochs=fast: expected a float, like the script's default 0.5"),
+    ("maybe", True, "--param epochs=maybe: expected true or false, like the script's default true"),
+    (2, False, "--param epochs=2: expected true or false, like the script's default false"),
+    ([1, 2], 3, "--param epochs=[1, 2]: expected an int, like the script's default 3"),
+])
+def test_a_given_param_that_does_not_convert_names_param_value_and_type(monkeypatch, given, default, message):
+    monkeypatch.setenv("GITGOV_PARAMS", json.dumps({"epochs": given}))
+    with pytest.raises(tracking.ParamError) as caught:
+        tracking.params({"epochs": default})
+    assert str(caught.value) == message and isinstance(caught.value, ValueError)
