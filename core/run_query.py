@@ -43,6 +43,12 @@ class RunRecord:
     metrics: dict[str, float] = field(default_factory=dict)
     snapshot: dict[str, Any] = field(default_factory=dict)
     reproductions: list[dict[str, Any]] = field(default_factory=list)
+    effective_params: dict[str, Any] | None = None  # what the script used, defaults included
+
+    @property
+    def used_params(self) -> dict[str, Any]:
+        """The params the command used: as recorded by tracking.params(), else as given."""
+        return self.params if self.effective_params is None else self.effective_params
 
     @property
     def short(self) -> str:
@@ -60,6 +66,7 @@ class RunRecord:
     def to_dict(self) -> dict[str, Any]:
         data = dict(self.__dict__)
         data["status"] = data["state"] = self.state  # as the text shows it: a lost run is not "running"
+        data["effective_params"] = self.used_params
         return data
 
 
@@ -95,7 +102,16 @@ def list_runs(ledger, limit: int | None = None, name: str | None = None) -> list
     for run in runs:
         run.metrics = dict(ledger.db.execute("SELECT name, value FROM metrics WHERE run_id = ?"
                                              " ORDER BY name", (run.run_id,)).fetchall())
+        run.effective_params = _effective_params(ledger, run.run_id)
     return runs
+
+
+def _effective_params(ledger, run_id: str) -> dict[str, Any] | None:
+    """The params the script used, defaults included, as its run_finished entry recorded them."""
+    for rec in ledger.entries(kind="run_finished", subject=run_id, limit=1):
+        value = (rec.payload.get("details") or {}).get("effective_params")
+        return value if isinstance(value, dict) else None
+    return None
 
 
 def resolve(ledger, ref: str) -> RunRecord:
@@ -134,6 +150,7 @@ def load(ledger, run: RunRecord) -> RunRecord:
                                   (run.run_id,)).fetchall())
     for rec in ledger.entries(kind="run_snapshot", subject=run.run_id, limit=1):
         run.snapshot = rec.payload
+    run.effective_params = _effective_params(ledger, run.run_id)
     run.reproductions = [{"seq": s, "verdict": v, "time": t, "actor": a, "summary": m}
                          for s, v, t, a, m in db.execute(
                              "SELECT seq, verdict, time, actor, summary FROM reproductions"

@@ -54,7 +54,7 @@ def show(run: RunRecord, in_store: Callable[[str], bool] = lambda _sha: True) ->
              f"  commit     {run.commit or '(none)'}" + (f" on {run.branch}" if run.branch else "")
              + (_dirty(snap) if run.dirty else ""),
              f"  seed       {run.seed}",
-             f"  params     {_pairs(run.params) or '(none)'}",
+             f"  params     {_params(run)}",
              f"  metrics    {_pairs(run.metrics) or '(none)'}"]
     lines += _files("inputs", run.inputs, in_store) + _files("outputs", run.outputs, in_store)
     python = snap.get("python") or {}
@@ -84,6 +84,13 @@ def _status(run: RunRecord) -> str:
     extra = f"exit {run.exit_code}" + (f", {run.signal}" if run.signal else "")
     peak = f", peak memory {_size(run.peak_memory)}" if run.peak_memory else ""
     return f"{state} ({extra}) in {run.duration:.2f} s{peak}"
+
+
+def _params(run: RunRecord) -> str:
+    """The params the command used, naming those that were the script's own defaults."""
+    used = run.used_params
+    defaults = [k for k in used if k not in run.params]
+    return (_pairs(used) or "(none)") + (f"  (the script's defaults: {', '.join(defaults)})" if defaults else "")
 
 
 def _dirty(snap: dict) -> str:
@@ -126,8 +133,9 @@ def diff_rows(a: RunRecord, b: RunRecord) -> list[list[str]]:
         (b.commit or "")[:12] + ("+diff" if b.dirty else ""))
     add("run", "command", command_line(a), command_line(b))
     add("run", "seed", a.seed, b.seed)
-    for key in sorted(set(a.params) | set(b.params)):
-        add("params", key, a.params.get(key), b.params.get(key))
+    pa, pb = a.used_params, b.used_params  # the script's defaults included: lr=0.1 against 0.2, not -
+    for key in sorted(set(pa) | set(pb)):
+        add("params", key, pa.get(key), pb.get(key))
     for key in sorted(set(a.metrics) | set(b.metrics)):
         add("metrics", key, a.metrics.get(key), b.metrics.get(key))
     for title, fa, fb in (("inputs", a.inputs, b.inputs), ("outputs", a.outputs, b.outputs)):

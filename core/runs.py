@@ -22,6 +22,7 @@ from .run_params import load_params_file, parse_param
 MAX_SEED = 2**32 - 1  # PYTHONHASHSEED's range
 SNAPSHOT_KIND = "run_snapshot"
 RUN_HOOKS = ("run_started", "run_finished")  # the only plugins a run needs to load
+EFFECTIVE_PARAMS = "effective-params.json"  # written by tracking.params(): defaults and given params
 CODE_SUFFIXES = (".py", ".pyw", ".sh", ".bash", ".r", ".jl", ".ipynb", ".js", ".ts", ".rb", ".pl", ".lua")
 
 
@@ -99,6 +100,7 @@ def command_env(base: Mapping[str, str], *, run_id: str, seed: int, params: Mapp
         "GITGOV_RUN_ID": run_id, "GITGOV_SEED": str(seed), "PYTHONHASHSEED": str(seed),
         "GITGOV_PARAMS": params_json, "GITGOV_PARAMS_FILE": str(run_dir / "params.json"),
         "GITGOV_METRICS_FILE": str(run_dir / "metrics.jsonl"),
+        "GITGOV_EFFECTIVE_PARAMS_FILE": str(run_dir / EFFECTIVE_PARAMS),
     })
     if hook_dir is not None and root is not None:
         audit = run_dir / "audit"
@@ -318,6 +320,27 @@ def _metrics(run_dir: Path) -> dict[str, dict[str, Any]]:
     return read_metrics_file(str(path))
 
 
+def _effective_params(live: _Live) -> dict[str, Any] | None:
+    """The params the script used (its defaults merged with the given ones), when it asked
+    tracking.params() for them; None when it did not."""
+    try:
+        text = (live.run_dir / EFFECTIVE_PARAMS).read_text(encoding="utf-8")
+    except OSError:  # no such file: the command never called params()
+        return None
+    from .run_params import json_value
+
+    try:
+        value = json.loads(text)
+        json_value(value, "")  # NaN or infinity: not a value the ledger can hold
+    except (ValueError, InputError):
+        value = None
+    if not isinstance(value, dict):
+        _say(f"warning: the params the command used are not recorded: {EFFECTIVE_PARAMS} does not "
+             "hold a JSON object of finite values")
+        return None
+    return value
+
+
 def _finish(live: _Live, result: Exit, after) -> int:
     from .events import RunFinished
     from .report import print_verdict
@@ -336,7 +359,8 @@ def _finish(live: _Live, result: Exit, after) -> int:
                  "command": list(live.request.command), "signal": result.signal,
                  "signals_received": list(result.received), "inputs": inputs,
                  "outputs": {p: r.to_dict() for p, r in outputs.items()},
-                 "metric_steps": {k: {"step": v["step"], "count": v["count"]} for k, v in metrics.items()}},
+                 "metric_steps": {k: {"step": v["step"], "count": v["count"]} for k, v in metrics.items()},
+                 "effective_params": _effective_params(live)},
         actor=live.actor, source="cli")
     outcome = live.session.emit([finished])
     print_verdict(outcome.findings, "run recorded, but")

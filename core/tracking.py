@@ -8,7 +8,8 @@
 
 Under ``gitgov run`` these read what the run set (GITGOV_SEED, GITGOV_PARAMS,
 GITGOV_METRICS_FILE) so that the run's snapshot, metrics and reproduction
-line up with what the script did. Outside it, the same calls work as a plain
+line up with what the script did; params() writes the params it returned to
+GITGOV_EFFECTIVE_PARAMS_FILE, which the run records. Outside it, the same calls work as a plain
 local logger: the default seed, the default params, metrics on stderr.
 
 Standard library only: a script must be able to import this cheaply.
@@ -86,7 +87,44 @@ def params(defaults: Mapping[str, Any] | None = None) -> dict[str, Any]:
     merged = dict(defaults or {})
     for key, value in _run_params().items():
         merged[key] = _like(key, merged[key], value) if key in merged else value
+    _write_back(merged)
     return merged
+
+
+def _write_back(used: Mapping[str, Any]) -> None:
+    """Tell the run which params the script used, its defaults included, so that they are
+    recorded (GITGOV_EFFECTIVE_PARAMS_FILE). Calls from several stages add up; a file that
+    cannot be written costs the record, never the script."""
+    path = os.environ.get("GITGOV_EFFECTIVE_PARAMS_FILE")
+    if not path:
+        return
+    try:
+        with open(path, encoding="utf-8") as f:
+            recorded = json.load(f)
+    except (OSError, ValueError):
+        recorded = {}
+    if not isinstance(recorded, dict):
+        recorded = {}
+    recorded.update((str(k), _as_json(v)) for k, v in used.items())
+    tmp = f"{path}.{os.getpid()}.tmp"
+    try:
+        with open(tmp, "w", encoding="utf-8") as f:
+            json.dump(recorded, f, sort_keys=True)
+        os.replace(tmp, path)
+    except OSError:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+
+
+def _as_json(value: Any) -> Any:
+    """``value`` as the ledger can hold it: as it is, or as text (a Path, NaN)."""
+    try:
+        json.dumps(value, allow_nan=False)
+    except (TypeError, ValueError):
+        return str(value)
+    return value
 
 
 def _run_params() -> dict[str, Any]:

@@ -351,3 +351,24 @@ def test_a_param_that_does_not_take_the_type_of_its_default_is_one_clear_error(p
     assert out.returncode == 1
     assert f"gitgov.core.tracking.ParamError: {message}" in out.stderr.splitlines()
     assert "could not convert" not in out.stderr and "invalid literal" not in out.stderr
+
+
+def test_the_params_a_script_used_are_recorded_with_its_defaults(proj):
+    assert gitgov(proj, "run", "--name", "defaults", "--", PY, "train.py").returncode == 0
+    assert gitgov(proj, "run", "--name", "given", "--param", "lr=0.2", "--", PY, "train.py").returncode == 0
+    run = show(proj, "defaults")
+    assert run["params"] == {} and run["effective_params"] == {"epochs": 3, "lr": 0.1}
+    assert show(proj, "given")["effective_params"] == {"epochs": 3, "lr": 0.2}
+    listed = json.loads(gitgov(proj, "runs", "list", "--json").stdout)
+    assert [r["effective_params"] for r in listed] == [{"epochs": 3, "lr": 0.2}, {"epochs": 3, "lr": 0.1}]
+    text = gitgov(proj, "runs", "show", "defaults").stdout
+    assert "  params     epochs=3, lr=0.1  (the script's defaults: epochs, lr)" in text.splitlines()
+    text = gitgov(proj, "runs", "show", "given").stdout
+    assert "  params     epochs=3, lr=0.2  (the script's defaults: epochs)" in text.splitlines()
+    rows = json.loads(gitgov(proj, "runs", "diff", "defaults", "given", "--json").stdout)["rows"]
+    params = {r["key"]: (r["run1"], r["run2"], r["differs"]) for r in rows if r["section"] == "params"}
+    assert params == {"epochs": ("3", "3", False), "lr": ("0.1", "0.2", True)}
+    # a command that never asks for params() keeps what it was given
+    assert gitgov(proj, "run", "--param", "k=1", "--", "true").returncode == 0
+    assert show(proj)["effective_params"] == {"k": 1}
+    assert "  params     k=1" in gitgov(proj, "runs", "show", "last").stdout.splitlines()

@@ -12,7 +12,7 @@ from gitgov.core import tracking
 @pytest.fixture(autouse=True)
 def no_run(monkeypatch):
     for name in ("GITGOV_RUN_ID", "GITGOV_SEED", "GITGOV_PARAMS", "GITGOV_PARAMS_FILE",
-                 "GITGOV_METRICS_FILE", "PYTHONHASHSEED"):
+                 "GITGOV_METRICS_FILE", "GITGOV_EFFECTIVE_PARAMS_FILE", "PYTHONHASHSEED"):
         monkeypatch.delenv(name, raising=False)
     tracking._logged.clear()
 
@@ -97,3 +97,17 @@ def test_a_given_param_that_does_not_convert_names_param_value_and_type(monkeypa
     with pytest.raises(tracking.ParamError) as caught:
         tracking.params({"epochs": default})
     assert str(caught.value) == message and isinstance(caught.value, ValueError)
+
+
+def test_the_params_a_script_used_are_written_back_for_the_run(tmp_path, monkeypatch):
+    used = tmp_path / "effective-params.json"
+    monkeypatch.setenv("GITGOV_EFFECTIVE_PARAMS_FILE", str(used))
+    monkeypatch.setenv("GITGOV_PARAMS", json.dumps({"lr": 1}))
+    assert tracking.params({"lr": 0.5, "epochs": 3, "path": tmp_path}) == {"lr": 1.0, "epochs": 3, "path": tmp_path}
+    assert json.loads(used.read_text()) == {"lr": 1.0, "epochs": 3, "path": str(tmp_path)}
+    tracking.params({"layers": 2, "bad": float("nan")})  # a second call (another stage) adds its own
+    assert json.loads(used.read_text()) == {"lr": 1, "epochs": 3, "path": str(tmp_path), "layers": 2,
+                                            "bad": "nan"}
+    used.unlink()
+    used.mkdir()  # a file that cannot be written costs the record, never the script
+    assert tracking.params({"lr": 0.5}) == {"lr": 1.0}
