@@ -9,12 +9,22 @@ Storing a file links it in when it can and copies it otherwise:
 - ``auto``: a reflink (copy-on-write clone: instant, and the two files stay
   independent), else a copy;
 - ``hardlink``: a hard link where the file system allows one, else as auto.
-  The object and the workspace file are then one inode, so both are made
-  read-only: a later in-place write would otherwise corrupt the store;
+  The object and the workspace file are then one inode, so its write bits are
+  taken away (as DVC's protected mode does): a later in-place write would
+  otherwise change the object's bytes under its name. Root ignores those bits,
+  and a user may force the write, so the path of the linked file is noted
+  (links/<digest>) to name it when that happened;
 - ``copy``: always a plain copy.
 
 Objects are written to a temporary name and renamed into place, so a reader
 never sees half an object, and they are made read-only.
+
+Whatever the store hands out is hashed on the way: a restore, the bytes read,
+an upload to the remote, a download from it. An object whose bytes no longer
+hash to its name is refused (CorruptObject names it and the file it was linked
+with) and removed, with a note (bad/<digest>) that says when and why, so that a
+later reader is told it is missing rather than given wrong bytes. ``put`` does
+not hash what is already there: storing stays as fast as the copy or the link.
 
 An optional remote (``[store] remote`` in gitgov.toml) is any pyarrow file
 system: a local or mounted folder, or an S3-compatible bucket.
@@ -30,13 +40,23 @@ from typing import Iterable, Iterator, NamedTuple
 from .errors import InputError
 from .store_copy import CHUNK, Digest, copy_hashing, hash_file, kernel_copy, reflink
 
-__all__ = ["LINK_MODES", "Digest", "ObjectStore", "StoreError", "Stored", "hash_file"]
+__all__ = ["LINK_MODES", "CorruptObject", "Digest", "ObjectStore", "StoreError", "Stored", "hash_file"]
 
 LINK_MODES = ("auto", "hardlink", "copy")
+READ_ONLY = stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH
+NO_WRITE = ~(stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH)  # a-w: a linked program stays runnable
 
 
 class StoreError(InputError):
     """The store or its remote cannot do what was asked; the message says which object."""
+
+
+class CorruptObject(StoreError):
+    """An object's bytes no longer hash to its name; it has been removed from the store."""
+
+    def __init__(self, message: str, digest: str):
+        super().__init__(message)
+        self.digest = digest
 
 
 class Stored(NamedTuple):
@@ -82,14 +102,14 @@ class ObjectStore:
         os.unlink(name)
         return Path(name)
 
-    def _commit(self, tmp: Path, digest: str) -> bool:
+    def _commit(self, tmp: Path, digest: str, *, mode: int = READ_ONLY) -> bool:
         """Move a finished temporary file into place; False if the object was there."""
         final = self.path(digest)
         if final.is_file():
             tmp.unlink(missing_ok=True)
             return False
         final.parent.mkdir(parents=True, exist_ok=True)
-        os.chmod(tmp, stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH)
+        os.chmod(tmp, mode)
         os.replace(tmp, final)
         return True
 
@@ -127,8 +147,17 @@ class ObjectStore:
             os.link(src, tmp)
         except OSError:
             return None  # another file system, or links not allowed: copy instead
-        self._commit(tmp, digest.sha256)
+        if self._commit(tmp, digest.sha256, mode=stat.S_IMODE(os.stat(src).st_mode) & NO_WRITE):
+            self._note(self.root / "links" / digest.sha256, os.path.abspath(src))
         return Stored(digest.sha256, digest.size, "hardlink")
+
+    @staticmethod
+    def _note(path: Path, text: str) -> None:
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text + "\n", encoding="utf-8", errors="surrogateescape")
+        except OSError:
+            pass  # a note only helps a message; the object is stored either way
 
     def put_bytes(self, data: bytes) -> Stored:
         import hashlib  # only here: see store_copy
@@ -142,32 +171,81 @@ class ObjectStore:
         return Stored(digest, len(data), "bytes")
 
     def read_bytes(self, digest: str) -> bytes:
+        """The object's bytes, checked against its name."""
+        import hashlib  # only here: see store_copy
+
         try:
-            return self.path(digest).read_bytes()
+            data = self.path(digest).read_bytes()
         except FileNotFoundError:
             raise StoreError(f"object {digest[:12]} is not in the store") from None
+        if hashlib.sha256(data).hexdigest() != digest:
+            raise self._discard(digest, hashlib.sha256(data).hexdigest())
+        return data
 
     def restore(self, digest: str, dest: Path | str, *, link: str = "auto") -> str:
-        """Put an object's bytes at ``dest``; hard links give read-only files."""
+        """Put an object's bytes at ``dest``, checked against its name (CorruptObject if
+        they do not match: nothing is left at ``dest`` and the object is removed).
+
+        A hard link gives a read-only file that shares the object's inode; a
+        reflink or a copy gives an independent, writable one. The check costs one
+        hash of the bytes; a copy hashes them as they land, in the same pass.
+        """
         src, dest = self.path(digest), Path(dest)
         if not src.is_file():
             raise StoreError(f"object {digest[:12]} is not in the store")
         dest.parent.mkdir(parents=True, exist_ok=True)
         dest.unlink(missing_ok=True)
+        how = None
         if link == "hardlink":
             try:
                 os.link(src, dest)
-                return "hardlink"
+                how = "hardlink"
             except OSError:
                 pass
-        if link != "copy" and reflink(src, dest):
+        if how is None and link != "copy" and reflink(src, dest):
+            how = "reflink"
+        if how is None:
+            now = copy_hashing(src, dest).sha256  # the copy's own bytes, hashed as they land
+            how = "copy"
+        else:
+            now = hash_file(dest).sha256
+        if now != digest:
+            dest.unlink(missing_ok=True)
+            raise self._discard(digest, now)
+        if how != "hardlink":
             os.chmod(dest, 0o644)
-            return "reflink"
-        import shutil
+        return how
 
-        shutil.copyfile(src, dest)
-        os.chmod(dest, 0o644)
-        return "copy"
+    def linked_with(self, digest: str) -> str | None:
+        """The file the object was stored from by a hard link, if it was."""
+        try:
+            return (self.root / "links" / digest).read_text(encoding="utf-8", errors="surrogateescape").strip()
+        except OSError:
+            return None
+
+    def why_missing(self, digest: str) -> str | None:
+        """Why an object is gone, when the store removed it as corrupt."""
+        try:
+            return (self.root / "bad" / digest).read_text(encoding="utf-8", errors="surrogateescape").strip()
+        except OSError:
+            return None
+
+    def _discard(self, digest: str, found: str) -> CorruptObject:
+        """Remove an object whose bytes hash to ``found``; the error to raise, naming it."""
+        import time
+
+        linked = self.linked_with(digest)
+        how = ""
+        if linked:
+            how = (f"; it was stored by a hard link to {linked}, which shares its bytes and was "
+                   "written after it was stored (hard-linked files are read-only, but root, or a "
+                   "user forcing the write, can still change them)")
+        self.remove(digest)
+        when = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        self._note(self.root / "bad" / digest, f"removed as corrupt on {when}: its bytes hashed to "
+                                                f"{found[:12]}{how}")
+        return CorruptObject(f"object {digest[:12]} is corrupt: its bytes hash to {found[:12]}, not to its "
+                             f"name{how}. It was removed from the store and was not used", digest)
 
     def remove(self, digest: str) -> int:
         path = self.path(digest)
@@ -176,6 +254,7 @@ class ObjectStore:
             path.unlink()
         except FileNotFoundError:
             return 0
+        (self.root / "links" / digest).unlink(missing_ok=True)
         return size
 
     def digests(self) -> Iterator[str]:
@@ -191,6 +270,13 @@ class ObjectStore:
     def verify(self, digest: str) -> bool:
         """Whether the object's bytes still hash to its name."""
         return self.has(digest) and hash_file(self.path(digest)).sha256 == digest
+
+    def check(self, digest: str) -> None:
+        """Raise CorruptObject (and remove the object) unless its bytes hash to its name."""
+        if self.has(digest):
+            now = hash_file(self.path(digest)).sha256
+            if now != digest:
+                raise self._discard(digest, now)
 
     # ---- remote ------------------------------------------------------------
 
@@ -239,13 +325,16 @@ class ObjectStore:
         return {d for d, info in zip(wanted, infos) if info.type == pafs.FileType.File}
 
     def push(self, digests: Iterable[str]) -> tuple[int, int]:
-        """Upload objects the remote lacks; returns (sent, already there)."""
-        import shutil
+        """Upload objects the remote lacks; returns (sent, already there).
 
+        Each object is hashed as it is sent; one whose bytes no longer match its
+        name is not moved into place on the remote, and is removed here. The
+        others are still sent, then CorruptObject names the ones refused.
+        """
         filesystem, base = self._remote()
         local = [d for d in dict.fromkeys(digests) if self.has(d)]
         there = self.remote_has(local)
-        sent = 0
+        sent, corrupt = 0, []
         for digest in local:
             if digest in there:
                 continue
@@ -253,11 +342,28 @@ class ObjectStore:
             partial = f"{target}.partial-{os.getpid()}"
             with self._remote_errors():
                 filesystem.create_dir(f"{base}/{digest[:2]}", recursive=True)
-                with open(self.path(digest), "rb") as src, filesystem.open_output_stream(partial) as out:
-                    shutil.copyfileobj(src, out, CHUNK)
+                now = self._upload(digest, filesystem, partial)
+                if now != digest:
+                    filesystem.delete_file(partial)
+                    corrupt.append(self._discard(digest, now))
+                    continue
                 filesystem.move(partial, target)  # readers never see half an object
             sent += 1
+        if corrupt:
+            more = f" ({len(corrupt) - 1} more corrupt object(s) were refused too)" if len(corrupt) > 1 else ""
+            raise CorruptObject(f"{corrupt[0]}{more}; {sent} other object(s) were sent", corrupt[0].digest)
         return sent, len(there)
+
+    def _upload(self, digest: str, filesystem, dest: str) -> str:
+        """Copy an object to the remote, hashing what is sent; returns that hash."""
+        import hashlib
+
+        sha = hashlib.sha256()
+        with open(self.path(digest), "rb", buffering=0) as src, filesystem.open_output_stream(dest) as out:
+            while chunk := src.read(CHUNK):
+                sha.update(chunk)
+                out.write(chunk)
+        return sha.hexdigest()
 
     def pull(self, digests: Iterable[str]) -> list[str]:
         """Download the objects the remote has and this store lacks; returns those fetched."""
@@ -283,5 +389,6 @@ class ObjectStore:
                 raise StoreError(f"object {digest[:12]} on the remote is corrupt (its bytes do not "
                                  "match its name); it was not used")
             self._commit(tmp, digest)
+            (self.root / "bad" / digest).unlink(missing_ok=True)  # good bytes again
             fetched.append(digest)
         return fetched

@@ -115,3 +115,92 @@ def test_store_commands_refuse_a_remote_that_is_a_file_or_missing(initialized):
     out = gitgov(initialized, "store", "pull")
     assert out.returncode == 2 and "no-such-folder: no such folder" in out.stderr
     assert gitgov(initialized, "store", "push").returncode == 0  # a push may create it
+
+
+def overwrite_in_place(path, data: bytes) -> None:
+    """What a program does when it rewrites a file it may write: the same inode, new bytes.
+    The read-only bit stops this for other users but not for root; chmod first, as a
+    user forcing the write would, so that the test holds whoever runs it."""
+    os.chmod(path, 0o644)
+    with open(path, "r+b") as f:
+        f.truncate(0)
+        f.write(data)
+
+
+def test_hardlink_mode_only_takes_the_write_bits_away(tmp_path):
+    store = ObjectStore(tmp_path / "objects", link="hardlink")
+    script = tmp_path / "make.sh"
+    script.write_text("#!/bin/sh\necho built\n")
+    script.chmod(0o755)
+    assert store.put(script).how == "hardlink"
+    assert stat.S_IMODE(script.stat().st_mode) == 0o555  # still a program the user can run
+
+
+def test_restore_refuses_an_object_a_hard_link_let_change_and_removes_it(tmp_path):
+    from gitgov.core.store import CorruptObject
+
+    store = ObjectStore(tmp_path / "objects", link="hardlink")
+    src = tmp_path / "in.txt"
+    src.write_bytes(b"v1\n")
+    digest = store.put(src).sha256
+    overwrite_in_place(src, b"v2\n")
+    for link in ("hardlink", "copy", "auto"):
+        store.put(src)  # "v2" is now stored too: it must not hide the corrupt "v1"
+        dest = tmp_path / "restored" / link
+        try:
+            store.restore(digest, dest, link=link)
+        except CorruptObject as exc:
+            message = str(exc)
+            break
+    else:
+        pytest.fail("a corrupt object was handed out")
+    assert f"object {digest[:12]} is corrupt" in message and str(src) in message
+    assert "removed from the store" in message and not dest.exists()
+    assert not store.has(digest) and store.why_missing(digest).startswith("removed as corrupt on ")
+    with pytest.raises(StoreError, match="is not in the store"):
+        store.restore(digest, dest)
+    assert src.read_bytes() == b"v2\n"  # the user's file is left as it is
+
+
+@pytest.mark.parametrize("link", ["hardlink", "copy", "auto"])
+def test_every_restore_checks_the_bytes_it_hands_out(tmp_path, link):
+    from gitgov.core.store import CorruptObject
+
+    store = ObjectStore(tmp_path / "objects", link="copy")
+    digest = store.put_bytes(b"good bytes").sha256
+    overwrite_in_place(store.path(digest), b"rotten")
+    with pytest.raises(CorruptObject, match=f"object {digest[:12]} is corrupt"):
+        store.restore(digest, tmp_path / "out", link=link)
+    assert not (tmp_path / "out").exists() and not store.has(digest)
+
+
+def test_read_bytes_refuses_a_corrupt_object(tmp_path):
+    from gitgov.core.store import CorruptObject
+
+    store = ObjectStore(tmp_path / "objects")
+    digest = store.put_bytes(b"diff --git a/x b/x\n").sha256
+    overwrite_in_place(store.path(digest), b"something else")
+    with pytest.raises(CorruptObject):
+        store.read_bytes(digest)
+    assert not store.has(digest)
+
+
+def test_push_sends_the_good_objects_and_refuses_a_corrupt_one(tmp_path):
+    from gitgov.core.store import CorruptObject
+
+    remote = tmp_path / "shared"
+    remote.mkdir()
+    store = ObjectStore(tmp_path / "objects", link="hardlink", remote=str(remote))
+    model = tmp_path / "models" / "m.bin"
+    model.parent.mkdir()
+    model.write_bytes(b"one")
+    bad = store.put(model).sha256
+    good = store.put_bytes(b"fine").sha256
+    overwrite_in_place(model, b"two")
+    with pytest.raises(CorruptObject) as caught:
+        store.push([bad, good])
+    message = str(caught.value)
+    assert f"object {bad[:12]} is corrupt" in message and str(model) in message
+    assert "1 other object(s) were sent" in message
+    assert store.remote_has([bad, good]) == {good} and not store.has(bad)
+    assert not list(remote.rglob("*.partial*"))
