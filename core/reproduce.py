@@ -66,10 +66,12 @@ def reproduce(session, run: RunRecord, tolerances: dict[str, float], *, quiet_st
     worktree = tmp / "worktree"
     try:
         _checkout(session.repo, run, store, worktree, tmp)
-        _restore_inputs(run, store, worktree)
+        linked = _restore_inputs(run, store, worktree)
         result = _rerun(session, run, worktree, tmp, quiet_stdout)
         _check_not_stopped(run, result[0])
-        return _compare(session, run, store, worktree, result, tolerances)
+        cmp = _compare(session, run, store, worktree, result, tolerances)
+        _check_linked_inputs(run, store, linked, cmp)
+        return cmp
     finally:
         if not keep:
             _remove_worktree(session.repo, worktree, tmp)
@@ -113,6 +115,8 @@ def _fetch(store, needs: dict[str, str], ledger) -> None:
         digest = missing[0]
         collected = _collected_on(ledger, digest)
         why = f", removed by `gitgov gc` on {collected[:10]}" if collected else ""
+        if not collected and store.why_missing(digest):
+            why = f", {store.why_missing(digest)}"
         where = (" and the remote does not have it" if store.remote_uri else
                  "; set [store] remote to fetch it from a shared store")
         more = f" (and {len(missing) - 1} more object(s))" if len(missing) > 1 else ""
@@ -134,7 +138,8 @@ def _checkout(repo, run: RunRecord, store, worktree: Path, tmp: Path) -> None:
              str(worktree), run.commit)
     if run.dirty and run.diff_sha256:
         patch = tmp / "run.diff"
-        patch.write_bytes(store.read_bytes(run.diff_sha256))
+        patch.write_bytes(_checked(store, run.diff_sha256, "the uncommitted diff",
+                                   lambda: store.read_bytes(run.diff_sha256)))
         from .git import run as git_run
 
         try:
@@ -144,15 +149,60 @@ def _checkout(repo, run: RunRecord, store, worktree: Path, tmp: Path) -> None:
                              f"{run.commit[:12]} ({exc})") from None
 
 
-def _restore_inputs(run: RunRecord, store, worktree: Path) -> None:
+def _checked(store, digest: str, what: str, hand_out):
+    """``hand_out()``, which the store checks against the object's name; a corrupt object
+    is fetched again from the remote if there is one, else reproduction cannot be tried."""
+    from .store import CorruptObject
+
+    try:
+        return hand_out()
+    except CorruptObject as exc:
+        problem = exc
+    if store.remote_uri:
+        try:
+            if store.pull([digest]):
+                return hand_out()
+        except InputError as exc:
+            problem = exc
+    raise InputError(f"cannot reproduce: {what} (sha256 {digest[:12]}): {problem}") from None
+
+
+def _restore_inputs(run: RunRecord, store, worktree: Path) -> dict[str, tuple[str, int, int]]:
+    """Restore the untracked inputs; returns {path: (sha256, mtime_ns, size)} of those that
+    share the object's inode (a hard link), to tell afterwards whether the re-run wrote them."""
     program = _program(run)
+    linked = {}
     for path, rec in run.inputs.items():
-        if not rec.get("clean"):
-            if path == program:  # objects are read-only and keep no mode: the command needs its x bit
-                store.restore(rec["sha256"], worktree / path, link="copy")
-                os.chmod(worktree / path, 0o755)
-            else:
-                store.restore(rec["sha256"], worktree / path, link="hardlink")
+        if rec.get("clean"):
+            continue
+        dest, digest = worktree / path, rec["sha256"]
+        if path == program:  # objects are read-only and keep no mode: the command needs its x bit
+            _checked(store, digest, f"input {path}", lambda: store.restore(digest, dest, link="copy"))
+            os.chmod(dest, 0o755)
+        elif _checked(store, digest, f"input {path}",
+                      lambda: store.restore(digest, dest, link="hardlink")) == "hardlink":
+            st = dest.stat()
+            linked[path] = (digest, st.st_mtime_ns, st.st_size)
+    return linked
+
+
+def _check_linked_inputs(run: RunRecord, store, linked: dict[str, tuple[str, int, int]], cmp) -> None:
+    """A re-run that wrote into an input it was given as a hard link (root may, the
+    read-only bit notwithstanding) wrote into the store: re-hash what changed."""
+    from .store import CorruptObject
+
+    for path, (digest, mtime, size) in linked.items():
+        try:
+            st = os.stat(store.path(digest))
+        except FileNotFoundError:
+            continue
+        if (st.st_mtime_ns, st.st_size) == (mtime, size):
+            continue
+        try:
+            store.check(digest)
+        except CorruptObject as exc:
+            cmp.problems.append(f"input {path}: the re-run wrote into it; {exc}")
+            cmp.verdict = "differs"
 
 
 def _program(run: RunRecord) -> str | None:
