@@ -58,7 +58,7 @@ def reproduce(session, run: RunRecord, tolerances: dict[str, float], *, quiet_st
     """Re-run ``run`` and compare; raises InputError when it cannot be attempted."""
     from .store import ObjectStore
 
-    check_runnable(session.repo, run)
+    check_runnable(session.repo, run, tolerances)
     store = ObjectStore.for_repo(session.repo, session.policy)
     needs = _needed_objects(run)
     _fetch(store, needs, session.ctx.ledger())
@@ -77,8 +77,15 @@ def reproduce(session, run: RunRecord, tolerances: dict[str, float], *, quiet_st
             _remove_worktree(session.repo, worktree, tmp)
 
 
-def check_runnable(repo, run: RunRecord) -> None:
-    """Raise InputError (exit 2) saying why `run` cannot be re-run here."""
+def check_runnable(repo, run: RunRecord, tolerances: dict[str, float] | None = None) -> None:
+    """Raise InputError (exit 2) saying why `run` cannot be re-run here, or why the
+    tolerances asked for cannot apply to it."""
+    for name in tolerances or ():
+        if name not in run.metrics:
+            have = (f"its metrics are {', '.join(sorted(run.metrics))}" if run.metrics else
+                    "it recorded no metrics")
+            raise InputError(f"--tolerance {name}={tolerances[name]:g}: run {run.short} has no metric "
+                             f"{name!r}; {have}")
     if run.state in ("running", "lost", "refused"):
         raise InputError(f"run {run.short} has no recorded end ({run.state}); only finished runs "
                          "can be reproduced")

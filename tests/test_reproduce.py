@@ -171,3 +171,17 @@ def test_a_run_started_in_an_untracked_folder_reproduces(proj):
     assert out.returncode == 0, out.stderr
     out = gitgov(proj, "reproduce", "last")
     assert out.returncode == 0 and "cannot start" not in out.stderr, out.stdout + out.stderr
+
+
+def test_a_tolerance_for_a_metric_the_run_does_not_have_is_an_input_error(proj):
+    code = "from gitgov.core.tracking import log_metric; log_metric('auc', 0.9); log_metric('loss', 0.1)"
+    assert gitgov(proj, "run", "--", PY, "-c", code).returncode == 0
+    out = gitgov(proj, "reproduce", "last", "--tolerance", "auc=0.01", "--tolerance", "bogus=0.1")
+    assert out.returncode == 2, out.stdout + out.stderr
+    assert "--tolerance bogus=0.1: run " in out.stderr and "has no metric 'bogus'" in out.stderr
+    assert "its metrics are auc, loss" in out.stderr and "reproducing" not in out.stderr
+    assert json.loads(gitgov(proj, "runs", "show", "last", "--json").stdout)["reproductions"] == []
+    assert gitgov(proj, "run", "--", PY, "-c", "pass").returncode == 0
+    none = gitgov(proj, "reproduce", "last", "--tolerance", "auc=0.01")
+    assert none.returncode == 2 and "it recorded no metrics" in none.stderr
+

@@ -56,7 +56,7 @@ def reproduce_cmd(run_ref: str, tolerances: tuple[str, ...], keep: bool, as_json
     limits = parse_tolerances(tolerances)
     with Session.open(".") as session:
         run = resolve(session.ctx.ledger(), run_ref)
-        check_runnable(session.repo, run)  # say why not before announcing anything
+        check_runnable(session.repo, run, limits)  # say why not before announcing anything
         if not as_json:
             click.echo(f"gitgov: reproducing run {run.short} at {run.commit[:12]} in a fresh worktree",
                        err=True)
