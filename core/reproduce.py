@@ -31,6 +31,7 @@ class Comparison:
     exit_code: dict[str, Any] = field(default_factory=dict)
     packages: list[dict[str, Any]] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # what the verdict rests on, besides the outputs
     duration: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:
@@ -263,8 +264,13 @@ def _compare(session, run: RunRecord, store, worktree: Path, rerun, tolerances) 
     result, run_dir = rerun
     cmp = Comparison(duration=round(result.duration, 3))
     cmp.exit_code = {"recorded": run.exit_code, "now": result.exit_code, "same": run.exit_code == result.exit_code}
+    was = (f"the original run failed with exit {run.exit_code}" if run.exit_code else
+           "the original run exited 0")
     if not cmp.exit_code["same"]:
-        cmp.problems.append(f"exit code {result.exit_code}, recorded {run.exit_code}")
+        cmp.problems.append(f"{was}; the re-run " + (f"failed with exit {result.exit_code}" if result.exit_code
+                                                     else "exited 0"))
+    elif run.exit_code:  # the same failure again: that is what reproduced
+        cmp.notes.append(f"{was}; the re-run also exited {result.exit_code}")
     for path, rec in run.outputs.items():
         cmp.outputs[path] = entry = _compare_output(store, worktree / path, rec, hash_file)
         if not entry["same"]:
@@ -339,7 +345,10 @@ def _remove_worktree(repo, worktree: Path, tmp: Path) -> None:
 def record(session, run: RunRecord, cmp: Comparison) -> None:
     from .ledger import Entry
 
-    summary = "all outputs bit-identical" if not cmp.problems else "; ".join(cmp.problems[:3])
+    if cmp.problems:
+        summary = "; ".join(cmp.problems[:3])
+    else:
+        summary = "; ".join([*cmp.notes, "all outputs bit-identical"])
     payload = {**cmp.to_dict(), "run_id": run.run_id, "summary": summary,
                "reproduced_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
     session.ctx.ledger().append([Entry(kind="run_reproduced", subject=run.run_id, payload=payload,

@@ -185,3 +185,20 @@ def test_a_tolerance_for_a_metric_the_run_does_not_have_is_an_input_error(proj):
     none = gitgov(proj, "reproduce", "last", "--tolerance", "auc=0.01")
     assert none.returncode == 2 and "it recorded no metrics" in none.stderr
 
+
+def test_a_failed_run_that_fails_the_same_way_reproduced_its_failure(proj):
+    assert gitgov(proj, "run", "--name", "broken", "--", "sh", "-c", "exit 3").returncode == 3
+    out = gitgov(proj, "reproduce", "broken")
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "the original run failed with exit 3; the re-run also exited 3" in out.stdout
+    verdict = json.loads(gitgov(proj, "runs", "show", "broken", "--json").stdout)["reproductions"][-1]
+    assert verdict["verdict"] == "reproduced" and "failed with exit 3" in verdict["summary"]
+
+
+def test_a_re_run_that_exits_differently_did_not_reproduce(proj):
+    code = "import os, sys; sys.exit(0 if os.environ.get('GITGOV_REPRODUCING') else 3)"
+    assert gitgov(proj, "run", "--", PY, "-c", code).returncode == 3
+    out = gitgov(proj, "reproduce", "last")
+    assert out.returncode == 1 and "did NOT reproduce" in out.stdout
+    assert "the original run failed with exit 3; the re-run exited 0" in out.stdout
+

@@ -77,6 +77,8 @@ def _print_comparison(run, cmp) -> None:
         click.echo(f"gitgov: run {run.short} did NOT reproduce:")
         for problem in cmp.problems:
             click.echo(f"  - {problem}")
+    for note in cmp.notes:
+        click.echo(f"  {note}")
     if cmp.packages:
         click.echo(f"  packages that differ from the snapshot ({len(cmp.packages)}):")
         for d in cmp.packages[:20]:
