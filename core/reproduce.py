@@ -72,6 +72,7 @@ def reproduce(session, run: RunRecord, tolerances: dict[str, float], *, quiet_st
         _check_not_stopped(run, result[0])
         cmp = _compare(session, run, store, worktree, result, tolerances)
         _check_linked_inputs(run, store, linked, cmp)
+        _explain_failure(session.repo, run, worktree, cmp)
         return cmp
     finally:
         if not keep:
@@ -286,6 +287,66 @@ def _compare(session, run: RunRecord, store, worktree: Path, rerun, tolerances) 
         cmp.packages = package_differences((run.snapshot.get("python") or {}).get("packages"), current)
     cmp.verdict = "differs" if cmp.problems else "reproduced"
     return cmp
+
+
+def _explain_failure(repo, run: RunRecord, worktree: Path, cmp: Comparison) -> None:
+    """A re-run of a command that is not Python, which recorded no inputs, now fails where
+    the original did not: most likely it read a file that was never captured. Name the file
+    when the command line does (the reproduction could not be tried, exit 2), else say how
+    to record inputs."""
+    from .runenv import command_interpreter
+
+    now, then = cmp.exit_code.get("now"), run.exit_code
+    if not now or then != 0 or run.inputs or command_interpreter(run.command, worktree / (run.cwd or ".")):
+        return
+    how = ("inputs of commands that are not Python are only captured from governed data folders "
+           "or with --input")
+    missing = _named_but_missing(repo, run, worktree)
+    if missing:
+        import shlex
+
+        flags = " ".join(f"--input {shlex.quote(p)}" for p in missing)
+        raise InputError(f"cannot reproduce run {run.short}: the re-run failed with exit {now} and the "
+                         f"command reads {', '.join(missing)}, which is neither at commit "
+                         f"{run.commit[:12]} nor among the run's inputs ({how}); record it with "
+                         f"`gitgov run {flags} -- {shlex.join(run.command)}`")
+    cmp.notes.append(f"the run recorded no inputs: {how}; if the command reads a file, record it with "
+                     "`gitgov run --input FILE -- ...`")
+
+
+def _named_but_missing(repo, run: RunRecord, worktree: Path) -> list[str]:
+    """Files the command line names that were in the workspace before the run started
+    and that the worktree of the run's commit lacks."""
+    import posixpath
+    import re
+    import shlex
+    from datetime import datetime
+
+    try:
+        started = datetime.fromisoformat(str(run.started).replace("Z", "+00:00")).timestamp()
+    except (TypeError, ValueError):
+        return []
+    words: list[str] = []
+    for arg in run.command[1:]:
+        try:
+            words += shlex.split(arg)
+        except ValueError:
+            words += arg.split()
+    found: list[str] = []
+    for word in words:
+        for name in re.split(r"[<>|;&()`]+", word):  # a redirection may be glued to the name
+            if not name or name.startswith("-") or posixpath.isabs(name):
+                continue
+            rel = posixpath.normpath(posixpath.join(run.cwd or ".", name))
+            if rel.startswith("../") or rel in found or rel in run.outputs or (worktree / rel).exists():
+                continue
+            try:
+                st = (repo.root / rel).stat()
+            except (OSError, ValueError):
+                continue
+            if st.st_mtime < started and os.path.isfile(repo.root / rel):  # not written by the run
+                found.append(rel)
+    return found
 
 
 def _compare_output(store, path: Path, rec: dict, hash_file) -> dict[str, Any]:

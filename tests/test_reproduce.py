@@ -202,3 +202,27 @@ def test_a_re_run_that_exits_differently_did_not_reproduce(proj):
     assert out.returncode == 1 and "did NOT reproduce" in out.stdout
     assert "the original run failed with exit 3; the re-run exited 0" in out.stdout
 
+
+def test_an_uncaptured_input_of_a_shell_command_is_named_with_the_fix(proj):
+    write(proj, "extra.csv", "a\nb\n")  # untracked, read by a command that is not Python
+    assert gitgov(proj, "run", "--", "sh", "-c", "wc -l < extra.csv > out.txt").returncode == 0
+    out = gitgov(proj, "reproduce", "last")
+    assert out.returncode == 2, out.stdout + out.stderr  # it could not be tried: not "did NOT reproduce"
+    assert "did NOT reproduce" not in out.stdout and "Traceback" not in out.stderr
+    assert "extra.csv" in out.stderr and "inputs of commands that are not Python are only captured" in out.stderr
+    assert "gitgov run --input extra.csv -- sh -c 'wc -l < extra.csv > out.txt'" in out.stderr
+    assert len(worktrees(proj)) == 1
+    assert gitgov(proj, "run", "--input", "extra.csv", "--", "sh", "-c", "wc -l < extra.csv > out.txt").returncode == 0
+    assert gitgov(proj, "reproduce", "last").returncode == 0
+
+
+def test_a_shell_run_that_recorded_no_inputs_and_now_fails_says_how_to_record_them(proj):
+    write(proj, "read.sh", "#!/bin/sh\ncat \"$(cat name.txt)\" >/dev/null\n")  # the file's name is hidden
+    write(proj, "name.txt", "hidden.csv\n")
+    write(proj, "hidden.csv", "x\n")
+    git(proj, "add", "read.sh")
+    git(proj, "commit", "-q", "-m", "reader")
+    assert gitgov(proj, "run", "--", "sh", "read.sh").returncode == 0
+    out = gitgov(proj, "reproduce", "last")
+    assert out.returncode == 1 and "did NOT reproduce" in out.stdout
+    assert "the run recorded no inputs" in out.stdout and "--input" in out.stdout
