@@ -12,8 +12,7 @@ Storing a file links it in when it can and copies it otherwise:
   The object and the workspace file are then one inode, so its write bits are
   taken away (as DVC's protected mode does): a later in-place write would
   otherwise change the object's bytes under its name. Root ignores those bits,
-  and a user may force the write, so the path of the linked file is noted
-  (links/<digest>) to name it when that happened;
+  and a user may force the write: the check below is the real guard;
 - ``copy``: always a plain copy.
 
 Objects are written to a temporary name and renamed into place, so a reader
@@ -21,10 +20,11 @@ never sees half an object, and they are made read-only.
 
 Whatever the store hands out is hashed on the way: a restore, the bytes read,
 an upload to the remote, a download from it. An object whose bytes no longer
-hash to its name is refused (CorruptObject names it and the file it was linked
-with) and removed, with a note (bad/<digest>) that says when and why, so that a
-later reader is told it is missing rather than given wrong bytes. ``put`` does
-not hash what is already there: storing stays as fast as the copy or the link.
+hash to its name is refused (CorruptObject names it, and the workspace file it
+still shares its inode with, if any) and removed, with a note (bad/<digest>)
+that says when and why, so that a later reader is told it is missing rather
+than given wrong bytes. ``put`` neither hashes what is already there nor
+writes anything beside the object: storing stays as fast as the copy or the link.
 
 An optional remote (``[store] remote`` in gitgov.toml) is any pyarrow file
 system: a local or mounted folder, or an S3-compatible bucket.
@@ -68,12 +68,14 @@ class Stored(NamedTuple):
 class ObjectStore:
     """One repository's objects, and optionally the remote they are shared through."""
 
-    def __init__(self, root: Path, *, link: str = "auto", remote: str | None = None):
+    def __init__(self, root: Path, *, link: str = "auto", remote: str | None = None,
+                 workspace: Path | None = None):
         if link not in LINK_MODES:
             raise StoreError(f"[store] link must be one of {', '.join(LINK_MODES)}, not {link!r}")
         self.root = Path(root)
         self.link = link
         self.remote_uri = remote
+        self.workspace = Path(workspace) if workspace is not None else None  # where linked files live
 
     @classmethod
     def for_repo(cls, repo, policy=None) -> "ObjectStore":
@@ -82,7 +84,8 @@ class ObjectStore:
         remote = settings.get("remote")
         if remote and "://" not in remote and not os.path.isabs(remote):
             remote = str((Path(repo.root) / remote).resolve())  # relative to the repository
-        return cls(repo.state_dir / "objects", link=settings.get("link", "auto"), remote=remote)
+        return cls(repo.state_dir / "objects", link=settings.get("link", "auto"), remote=remote,
+                   workspace=repo.root)
 
     # ---- local objects ---------------------------------------------------
 
@@ -147,8 +150,7 @@ class ObjectStore:
             os.link(src, tmp)
         except OSError:
             return None  # another file system, or links not allowed: copy instead
-        if self._commit(tmp, digest.sha256, mode=stat.S_IMODE(os.stat(src).st_mode) & NO_WRITE):
-            self._note(self.root / "links" / digest.sha256, os.path.abspath(src))
+        self._commit(tmp, digest.sha256, mode=stat.S_IMODE(os.stat(tmp).st_mode) & NO_WRITE)
         return Stored(digest.sha256, digest.size, "hardlink")
 
     @staticmethod
@@ -157,7 +159,7 @@ class ObjectStore:
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(text + "\n", encoding="utf-8", errors="surrogateescape")
         except OSError:
-            pass  # a note only helps a message; the object is stored either way
+            pass  # a note only helps a later message
 
     def put_bytes(self, data: bytes) -> Stored:
         import hashlib  # only here: see store_copy
@@ -217,11 +219,35 @@ class ObjectStore:
         return how
 
     def linked_with(self, digest: str) -> str | None:
-        """The file the object was stored from by a hard link, if it was."""
+        """A file of the workspace that is the object's inode (a hard link), if there is one.
+
+        Only asked when an object turned out corrupt, so nothing is noted when
+        objects are stored: the workspace is walked, by the inode numbers its
+        folders list (no stat per file), skipping .git and the store's folder.
+        """
         try:
-            return (self.root / "links" / digest).read_text(encoding="utf-8", errors="surrogateescape").strip()
+            st = os.stat(self.path(digest))
         except OSError:
             return None
+        if st.st_nlink < 2 or self.workspace is None:
+            return None
+        skip = {os.path.abspath(p) for p in (self.workspace / ".git", self.workspace / ".gitgov", self.root)}
+        pending = [os.path.abspath(self.workspace)]
+        while pending:
+            try:
+                entries = list(os.scandir(pending.pop()))
+            except OSError:
+                continue
+            for entry in entries:
+                try:
+                    if entry.is_dir(follow_symlinks=False):
+                        if entry.path not in skip:
+                            pending.append(entry.path)
+                    elif entry.inode() == st.st_ino and entry.stat(follow_symlinks=False).st_dev == st.st_dev:
+                        return os.path.relpath(entry.path, self.workspace)
+                except OSError:
+                    continue
+        return None
 
     def why_missing(self, digest: str) -> str | None:
         """Why an object is gone, when the store removed it as corrupt."""
@@ -237,9 +263,9 @@ class ObjectStore:
         linked = self.linked_with(digest)
         how = ""
         if linked:
-            how = (f"; it was stored by a hard link to {linked}, which shares its bytes and was "
-                   "written after it was stored (hard-linked files are read-only, but root, or a "
-                   "user forcing the write, can still change them)")
+            how = (f"; it is a hard link to {linked}, which was written after it was stored "
+                   "(hard-linked files are read-only, but root, or a user forcing the write, "
+                   "can still change them)")
         self.remove(digest)
         when = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
         self._note(self.root / "bad" / digest, f"removed as corrupt on {when}: its bytes hashed to "
@@ -254,7 +280,6 @@ class ObjectStore:
             path.unlink()
         except FileNotFoundError:
             return 0
-        (self.root / "links" / digest).unlink(missing_ok=True)
         return size
 
     def digests(self) -> Iterator[str]:

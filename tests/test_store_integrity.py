@@ -55,7 +55,7 @@ def test_a_second_run_writing_the_same_output_never_leaves_a_wrong_object(proj):
     assert second.returncode == 0 and wrong == [one]  # root ignores the read-only bit
     pushed = gitgov(proj, "store", "push")
     assert pushed.returncode == 2, pushed.stdout + pushed.stderr
-    assert f"object {one[:12]} is corrupt" in pushed.stderr and "models/m.bin" in pushed.stderr
+    assert f"object {one[:12]} is corrupt" in pushed.stderr and "a hard link to models/m.bin" in pushed.stderr
     assert "removed from the store" in pushed.stderr
     assert one not in objects(proj) and not (proj.parent / "team-store" / one[:2] / one[2:]).exists()
     assert gitgov(proj, "store", "push").returncode == 0  # the rest went up
@@ -73,7 +73,7 @@ def test_an_untracked_input_edited_after_the_run_is_caught_on_reproduce(proj):
     out = gitgov(proj, "reproduce", "copyin")
     assert out.returncode == 2, out.stdout + out.stderr  # cannot be tried, not "did NOT reproduce"
     assert "did NOT reproduce" not in out.stdout and "Traceback" not in out.stderr
-    assert f"object {v1[:12]} is corrupt" in out.stderr and "in.txt" in out.stderr, out.stderr
+    assert f"object {v1[:12]} is corrupt" in out.stderr and "input in.txt" in out.stderr and "a hard link to in.txt" in out.stderr, out.stderr
     assert v1 not in objects(proj)
     again = gitgov(proj, "reproduce", "copyin")
     assert again.returncode == 2 and "is no longer in the object store, removed as corrupt on " in again.stderr
