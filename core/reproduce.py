@@ -178,8 +178,14 @@ def _checked(store, digest: str, what: str, hand_out):
 
 def _restore_inputs(run: RunRecord, store, worktree: Path) -> dict[str, tuple[str, int, int]]:
     """Restore the untracked inputs; returns {path: (sha256, mtime_ns, size)} of those that
-    share the object's inode (a hard link), to tell afterwards whether the re-run wrote them."""
+    share the object's inode (a hard link), to tell afterwards whether the re-run wrote them.
+
+    A hard link costs no copy, and its read-only bits keep a re-run from writing into the
+    store; root ignores them, so root gets copies (a reflink where the file system allows
+    one), hashed as they are made: the same one pass over the bytes the check needs anyway.
+    """
     program = _program(run)
+    shared = "auto" if getattr(os, "geteuid", lambda: -1)() == 0 else "hardlink"
     linked = {}
     for path, rec in run.inputs.items():
         if rec.get("clean"):
@@ -189,7 +195,7 @@ def _restore_inputs(run: RunRecord, store, worktree: Path) -> dict[str, tuple[st
             _checked(store, digest, f"input {path}", lambda: store.restore(digest, dest, link="copy"))
             os.chmod(dest, 0o755)
         elif _checked(store, digest, f"input {path}",
-                      lambda: store.restore(digest, dest, link="hardlink")) == "hardlink":
+                      lambda: store.restore(digest, dest, link=shared)) == "hardlink":
             st = dest.stat()
             linked[path] = (digest, st.st_mtime_ns, st.st_size)
     return linked

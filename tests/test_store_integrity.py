@@ -79,3 +79,18 @@ def test_an_untracked_input_edited_after_the_run_is_caught_on_reproduce(proj):
     assert again.returncode == 2 and "is no longer in the object store, removed as corrupt on " in again.stderr
     assert gitgov(proj, "gc").returncode == 0
     assert gitgov(proj, "verify").returncode == 0
+
+
+def test_a_re_run_that_writes_into_its_input_cannot_touch_the_store(proj):
+    write(proj, "in.txt", "v1\n")
+    code = ("import os; data = open('in.txt').read(); "
+            "os.environ.get('GITGOV_REPRODUCING') and open('in.txt', 'a').write('appended by the re-run\\n')")
+    assert gitgov(proj, "run", "--name", "appender", "--", PY, "-c", code).returncode == 0
+    v1 = hashlib.sha256(b"v1\n").hexdigest()
+    out = gitgov(proj, "reproduce", "appender")
+    if os.geteuid() == 0:  # root is given a copy: what it writes stays in the throwaway worktree
+        assert out.returncode == 0, out.stdout + out.stderr
+    else:  # anyone else is given the read-only object itself, and the write is refused
+        assert out.returncode == 1 and "Permission denied" in out.stderr
+    assert objects(proj)[v1] == b"v1\n"
+    assert gitgov(proj, "reproduce", "appender").returncode == out.returncode
