@@ -150,14 +150,14 @@ def profile_cmd(path: str, dataset: str | None, as_json: bool) -> int:
 @click.option("--print", "print_only", is_flag=True, help="Print the rules; do not write gitgov.toml.")
 def infer_cmd(path: str, dataset: str, force: bool, print_only: bool) -> int:
     """Write a starter rule set for a new dataset into gitgov.toml, from a sample file."""
-    from .infer import infer_into
+    from .infer import header, infer_into, next_step
 
     text = infer_into(Path(path), dataset, force=force, write=not print_only)
     if print_only:
         click.echo(text)
     else:
-        click.echo(f"gitgov: wrote [datasets.{dataset}] to gitgov.toml; review the rules, then "
-                   f"`gitgov check --dataset {dataset}`")
+        click.echo(f"gitgov: wrote {header(dataset)} to gitgov.toml; review the rules, then "
+                   f"`{next_step(dataset)}`")
     return 0
 
 

@@ -111,6 +111,20 @@ def _column(col: dict, rows: int, fmt: str | None) -> Any:
     return t
 
 
+def header(dataset: str) -> str:
+    """The dataset's table header as it reads in gitgov.toml: [datasets."sales orders"]."""
+    import tomlkit
+
+    return f"[{tomlkit.key(['datasets', dataset]).as_string()}]"
+
+
+def next_step(dataset: str) -> str:
+    """The command that checks the dataset's files, quoted for a POSIX shell."""
+    import shlex
+
+    return f"gitgov check --dataset {shlex.quote(dataset)}"
+
+
 def infer_into(path: Path, dataset: str, *, force: bool = False, write: bool = True) -> str:
     import tomlkit
 
