@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from conftest import git, gitgov, write
+from gitgov.core.config import load_policy
 
 ORDERS = "order_id,amount\n1,9.5\n2,12\n3,4.25\n"
 
@@ -19,6 +20,77 @@ def fresh(tmp_path) -> Path:
     git(tmp_path, "init", "-q", "-b", "main", str(path))
     gitgov(path, "init", check=True)
     return path
+
+
+def test_infer_puts_the_dataset_before_the_catch_all_so_that_its_rules_apply(fresh):
+    original = (fresh / "gitgov.toml").read_text()
+    write(fresh, "data/sales/orders.csv", ORDERS)
+    proc = gitgov(fresh, "infer", "data/sales/orders.csv", "--dataset", "orders")
+    assert proc.returncode == 0, proc.stderr
+    assert "before [datasets.data]" in proc.stdout and "first dataset" in proc.stdout
+    assert "warning" not in proc.stderr
+    text = (fresh / "gitgov.toml").read_text()
+    # The block sits right above [datasets.data]; everything else is byte for byte as it was.
+    head, rest = text.split("[datasets.orders]\n")
+    block, tail = rest.split("[datasets.data]\n")
+    assert head + "[datasets.data]\n" + tail == original
+    assert head.endswith("# --- end of example ---\n\n")
+    assert block.endswith("# against the last committed version\n\n"), block
+    assert list(load_policy(fresh / "gitgov.toml").datasets) == ["orders", "data"]
+    # What the hook and `gitgov check PATH` use is now the new dataset, with its rules.
+    proc = gitgov(fresh, "check", "data/sales/orders.csv")
+    assert proc.returncode == 0 and "(dataset orders, csv, 3 rows)" in proc.stdout, proc.stdout
+    write(fresh, "data/sales/orders.csv", ORDERS + "3,7\n")
+    proc = gitgov(fresh, "check", "data/sales/orders.csv")
+    assert proc.returncode == 1 and "order_id.unique" in proc.stdout, proc.stdout
+    git(fresh, "add", "gitgov.toml", ".gitignore", "data/sales/orders.csv")
+    commit = git(fresh, "commit", "-q", "-m", "orders", check=False)
+    assert commit.returncode != 0 and "order_id.unique" in commit.stderr, commit.stderr
+
+
+def test_infer_print_says_where_the_block_belongs(fresh):
+    write(fresh, "data/sales/orders.csv", ORDERS)
+    before = (fresh / "gitgov.toml").read_text()
+    proc = gitgov(fresh, "infer", "data/sales/orders.csv", "--dataset", "orders", "--print")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith("[datasets.orders]\n")
+    assert "before [datasets.data]" in proc.stderr
+    assert (fresh / "gitgov.toml").read_text() == before
+
+
+def test_infer_keeps_the_comments_above_the_shadowing_dataset_with_it(tmp_path):
+    path = tmp_path / "repo"
+    git(tmp_path, "init", "-q", "-b", "main", str(path))
+    policy = ('version = 1\n\n[datasets.raw]\npaths = ["raw/**"]\n\n'
+              '# Everything else under data/,\n# until it is described.\n'
+              '[datasets.data]   # the catch-all\npaths = ["data/"]\n\n'
+              '[plugins]\nenable = ["validation"]\n')
+    write(path, "gitgov.toml", policy)
+    write(path, "data/sales/orders.csv", ORDERS)
+    proc = gitgov(path, "infer", "data/sales/orders.csv", "--dataset", "orders")
+    assert proc.returncode == 0, proc.stderr
+    text = (path / "gitgov.toml").read_text()
+    assert text.startswith('version = 1\n\n[datasets.raw]\npaths = ["raw/**"]\n\n[datasets.orders]\n')
+    assert text.endswith('\n\n# Everything else under data/,\n# until it is described.\n'
+                         '[datasets.data]   # the catch-all\npaths = ["data/"]\n\n'
+                         '[plugins]\nenable = ["validation"]\n')
+    assert list(load_policy(path / "gitgov.toml").datasets) == ["raw", "orders", "data"]
+    assert "(dataset orders," in gitgov(path, "check", "data/sales/orders.csv").stdout
+
+
+def test_infer_warns_when_it_cannot_put_the_dataset_first(tmp_path):
+    # The catch-all is an inline table inside [datasets]: no [datasets.NAME] header can go before it.
+    path = tmp_path / "repo"
+    git(tmp_path, "init", "-q", "-b", "main", str(path))
+    write(path, "gitgov.toml", '[datasets]\ndata = { paths = ["data/**"] }\n\n'
+                               '[plugins]\nenable = ["validation"]\n')
+    write(path, "data/sales/orders.csv", ORDERS)
+    proc = gitgov(path, "infer", "data/sales/orders.csv", "--dataset", "orders")
+    assert proc.returncode == 0, proc.stderr
+    warning = proc.stderr
+    assert "warning" in warning and "'data'" in warning and "data/sales/orders.csv" in warning
+    assert "above" in warning and "paths" in warning  # how to fix it
+    assert "(dataset data," in gitgov(path, "check", "data/sales/orders.csv").stdout
 
 
 def test_infer_suggests_a_command_the_shell_can_run(fresh):

@@ -150,14 +150,15 @@ def profile_cmd(path: str, dataset: str | None, as_json: bool) -> int:
 @click.option("--print", "print_only", is_flag=True, help="Print the rules; do not write gitgov.toml.")
 def infer_cmd(path: str, dataset: str, force: bool, print_only: bool) -> int:
     """Write a starter rule set for a new dataset into gitgov.toml, from a sample file."""
-    from .infer import header, infer_into, next_step
+    from .infer import infer_into
 
-    text = infer_into(Path(path), dataset, force=force, write=not print_only)
+    inferred = infer_into(Path(path), dataset, force=force, write=not print_only)
     if print_only:
-        click.echo(text)
-    else:
-        click.echo(f"gitgov: wrote {header(dataset)} to gitgov.toml; review the rules, then "
-                   f"`{next_step(dataset)}`")
+        click.echo(inferred.block, nl=False)
+    for note in inferred.notes:
+        click.echo(f"gitgov: {note}", err=print_only)
+    for warning in inferred.warnings:
+        click.echo(f"gitgov: warning: {warning}", err=True)
     return 0
 
 

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
-from gitgov.core.errors import GitgovError, InputError
+from gitgov.core.errors import ConfigError, InputError
 
 FORMATS_TRIED = ("email", "e164", "url", "uuid", "iso_date", "iso_datetime")
 MAX_ALLOWED = 20  # a string column with at most this many values is a category
@@ -125,10 +125,20 @@ def next_step(dataset: str) -> str:
     return f"gitgov check --dataset {shlex.quote(dataset)}"
 
 
-def infer_into(path: Path, dataset: str, *, force: bool = False, write: bool = True) -> str:
+class Inferred(NamedTuple):
+    """What `gitgov infer` made of a sample, for the command to show."""
+
+    block: str  # the dataset's table, as TOML
+    notes: list[str]  # what was written where, and what to run next
+    warnings: list[str]  # what still keeps the rules from applying to the sample
+
+
+def infer_into(path: Path, dataset: str, *, force: bool = False, write: bool = True) -> Inferred:
+    """Infer rules from ``path`` into ``dataset`` of gitgov.toml (``write=False``: only say
+    what would be written, and where)."""
     import tomlkit
 
-    from gitgov.core.config import load_policy
+    from gitgov.core.config import load_policy, load_policy_text
     from gitgov.core.git import Repo
 
     from .formats import ReadError, detect
@@ -142,35 +152,81 @@ def infer_into(path: Path, dataset: str, *, force: bool = False, write: bool = T
         fmt = detect(rel)
     except ReadError as exc:
         raise InputError(f"{path}: {exc.message}") from None
-    report, formats = _profile_and_formats(path)
-    table = starter_rules(report, formats, rel, fmt.name)
     policy_path = repo.policy_path
-    original = policy_path.read_text(encoding="utf-8") if policy_path.exists() else ""
-    load_policy(policy_path)  # a broken file is reported as it is, not made worse
-    doc = tomlkit.parse(original)
-    if "datasets" not in doc:
-        doc.add("datasets", tomlkit.table(is_super_table=True))
-    datasets = doc["datasets"]
-    if dataset in datasets and not force:
+    policy = load_policy(policy_path)  # a broken file is reported as it is, not made worse
+    if dataset in policy.datasets and not force:
         raise InputError(f"dataset '{dataset}' already exists in gitgov.toml; --force replaces its "
                          "columns and rules")
+    report, formats = _profile_and_formats(path)
+    table = starter_rules(report, formats, rel, fmt.name)
+    # As bytes: read_text() would turn CRLF line ends into LF, and write them back so.
+    original = policy_path.read_bytes().decode("utf-8") if policy_path.exists() else ""
+    bom = "\ufeff" if original.startswith("\ufeff") else ""
+    if dataset in policy.datasets:
+        text, block = _replace_rules(original[len(bom):], dataset, table)
+        notes = [f"{'wrote' if write else 'would write'} the inferred rules into "
+                 f"{header(dataset)} in gitgov.toml"]
+    else:
+        block = tomlkit.dumps({"datasets": {dataset: table}}).strip("\n") + "\n"
+        text, where = _add(original[len(bom):], policy, dataset, rel, block)
+        notes = [f"wrote {header(dataset)} to gitgov.toml{where}" if write
+                 else f"{header(dataset)} goes in gitgov.toml{where}"]
+    try:
+        updated = load_policy_text(text, policy_path)
+    except ConfigError as exc:  # what does not load is not written
+        if not write:
+            return Inferred(block, [], [])
+        raise InputError(f"cannot add {header(dataset)} to gitgov.toml, the result would not load "
+                         f"({exc}); nothing was written: `--print` shows the rules to add by hand"
+                         ) from None
+    if write:
+        policy_path.write_bytes((bom + text).encode("utf-8"))
+        notes.append(f"review the rules, then `{next_step(dataset)}`")
+    return Inferred(block, notes, _still_not_applied(updated, dataset, rel))
+
+
+def _add(text: str, policy: Any, dataset: str, rel: str, block: str) -> tuple[str, str]:
+    """``text`` with the new dataset's ``block`` where it governs ``rel``, and where that is,
+    as words that follow "wrote [datasets.NAME] to gitgov.toml"."""
+    from .infer_place import after_datasets, before_dataset, splice
+
+    shadow = policy.dataset_for(rel)  # the first existing dataset that has the sample
+    line = before_dataset(text, shadow.name) if shadow is not None else None
+    if line is not None:
+        return splice(text, line, block), (
+            f", before {header(shadow.name)}: a file belongs to the first dataset whose paths "
+            f"match it, and the paths of '{shadow.name}' match {rel} too")
+    where = ", after the other datasets" if policy.datasets else ""
+    return splice(text, after_datasets(text), block), where
+
+
+def _still_not_applied(policy: Any, dataset: str, rel: str) -> list[str]:
+    """Why the rules of ``dataset`` do not govern ``rel`` in ``policy``, and what to do."""
+    governing = policy.dataset_for(rel)
+    if governing is not None and governing.name == dataset:
+        return []
+    if not policy.datasets[dataset].matches(rel):
+        return [f"{rel} is not in the paths of '{dataset}', so its rules do not apply to it; "
+                f"add it to `paths` in {header(dataset)}"]
+    return [f"{rel} still belongs to dataset '{governing.name}', which comes before '{dataset}' in "
+            f"gitgov.toml and whose paths match it too (a file belongs to the first dataset "
+            f"that matches it), so the rules of '{dataset}' do not apply to it; move "
+            f"{header(dataset)} above dataset '{governing.name}', or narrow the paths of "
+            f"'{governing.name}'"]
+
+
+def _replace_rules(text: str, dataset: str, table: Any) -> tuple[str, str]:
+    """``text`` with the columns and rules of ``dataset`` replaced by those of ``table``,
+    and the dataset's table as TOML."""
+    import tomlkit
+
+    doc = tomlkit.parse(text)
+    datasets = doc["datasets"]
     # Item assignment, not .add(): a [datasets] split by other tables (a column table written
     # after [limits]) is an out-of-order proxy in tomlkit, which has no .add().
-    if dataset in datasets:
-        existing = datasets[dataset]
-        for key in ("columns", "rules"):
-            if key in existing:
-                del existing[key]
-            existing[key] = table[key]
-    else:
-        datasets[dataset] = table
-    text = tomlkit.dumps(doc)
-    if not write:
-        return tomlkit.dumps({"datasets": {dataset: datasets[dataset]}})
-    policy_path.write_text(text, encoding="utf-8")
-    try:
-        load_policy(policy_path)
-    except GitgovError:
-        policy_path.write_text(original, encoding="utf-8")  # never leave a policy that does not load
-        raise
-    return text
+    existing = datasets[dataset]
+    for key in ("columns", "rules"):
+        if key in existing:
+            del existing[key]
+        existing[key] = table[key]
+    return tomlkit.dumps(doc), tomlkit.dumps({"datasets": {dataset: existing}}).strip("\n") + "\n"
