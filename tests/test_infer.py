@@ -93,6 +93,79 @@ def test_infer_warns_when_it_cannot_put_the_dataset_first(tmp_path):
     assert "(dataset data," in gitgov(path, "check", "data/sales/orders.csv").stdout
 
 
+FORCE_POLICY = """\
+[datasets.customers]   # the CRM export
+paths = ["data/customers*.csv"]
+owner = "ada@example.com"
+primary_key = "id"
+
+[datasets.customers.columns.id]
+type = "integer"
+unique = true
+
+[datasets.customers.columns.email]
+pii = "email"
+protect = "mask"   # the export masks it
+
+[datasets.customers.columns.age]
+type = "float"
+max = 120
+severity = "warning"
+
+[datasets.customers.rules]
+min_rows = 50
+max_null_fraction = 0.5
+
+[plugins]
+enable = ["validation", "secrets"]
+"""
+
+
+def test_infer_force_replaces_what_it_infers_and_keeps_what_was_written_by_hand(tmp_path):
+    path = tmp_path / "repo"
+    git(tmp_path, "init", "-q", "-b", "main", str(path))
+    write(path, "gitgov.toml", FORCE_POLICY)
+    # The export changed: no `id` any more, rows are keyed by nothing inferable.
+    write(path, "data/customers.csv", "ref,email,age\nA,xxx@xxx.xx,30\nA,xxx@xxx.xx,41\nB,xxx@xx.xx,30\n")
+    proc = gitgov(path, "infer", "data/customers.csv", "--dataset", "customers", "--force")
+    assert proc.returncode == 0, proc.stderr
+    assert "columns not in the sample: id" in proc.stdout
+    ds = load_policy(path / "gitgov.toml").datasets["customers"]
+    assert ds.primary_key == ()  # `id` is gone from the file, so from the key
+    assert set(ds.columns) == {"ref", "email", "age"}
+    assert ds.owner == "ada@example.com" and ds.paths == ("data/customers*.csv",)
+    assert ds.columns["age"] == {"type": "integer", "required": True, "max": 120,
+                                 "severity": "warning"}
+    assert ds.columns["email"]["pii"] == "email" and ds.columns["email"]["protect"] == "mask"
+    assert ds.rules["min_rows"] == 1 and ds.rules["max_null_fraction"] == 0.5
+    assert "drift" in ds.rules
+    text = (path / "gitgov.toml").read_text()
+    assert '[datasets.customers]   # the CRM export\n' in text
+    assert 'protect = "mask"   # the export masks it\n' in text
+    assert "\n\n[plugins]\n" in text and "\n\n\n" not in text
+    proc = gitgov(path, "check", "data/customers.csv")
+    assert proc.returncode == 0 and "(dataset customers," in proc.stdout, proc.stdout + proc.stderr
+
+
+def test_infer_force_twice_gives_the_same_file(tmp_path):
+    path = tmp_path / "repo"
+    git(tmp_path, "init", "-q", "-b", "main", str(path))
+    gitgov(path, "init", check=True)
+    write(path, "data/sales/orders.csv", ORDERS)
+    assert gitgov(path, "infer", "data/sales/orders.csv", "--dataset", "orders").returncode == 0
+    once = (path / "gitgov.toml").read_text()
+    proc = gitgov(path, "infer", "data/sales/orders.csv", "--dataset", "orders", "--force")
+    assert proc.returncode == 0, proc.stderr
+    assert (path / "gitgov.toml").read_text() == once
+    # A key column renamed: the old primary key goes with it.
+    write(path, "data/sales/orders.csv", ORDERS.replace("order_id", "order_code"))
+    proc = gitgov(path, "infer", "data/sales/orders.csv", "--dataset", "orders", "--force")
+    assert proc.returncode == 0, proc.stderr
+    ds = load_policy(path / "gitgov.toml").datasets["orders"]
+    assert ds.primary_key == ("order_code",) and "order_id" not in ds.columns
+    assert gitgov(path, "check", "data/sales/orders.csv").returncode == 0
+
+
 def test_infer_suggests_a_command_the_shell_can_run(fresh):
     write(fresh, "data/sales/orders.csv", ORDERS)
     proc = gitgov(fresh, "infer", "data/sales/orders.csv", "--dataset", "sales orders")
@@ -101,3 +174,38 @@ def test_infer_suggests_a_command_the_shell_can_run(fresh):
     suggested = proc.stdout.split("`")[-2]
     assert shlex.split(suggested) == ["gitgov", "check", "--dataset", "sales orders"]
     assert "(dataset sales orders," in gitgov(fresh, "check", "--dataset", "sales orders").stdout
+
+
+def test_infer_force_keeps_the_separator_after_a_dataset_without_rules(fresh):
+    # The template's [datasets.data] has no columns or rules; the separator under it is
+    # about [roles], and stays right above it.
+    write(fresh, "data/sales/orders.csv", ORDERS)
+    proc = gitgov(fresh, "infer", "data/sales/orders.csv", "--dataset", "data", "--force")
+    assert proc.returncode == 0, proc.stderr
+    text = (fresh / "gitgov.toml").read_text()
+    assert ('classification = "internal"\nprimary_key = "order_id"\n\n'
+            '[datasets.data.columns.order_id]\n') in text
+    assert "# against the last committed version\n\n# -------" in text
+    assert "-----\n[roles]\n" in text and "\n\n\n" not in text
+
+
+def test_infer_force_gathers_a_dataset_split_by_another_table(tmp_path):
+    path = tmp_path / "repo"
+    git(tmp_path, "init", "-q", "-b", "main", str(path))
+    write(path, "gitgov.toml", '[datasets.orders]\npaths = ["data/sales/*.csv"]\n\n'
+                               '[datasets.orders.columns.order_id]\nmax = 1000\n\n'
+                               '[plugins]\nenable = ["validation"]\n\n'
+                               '[datasets.orders.columns.legacy_code]   # appended later\n'
+                               'type = "string"\n\n'
+                               '# How long data is kept\n[retention]\naction = "report"\n')
+    write(path, "data/sales/orders.csv", ORDERS)
+    proc = gitgov(path, "infer", "data/sales/orders.csv", "--dataset", "orders", "--force")
+    assert proc.returncode == 0, proc.stderr
+    assert "columns not in the sample: legacy_code" in proc.stdout
+    ds = load_policy(path / "gitgov.toml").datasets["orders"]
+    assert set(ds.columns) == {"order_id", "amount"} and ds.columns["order_id"]["max"] == 1000
+    text = (path / "gitgov.toml").read_text()
+    assert "legacy_code" not in text
+    assert text.endswith('[plugins]\nenable = ["validation"]\n\n'
+                         '# How long data is kept\n[retention]\naction = "report"\n')
+    assert gitgov(path, "check", "data/sales/orders.csv").returncode == 0

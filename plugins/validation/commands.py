@@ -146,7 +146,8 @@ def profile_cmd(path: str, dataset: str | None, as_json: bool) -> int:
 @click.argument("path", type=click.Path(exists=True, dir_okay=False))
 @click.option("--dataset", "dataset", metavar="NAME", required=True,
               help="Name of the new dataset in gitgov.toml.")
-@click.option("--force", is_flag=True, help="Replace the columns and rules of an existing dataset.")
+@click.option("--force", is_flag=True, help="Re-infer an existing dataset, keeping the keys written by "
+              "hand.")
 @click.option("--print", "print_only", is_flag=True, help="Print the rules; do not write gitgov.toml.")
 def infer_cmd(path: str, dataset: str, force: bool, print_only: bool) -> int:
     """Write a starter rule set for a new dataset into gitgov.toml, from a sample file."""

@@ -3,8 +3,17 @@
 The rules state what the sample shows for certain (types, no empty values,
 unique keys, the few values of a category, a named format that every value
 has); observed ranges are written as comments, since a sample's extremes are
-rarely the real limits. gitgov.toml is edited with tomlkit, so its comments
-and layout stay as they were, and the result must load before it is saved.
+rarely the real limits. A new dataset is spliced into gitgov.toml as text
+where it governs the sample (infer_place.py); --force edits the dataset with
+tomlkit. Either way the rest of the file stays as it was, and the result must
+load before it is saved.
+
+What --force replaces is what infer measures: the primary key, each column's
+type, required, unique and allowed, the columns themselves (a column no longer
+in the sample loses its rules) and the starter table rules min_rows and drift.
+What a person wrote is kept: the dataset's other keys (paths, owner, format...),
+each column's other keys (min/max, pattern, protect, severity, checks...), with
+format and pii inferred only where a column declares none, and other table rules.
 """
 from __future__ import annotations
 
@@ -16,6 +25,8 @@ from gitgov.core.errors import ConfigError, InputError
 
 FORMATS_TRIED = ("email", "e164", "url", "uuid", "iso_date", "iso_datetime")
 MAX_ALLOWED = 20  # a string column with at most this many values is a category
+INFERRED_COLUMN_KEYS = ("type", "required", "unique", "allowed")  # what --force replaces
+INFERRED_RULES = ("min_rows", "drift")
 
 
 def _profile_and_formats(path: Path) -> tuple[Any, dict[str, str]]:
@@ -49,9 +60,13 @@ def _profile_and_formats(path: Path) -> tuple[Any, dict[str, str]]:
     return report, formats
 
 
-def starter_rules(report: Any, formats: dict[str, str], rel: str, fmt: str) -> Any:
+def starter_rules(report: Any, formats: dict[str, str], rel: str, fmt: str,
+                  kept: dict[str, dict[str, Any]] | None = None) -> Any:
+    """The new dataset's table. ``kept``: for --force, the items written by hand to carry
+    over, by column name, and under "" the table rules."""
     import tomlkit
 
+    kept = kept or {}
     rows = report.rows
     ds = tomlkit.table()
     ds.add(tomlkit.comment(f"Starter rules inferred by `gitgov infer` from {rows:,} rows of {rel}."))
@@ -64,7 +79,8 @@ def starter_rules(report: Any, formats: dict[str, str], rel: str, fmt: str) -> A
         ds.add("primary_key", keys[0])
     columns = tomlkit.table(is_super_table=True)
     for col in report.profile["columns"]:
-        columns.add(col["name"], _column(col, rows, formats.get(col["name"])))
+        columns.add(col["name"], _column(col, rows, formats.get(col["name"]),
+                                         kept.get(col["name"], {})))
     ds.add("columns", columns)
     rules = tomlkit.table()
     rules.add("min_rows", 1)
@@ -72,8 +88,24 @@ def starter_rules(report: Any, formats: dict[str, str], rel: str, fmt: str) -> A
     drift.update({"max_row_change_pct": 50, "max_null_increase_pts": 10, "schema": "block"})
     rules.add("drift", drift)
     rules["drift"].comment("against the last committed version")
+    _carry(rules, kept.get("", {}))
     ds.add("rules", rules)
     return ds
+
+
+def _carry(table: Any, kept: dict[str, Any], comments: tuple = ()) -> None:
+    """Add the ``kept`` items to ``table``, values first, then ``comments``, then tables
+    (a table's header would capture what follows it)."""
+    from tomlkit.items import Table
+
+    for key, item in kept.items():
+        if not isinstance(item, Table):
+            table.add(key, item)
+    for comment in comments:
+        table.add(comment)
+    for key, item in kept.items():
+        if isinstance(item, Table):
+            table.add(key, item)
 
 
 def _is_key(col: dict, rows: int) -> bool:
@@ -82,9 +114,11 @@ def _is_key(col: dict, rows: int) -> bool:
             is not None)
 
 
-def _column(col: dict, rows: int, fmt: str | None) -> Any:
+def _column(col: dict, rows: int, fmt: str | None, kept: dict[str, Any]) -> Any:
     import tomlkit
 
+    if "format" in kept:  # a declared format stands; the sample does not add another
+        fmt = None
     t = tomlkit.table()
     t.add("type", col["type"] if col["type"] in ("integer", "float", "boolean", "date", "timestamp",
                                                  "string") else "string")
@@ -93,8 +127,9 @@ def _column(col: dict, rows: int, fmt: str | None) -> Any:
     if rows > 1 and col.get("distinct") == rows and not col.get("distinct_estimated"):
         t.add("unique", True)
     distinct = col.get("distinct")
-    if (col["type"] == "string" and fmt is None and distinct and distinct <= MAX_ALLOWED
-            and rows >= 2 * distinct and col.get("top") is not None and not col.get("top_approximate")):
+    if (col["type"] == "string" and fmt is None and "format" not in kept and distinct
+            and distinct <= MAX_ALLOWED and rows >= 2 * distinct and col.get("top") is not None
+            and not col.get("top_approximate")):
         values = sorted(str(v["value"]) for v in col["top"]) if distinct <= len(col["top"]) else None
         if values is not None:
             t.add("allowed", values)
@@ -102,12 +137,14 @@ def _column(col: dict, rows: int, fmt: str | None) -> Any:
             t.add(tomlkit.comment(f"{distinct} distinct values: consider `allowed = [...]`"))
     if fmt:
         t.add("format", fmt)
-        if fmt in ("email", "e164"):
+        if fmt in ("email", "e164") and "pii" not in kept:
             t.add("pii", "email" if fmt == "email" else "phone")
             t["pii"].comment("personal data: values are masked in reports; declare `protect`")
+    comments = []
     if col.get("min") is not None and col["type"] in ("integer", "float", "date", "timestamp"):
-        t.add(tomlkit.comment(f"observed range {col['min']} .. {col['max']}: set min/max to the "
-                              "real limits"))
+        comments.append(tomlkit.comment(f"observed range {col['min']} .. {col['max']}: set min/max "
+                                        "to the real limits"))
+    _carry(t, kept, tuple(comments))
     return t
 
 
@@ -155,18 +192,22 @@ def infer_into(path: Path, dataset: str, *, force: bool = False, write: bool = T
     policy_path = repo.policy_path
     policy = load_policy(policy_path)  # a broken file is reported as it is, not made worse
     if dataset in policy.datasets and not force:
-        raise InputError(f"dataset '{dataset}' already exists in gitgov.toml; --force replaces its "
-                         "columns and rules")
+        raise InputError(f"dataset '{dataset}' already exists in gitgov.toml; --force replaces the "
+                         "rules infer writes, keeping those written by hand")
     report, formats = _profile_and_formats(path)
-    table = starter_rules(report, formats, rel, fmt.name)
     # As bytes: read_text() would turn CRLF line ends into LF, and write them back so.
     original = policy_path.read_bytes().decode("utf-8") if policy_path.exists() else ""
     bom = "\ufeff" if original.startswith("\ufeff") else ""
     if dataset in policy.datasets:
-        text, block = _replace_rules(original[len(bom):], dataset, table)
-        notes = [f"{'wrote' if write else 'would write'} the inferred rules into "
-                 f"{header(dataset)} in gitgov.toml"]
+        text, block, dropped = _replace_inferred(original[len(bom):], dataset, report, formats, rel,
+                                                 fmt.name)
+        notes = [f"{'replaced' if write else 'would replace'} the inferred rules of "
+                 f"{header(dataset)} in gitgov.toml, keeping the keys written by hand"]
+        if dropped:
+            notes.append(f"{'dropped' if write else 'would drop'} the rules of columns not in the "
+                         f"sample: {', '.join(dropped)}")
     else:
+        table = starter_rules(report, formats, rel, fmt.name)
         block = tomlkit.dumps({"datasets": {dataset: table}}).strip("\n") + "\n"
         text, where = _add(original[len(bom):], policy, dataset, rel, block)
         notes = [f"wrote {header(dataset)} to gitgov.toml{where}" if write
@@ -179,6 +220,10 @@ def infer_into(path: Path, dataset: str, *, force: bool = False, write: bool = T
         raise InputError(f"cannot add {header(dataset)} to gitgov.toml, the result would not load "
                          f"({exc}); nothing was written: `--print` shows the rules to add by hand"
                          ) from None
+    sample = {c["name"] for c in report.profile["columns"]}
+    if write and set(updated.datasets[dataset].columns) != sample:  # a layout not foreseen
+        raise InputError(f"cannot write the rules of {header(dataset)} into this layout of "
+                         "gitgov.toml; nothing was written: `--print` shows them")
     if write:
         policy_path.write_bytes((bom + text).encode("utf-8"))
         notes.append(f"review the rules, then `{next_step(dataset)}`")
@@ -215,18 +260,67 @@ def _still_not_applied(policy: Any, dataset: str, rel: str) -> list[str]:
             f"'{governing.name}'"]
 
 
-def _replace_rules(text: str, dataset: str, table: Any) -> tuple[str, str]:
-    """``text`` with the columns and rules of ``dataset`` replaced by those of ``table``,
-    and the dataset's table as TOML."""
+def _replace_inferred(text: str, dataset: str, report: Any, formats: dict[str, str], rel: str,
+                      fmt: str) -> tuple[str, str, list[str]]:
+    """--force: ``text`` with what infer measures in ``dataset`` replaced from the sample and
+    what was written by hand kept (see the module's docstring); the dataset's table as TOML;
+    the columns whose rules were dropped."""
     import tomlkit
 
+    from .infer_place import dataset_parts, detach_tail, has_header, reattach_tail, remove_table
+
     doc = tomlkit.parse(text)
-    datasets = doc["datasets"]
-    # Item assignment, not .add(): a [datasets] split by other tables (a column table written
-    # after [limits]) is an out-of-order proxy in tomlkit, which has no .add().
-    existing = datasets[dataset]
-    for key in ("columns", "rules"):
-        if key in existing:
-            del existing[key]
-        existing[key] = table[key]
-    return tomlkit.dumps(doc), tomlkit.dumps({"datasets": {dataset: existing}}).strip("\n") + "\n"
+    parts = dataset_parts(doc, dataset)
+    if not parts:  # an inline table: nothing to replace in place
+        raise InputError(f"{header(dataset)} is written inline in gitgov.toml; --force replaces the "
+                         "rules of a dataset written as tables: `--print` shows them")
+    old_columns: dict[str, Any] = {}
+    old_rules: dict[str, Any] = {}
+    for part in parts:
+        old_columns.update({name: part["columns"][name] for name in part.get("columns", {})})
+        old_rules.update(_hand_written(part.get("rules", {}), INFERRED_RULES))
+    sample = [c["name"] for c in report.profile["columns"]]
+    kept = {name: _hand_written(old_columns[name], INFERRED_COLUMN_KEYS)
+            for name in sample if name in old_columns}
+    kept[""] = old_rules
+    table = starter_rules(report, formats, rel, fmt, kept)
+    main = next((part for part in parts if not part.is_super_table()), parts[0])
+    for part in parts:
+        if part is not main:  # the dataset's new tables go where it starts
+            for key in ("columns", "rules"):
+                if key in part:
+                    remove_table(doc, part, key)
+    tail = detach_tail(main, own=True)
+    if "primary_key" in table:
+        main["primary_key"] = table["primary_key"]
+    elif "primary_key" in main:
+        del main["primary_key"]  # it named a column the sample no longer has as a key
+    for key in ("columns", "rules"):  # in place: the tables keep their position and spacing
+        if key in main and not has_header(main, key):
+            del main[key]  # an inline table or dotted keys: written anew as tables
+        main[key] = table[key]
+    reattach_tail(main, tail)
+    block = tomlkit.dumps({"datasets": {dataset: main}}).strip("\n") + "\n"
+    return tomlkit.dumps(doc), block, [name for name in old_columns if name not in sample]
+
+
+def _hand_written(table: Any, inferred: tuple[str, ...]) -> dict[str, Any]:
+    """The items of ``table`` that infer does not write, by key: as they are (with the comment
+    on their line) from a table, as new values from an inline table (they would keep its
+    spacing, and no line end)."""
+    from tomlkit.items import InlineTable, Table
+
+    if isinstance(table, Table):
+        return {key: table.item(key) for key in table if key not in inferred}
+    return {key: _fresh(value.unwrap() if isinstance(table, InlineTable) else value)
+            for key, value in table.items() if key not in inferred}
+
+
+def _fresh(value: Any) -> Any:
+    import tomlkit
+
+    if isinstance(value, dict):
+        inline = tomlkit.inline_table()
+        inline.update(value)
+        return inline
+    return tomlkit.item(value)
