@@ -23,7 +23,7 @@ _ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "b": "\b", "f": "\f", '"': '"', "\\
 
 def key_lines(text: str) -> dict[Path, int]:
     """Map every key path seen in ``text`` to the 1-based line it starts on."""
-    scanner = _Scanner(text)
+    scanner = Scanner(text)
     try:
         scanner.run()
     except (IndexError, ValueError):
@@ -39,7 +39,10 @@ def line_of(lines: dict[Path, int], path: Path) -> int | None:
     return None
 
 
-class _Scanner:
+class Scanner:
+    """Walks TOML text once and notes the line of each key and table header (infer_place.py
+    extends it to find where a table starts)."""
+
     def __init__(self, text: str) -> None:
         self.s, self.i = text, 0
         self.starts = [0] + [n + 1 for n, ch in enumerate(text) if ch == "\n"]

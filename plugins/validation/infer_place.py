@@ -20,7 +20,7 @@ from __future__ import annotations
 import re
 from typing import Any, NamedTuple
 
-from gitgov.core.tomlpos import _Scanner
+from gitgov.core.tomlpos import Scanner
 
 
 class Header(NamedTuple):
@@ -28,7 +28,7 @@ class Header(NamedTuple):
     path: tuple  # ("datasets", "orders", "columns", "id")
 
 
-class _HeaderScanner(_Scanner):
+class _HeaderScanner(Scanner):
     """tomlpos's scanner, noting each [table] header: it knows strings and arrays, so a line
     that only looks like a header, inside a multi-line string or array, is not one."""
 
