@@ -198,6 +198,15 @@ def test_infer_writes_a_starter_rule_set_keeping_the_file_as_it_was(repo):
 
 
 
+def test_infer_and_check_agree_on_dates_in_json_lines(repo):
+    write(repo, "data/events.jsonl", '{"day": "2024-01-01"}\n{"day": "2024-01-02"}\n')
+    proc = gitgov(repo, "infer", "data/events.jsonl", "--dataset", "events")
+    assert proc.returncode == 0, proc.stderr
+    assert load_policy(repo / "gitgov.toml").datasets["events"].columns["day"]["type"] == "date"
+    proc = gitgov(repo, "check", "data/events.jsonl")
+    assert proc.returncode == 0, proc.stdout
+
+
 @pytest.mark.parametrize("dataset, force", [("orders", False), ("customers", True)])
 def test_infer_into_a_policy_whose_dataset_tables_are_split_by_another_table(repo, dataset, force):
     # A column table added at the end, after [plugins], as a user (or the demo) appends it:

@@ -346,6 +346,32 @@ def test_jsonl_with_mixed_types_and_broken_lines_is_read_line_by_line(tmp_path):
     assert report.rows == 3
 
 
+DATES = """\
+    [datasets.t]
+    paths = ["t*"]
+    [datasets.t.columns.day]
+    type = "date"
+    [datasets.t.columns.at]
+    type = "timestamp"
+    """
+
+
+@pytest.mark.parametrize("bad", [False, True])
+def test_dates_in_json_lines_are_read_from_their_text_as_in_csv(tmp_path, bad):
+    # pyarrow's JSON reader turns "2024-01-01" into a timestamp: the rules must see the text
+    rows = [("2024-01-01", "2024-01-01T10:00:00Z", "2024-01-01"),
+            ("2024-02-29", "2024-01-02 11:30:00", "2024-02-29"),
+            ("2024-03-01T00:00:00" if bad else "2024-03-01", "2024-03-01", "2024-03-01")]
+    jsonl = "".join(json.dumps({"day": d, "at": a, "seen": s}) + "\n" for d, a, s in rows)
+    csv = "day,at,seen\n" + "".join(",".join(r) + "\n" for r in rows)
+    reports = [check(tmp_path, name, data, DATES) for name, data in (("t.jsonl", jsonl), ("t.csv", csv))]
+    for report in reports:
+        assert failed(report) == ({"day.type": 1} if bad else {})
+        types = {c["name"]: c["type"] for c in report.profile["columns"]}
+        assert types == {"day": "date", "at": "timestamp", "seen": "date"}
+    assert rows_of(reports[0], "day.type") == rows_of(reports[1], "day.type") == ([3] if bad else [])
+
+
 def test_parquet_with_a_wrong_column_type_fails_every_row(tmp_path):
     path = tmp_path / "people.parquet"
     pq.write_table(pa.table({"id": ["a", "b"], "email": ["a@x.io", "b@x.io"], "age": [1.5, 30.0],

@@ -5,6 +5,10 @@ first value of another type, and on the first broken line, without saying
 which row. Then the file is read again line by line: every broken line
 becomes a problem with its line number, and the values reach the checks as
 text, so a type rule can count the rows that do not fit.
+
+pyarrow also parses strings that look like dates into timestamps. Such
+fields are read as text instead, so a declared type (or, without one, type
+inference) parses them as it parses a CSV cell: "2024-01-01" is a date.
 """
 from __future__ import annotations
 
@@ -21,7 +25,6 @@ ROWS_PER_BATCH = 16384
 
 def open_jsonl(source: Source, fmt: Format, block_size: int) -> Batches:
     import pyarrow as pa
-    import pyarrow.json as pj
 
     try:
         stream = ByteStream(source.open(), gzip=fmt.gzip, count=b"\n")
@@ -37,8 +40,16 @@ def open_jsonl(source: Source, fmt: Format, block_size: int) -> Batches:
         stream.close()
         raise ReadError("binary", reason)
     try:
-        reader = pj.open_json(stream, read_options=pj.ReadOptions(use_threads=False,
-                                                                  block_size=block_size))
+        reader = _reader(stream, block_size)
+        schema = reader.schema
+        if any(_parsed(f.type) for f in schema):
+            # pyarrow parses text such as "2024-01-01" into a timestamp and drops the text, so
+            # a date rule would see a timestamp: those fields are read again as text, for the
+            # rules to parse exactly as they parse a CSV cell.
+            stream.close()
+            stream = ByteStream(source.open(), gzip=fmt.gzip, count=b"\n")
+            reader = _reader(stream, block_size, pa.schema(
+                [pa.field(f.name, pa.string()) if _parsed(f.type) else f for f in schema]))
     except (pa.ArrowException, OSError, StreamError):
         stream.close()
         return open_lines(source, fmt)
@@ -63,6 +74,20 @@ def open_jsonl(source: Source, fmt: Format, block_size: int) -> Batches:
 
     out.batches = prefetch(batches(), _error)
     return out
+
+
+def _reader(stream: ByteStream, block_size: int, schema: Any = None) -> Any:
+    import pyarrow.json as pj
+
+    return pj.open_json(stream, read_options=pj.ReadOptions(use_threads=False, block_size=block_size),
+                        parse_options=pj.ParseOptions(explicit_schema=schema))
+
+
+def _parsed(t: Any) -> bool:
+    """A type pyarrow's JSON reader gives to values that were strings in the file."""
+    import pyarrow.types as pt
+
+    return pt.is_timestamp(t) or pt.is_date(t)
 
 
 def _line_count(stream: ByteStream) -> int:
