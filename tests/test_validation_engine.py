@@ -291,6 +291,21 @@ def test_a_column_named_in_the_rules_but_missing_from_the_file(tmp_path):
     assert missing.samples[0].line == 1 and "missing from the file" in finding_message(missing)
 
 
+@pytest.mark.parametrize("declared", [False, True])
+def test_a_freshness_column_missing_from_the_file_is_reported_like_a_key_column(tmp_path, declared):
+    policy = POLICY + 'freshness_days = 3\nfreshness_column = "updated"\n'
+    if declared:
+        policy += '[datasets.people.columns.updated]\ntype = "date"\n'
+    report = check(tmp_path, "people.csv", GOOD, policy)
+    assert failed(report) == {"updated.missing": 1}
+    missing = next(t for t in report.failures if t.id == "updated.missing")
+    assert missing.samples[0].line == 1 and "missing from the file" in finding_message(missing)
+    # a column the file has, declared or not, is checked
+    fresh = check(tmp_path, "people.csv", GOOD,
+                  POLICY + 'freshness_days = 3\nfreshness_column = "joined"\n')
+    assert failed(fresh) == {"freshness": 1}
+
+
 def test_bad_config_values_are_config_errors_naming_key_and_line(tmp_path):
     with pytest.raises(ConfigError) as info:
         ruleset(tmp_path, POLICY.replace("min = 18", 'min = "eighteen"'))

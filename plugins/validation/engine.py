@@ -143,8 +143,10 @@ class Engine:
         have = set(names)
         listed = ", ".join(names[:12]) + (", ..." if len(names) > 12 else "")
         line = 1 if self.opened and self.opened.line_offset == 1 else None
+        fresh = self.rs.table.get("freshness_column") if "freshness_days" in self.rs.table else None
         wanted = dict.fromkeys(list(self.rs.columns) + list(self.rs.table.get("columns_required") or [])
-                               + list(self.rs.primary_key) + list(self.rs.foreign_keys))
+                               + list(self.rs.primary_key) + list(self.rs.foreign_keys)
+                               + ([fresh] if fresh else []))
         for col in wanted:
             if col not in have:
                 self.tally(f"{col}.missing", "missing_column", col,
