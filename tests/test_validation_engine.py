@@ -106,6 +106,24 @@ def test_each_rule_counts_failures_with_1_based_data_rows_and_values(tmp_path):
     assert report.counts() == {"error": 8, "warning": 1, "info": 0}
 
 
+def test_empty_cells_pass_every_rule_but_required(tmp_path):
+    policy = POLICY + textwrap.dedent("""\
+        [datasets.people.columns.level]
+        type = "integer"
+        allowed = [1, 2]
+        [datasets.people.columns.code]
+        allowed = ["a", "b"]
+        pattern = "[a-z]"
+        min_length = 1
+        """)
+    data = ("id,email,age,plan,joined,level,code\n"
+            "1,,,,,,\n"
+            "2,a@b.io,30,free,2024-01-01,3,c\n")
+    report = check(tmp_path, "people.csv", data, policy)
+    assert failed(report) == {"level.allowed": 1, "code.allowed": 1}
+    assert rows_of(report, "level.allowed") == rows_of(report, "code.allowed") == [2]
+
+
 def test_values_of_personal_data_columns_are_masked_in_reports(tmp_path):
     data = "id,email,age,plan,joined\n1,Jane.Doe@corp,30,free,2024-01-01\n"
     report = check(tmp_path, "people.csv", data)

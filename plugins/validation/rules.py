@@ -165,6 +165,13 @@ def _longer(values: Any, limit: int) -> Any:
     return pc.greater(_length(values), limit) if mask.true_count else mask
 
 
+def _not_allowed(values: Any, allowed: Any) -> Any:
+    """True where a value is not in `allowed`; an empty value is `required`'s to fail."""
+    pc = _pc()
+    mask = pc.invert(pc.is_in(values, value_set=allowed))
+    return pc.and_(mask, pc.is_valid(values)) if values.null_count else mask
+
+
 BUILTIN_RULES: Mapping[str, Rule] = {r.name: r for r in (
     Rule("min", "column", lambda v, p: _pc().less(v, p), "is below the minimum"),
     Rule("max", "column", lambda v, p: _pc().greater(v, p), "is above the maximum"),
@@ -172,8 +179,7 @@ BUILTIN_RULES: Mapping[str, Rule] = {r.name: r for r in (
          "is shorter than the minimum length", values="text"),
     Rule("max_length", "column", _longer,
          "is longer than the maximum length", values="text"),
-    Rule("allowed", "column", lambda v, p: _pc().invert(_pc().is_in(v, value_set=p)),
-         "is not one of the allowed values"),
+    Rule("allowed", "column", _not_allowed, "is not one of the allowed values"),
     Rule("pattern", "column", lambda v, p: regex_mask(v, p), "does not match the pattern",
          values="text"),
 )}
