@@ -205,6 +205,16 @@ def test_unique_over_many_batches_and_a_composite_primary_key(tmp_path):
     assert {s.row for s in pk.samples} == {30001, 30002}
 
 
+@pytest.mark.parametrize("key", ['"id"', '["id", "plan"]'])
+def test_primary_key_samples_are_the_first_failing_rows_in_row_order(tmp_path, key):
+    policy = POLICY.replace('primary_key = "id"', f"primary_key = {key}")
+    data = ("id,email,age,plan,joined\n1,,,free,\n1,,,free,\n"  # row 2 repeats row 1
+            + ",,,free,\n" * 5)                                  # rows 3-7: no id
+    report = check(tmp_path, "people.csv", data, policy)
+    assert failed(report)["primary_key"] == 6
+    assert rows_of(report, "primary_key") == [2, 3, 4, 5, 6]
+
+
 def test_bad_values_are_found_in_any_batch_before_or_after_clean_ones(tmp_path):
     """A clean batch is cast whole; a batch that fails is searched slice by slice, and a
     column that failed once is cast in slices from then on: every bad value is found."""

@@ -19,7 +19,7 @@ from .formats import Batches, ReadError
 from .profile import ColumnProfile
 from .report import FileReport
 from .ruleset import TYPE_WORDS, CheckSpec, ColumnSpec, RuleSet, format_mask
-from .tally import KeyTracker, Tally, shown
+from .tally import KeyTracker, Tally, first_rows, shown
 
 KEY_SEP = "\x1f"  # joins the parts of a composite primary key: a byte no text holds
 
@@ -338,7 +338,7 @@ class Engine:
         if self.pk_shared is not None:
             unique, pk = self.tallies[f"{self.pk_shared}.unique"], self.tallies["primary_key"]
             pk.count += unique.count
-            pk.samples.extend(unique.samples[:max(0, 5 - len(pk.samples))])
+            pk.samples = first_rows(pk.samples + unique.samples)
         if self.pk is not None and self.pk.known is None:
             masked = any(self.states[c].masked for c in self.rs.primary_key)
             self.repeats["primary_key"] = self.pk.finish(self.tallies["primary_key"], where,

@@ -58,6 +58,12 @@ class Sample:
         return out
 
 
+def first_rows(samples: list[Sample]) -> list[Sample]:
+    """The first SAMPLES of samples gathered at different times (empty keys while reading,
+    repeated ones at the end), in row order."""
+    return sorted(samples, key=lambda s: (s.row is None, s.row or 0))[:SAMPLES]
+
+
 @dataclass
 class Tally:
     """Failures of one rule: the count and the first SAMPLES rows with their values."""
@@ -196,6 +202,6 @@ class KeyTracker:
                     sampled.append(Sample(row, show(value), line, f"same as row {first[value]}"))
             offset += len(chunk)
         tally.count += repeats
-        tally.samples.extend(sampled[:SAMPLES - len(tally.samples)])
+        tally.samples = first_rows(tally.samples + sampled)
         self.chunks.clear()
         return dups
