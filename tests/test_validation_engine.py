@@ -215,6 +215,27 @@ def test_primary_key_samples_are_the_first_failing_rows_in_row_order(tmp_path, k
     assert rows_of(report, "primary_key") == [2, 3, 4, 5, 6]
 
 
+def test_a_primary_key_that_cannot_be_read_says_why(tmp_path):
+    data = b"id,email,age,plan,joined\n1,,,free,\n\xff,,,free,\nabc,,,free,\n,,,free,\n"
+    for policy in (POLICY, POLICY.replace("unique = true\n", "")):  # id's own keys, or apart
+        pk = next(t for t in check(tmp_path, "people.csv", data, policy).failures
+                  if t.id == "primary_key")
+        assert [(s.row, s.value, s.note) for s in pk.samples] == [
+            (2, None, "'id' is not valid UTF-8 text"), (3, None, "'id' is not an integer"),
+            (4, None, "'id' is empty")]
+        assert "or is empty or not valid" in finding_message(pk)
+    policy = """\
+        [datasets.v]
+        paths = ["v*"]
+        primary_key = ["site", "day"]
+        """
+    data = b"site,day\nberlin,\n\xffb,2024-01-01\n,\n"
+    pk = check(tmp_path, "v.csv", data, policy).failures[-1]
+    assert [(s.row, s.note) for s in pk.samples] == [
+        (1, "'day' is empty"), (2, "'site' is not valid UTF-8 text"),
+        (3, "'site' is empty; 'day' is empty")]
+
+
 def test_bad_values_are_found_in_any_batch_before_or_after_clean_ones(tmp_path):
     """A clean batch is cast whole; a batch that fails is searched slice by slice, and a
     column that failed once is cast in slices from then on: every bad value is found."""

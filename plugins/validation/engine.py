@@ -79,14 +79,15 @@ class Engine:
                 self.tallies[key] = Tally(key, rule, column, severity, message, param)
         return self.tallies[key]
 
-    def fail(self, tally: Tally, mask: Any, where: Where, value_at: Callable[[int], Any]) -> None:
+    def fail(self, tally: Tally, mask: Any, where: Where, value_at: Callable[[int], Any],
+             note_at: Callable[[int], str] | None = None) -> None:
         from gitgov.core import arrow_kernels as pc
 
         if mask is None:
             return
         if mask.null_count:
             mask = pc.fill_null(mask, False)
-        tally.add_mask(mask, where, value_at)
+        tally.add_mask(mask, where, value_at, note_at)
         if self._masks is not None and mask.true_count:
             self._masks.append((tally.id, mask))
 
@@ -109,7 +110,8 @@ class Engine:
             else:
                 self.pk = KeyTracker(self.known.get("primary_key"))
             self.tally("primary_key", "primary_key", None, "the primary key ("
-                       + ", ".join(self.rs.primary_key) + ") repeats an earlier row or is empty",
+                       + ", ".join(self.rs.primary_key) + ") repeats an earlier row, or is empty or "
+                       "not valid",
                        self.table_severity("primary_key"), list(self.rs.primary_key))
         self._start_table_rules()
         kept = 0
@@ -293,9 +295,11 @@ class Engine:
         from gitgov.core import arrow_kernels as pc
 
         if self.pk_shared is not None:
-            empty = pc.is_null(typed[self.pk_shared])
+            part = typed[self.pk_shared]
+            empty = pc.is_null(part)
             if empty.true_count:
-                self.fail(self.tallies["primary_key"], empty, where, lambda i: None)
+                self.fail(self.tallies["primary_key"], empty, where, lambda i: None,
+                          self._no_key(batch, [part]))
         if self.pk is not None:
             cols = self.rs.primary_key
             parts = [texts[c] if texts.get(c) is not None else pc.cast(typed[c], "string")
@@ -308,7 +312,8 @@ class Engine:
             show = (lambda i: key_shown(keys[i].as_py(), any(self.states[c].masked for c in cols)))
             empty = pc.is_null(keys)
             if empty.true_count:
-                self.fail(tally, empty, where, lambda i: None)
+                self.fail(tally, empty, where, lambda i: None,
+                          self._no_key(batch, parts if len(cols) > 1 else [keys]))
             repeats = self.pk.add(keys)
             if repeats is not None:
                 self.fail(tally, repeats, where, show)
@@ -325,6 +330,24 @@ class Engine:
             mask = pc.and_(pc.is_valid(text), pc.invert(pc.is_in(text, value_set=ref)))
             st = self.states[col]
             self.fail(tally, mask, where, lambda i: shown(text[i].as_py(), st.masked))
+
+    def _no_key(self, batch: Any, parts: list) -> Callable[[int], str]:
+        """Why a row has no primary key: the parts that are empty, or hold bytes that are not
+        UTF-8 or text that is not of the column's type (the column's own rules count those)."""
+        def note(i: int) -> str:
+            why = []
+            for col, part in zip(self.rs.primary_key, parts):
+                if part[i].is_valid:
+                    continue
+                raw = batch.column(col)[i].as_py()
+                if raw is None:
+                    why.append(f"'{col}' is empty")
+                elif isinstance(raw, bytes) and not _is_utf8(raw):
+                    why.append(f"'{col}' is not valid UTF-8 text")
+                else:
+                    why.append(f"'{col}' is not {TYPE_WORDS[self.states[col].declared or 'string']}")
+            return "; ".join(why)
+        return note
 
     # ---- the end of the file ---------------------------------------------------------------
 
@@ -369,6 +392,14 @@ class Engine:
             rank = _RULE_RANK.get(t.rule, len(_RULE_RANK))
             return (2, names.index(t.column), rank)
         return (3, 0, 0)
+
+
+def _is_utf8(value: bytes) -> bool:
+    try:
+        value.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 def key_shown(value: Any, masked: bool) -> Any:

@@ -84,7 +84,7 @@ class Tally:
             self.samples.append(Sample(row, value, line, note))
 
     def add_mask(self, mask: Any, where: Callable[[int], tuple[int, int | None]],
-                 value_at: Callable[[int], Any]) -> None:
+                 value_at: Callable[[int], Any], note_at: Callable[[int], str] | None = None) -> None:
         """Count the true rows of a batch's boolean mask; sample the first ones."""
         from gitgov.core import arrow_kernels as pc
 
@@ -95,7 +95,7 @@ class Tally:
         if room > 0:
             for i in pc.indices_nonzero(mask)[:room].to_pylist():
                 row, line = where(i)
-                self.samples.append(Sample(row, value_at(i), line))
+                self.samples.append(Sample(row, value_at(i), line, note_at(i) if note_at else None))
         self.count += count
 
     @property
