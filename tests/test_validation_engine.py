@@ -147,6 +147,14 @@ def test_severity_per_rule_and_table_rules(tmp_path):
     assert by_id["joined.max_null_fraction"].severity == "error"
 
 
+def test_columns_exact_is_listed_like_every_table_rule_when_it_passes(tmp_path):
+    policy = POLICY + "columns_exact = true\n"
+    rules = {r["id"]: r for r in to_json([check(tmp_path, "people.csv", GOOD, policy)])["files"][0]["rules"]}
+    assert rules["columns_exact"]["failed"] == 0 and rules["columns_exact"]["param"] is True
+    report = check(tmp_path, "people.csv", GOOD.replace("\n", ",x\n"), policy)
+    assert failed(report) == {"columns_exact": 1}
+
+
 def test_formats_pattern_lengths_and_a_team_address_format(tmp_path):
     policy = """\
         [formats.postal_address]

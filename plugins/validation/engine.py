@@ -156,11 +156,11 @@ class Engine:
                            "error").add(None, None, line)
         if self.rs.table.get("columns_exact"):
             extra = [n for n in names if n not in self.rs.columns]
+            tally = self.tally("columns_exact", "columns_exact", None,
+                               "has columns that the rules do not declare (columns_exact = true)",
+                               self.table_severity("columns_exact"), True)
             if extra:
-                self.tally("columns_exact", "columns_exact", None,
-                           "has columns that the rules do not declare (columns_exact = true)",
-                           self.table_severity("columns_exact"), True).add(
-                               None, ", ".join(extra), line, n=len(extra))
+                tally.add(None, ", ".join(extra), line, n=len(extra))
         return have & set(self.rs.columns)
 
     def _start_table_rules(self) -> None:
