@@ -320,6 +320,16 @@ def test_non_utf8_bytes_are_counted_per_row(tmp_path):
     assert failed(report) == {"email.encoding": 1} and rows_of(report, "email.encoding") == [3]
 
 
+def test_values_are_quoted_once_in_the_text_report(tmp_path):
+    policy = '[datasets.v]\npaths = ["v*"]\n[datasets.v.columns.note]\npattern = "[a-z]+"\n'
+    report = check(tmp_path, "v.csv", b'note\nok\n\xff\xfeb\nC:\\data\n"say ""hi"""\n', policy)
+    encoding, pattern = report.failures
+    assert encoding.samples[0].value == "\\xff\\xfeb"  # the bytes written as escapes
+    text = render_text([report])
+    assert 'row 2 (line 3) "\\xff\\xfeb"' in text and '"\\xff\\xfeb"' in finding_message(encoding)
+    assert 'row 3 (line 4) "C:\\data"' in text and 'row 4 (line 5) "say \\"hi\\""' in text
+
+
 def test_a_byte_order_mark_does_not_move_a_bad_byte_onto_the_header(tmp_path):
     # The bad byte opens line 2: counted without the mark's three bytes, it looked like line 1
     data = b"\xef\xbb\xbfid,email,age,plan,joined\n9,\xe9@x.io,40,pro,2024-01-01\n" + GOOD.encode().split(b"\n", 1)[1]

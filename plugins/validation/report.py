@@ -97,11 +97,17 @@ def sample_text(s: Sample) -> str:
     elif s.line is not None:
         parts.append(f"line {s.line}")
     if s.value is not None:
-        parts.append(json.dumps(s.value, ensure_ascii=False) if isinstance(s.value, str) else str(s.value))
+        parts.append(_quoted(s.value) if isinstance(s.value, str) else str(s.value))
     text = " ".join(parts)
     if s.note:
         text = f"{text}: {s.note}" if text else s.note
     return text
+
+
+def _quoted(text: str) -> str:
+    """A value in double quotes, its quotes and control characters escaped as in JSON but not
+    its backslashes: bytes that are not UTF-8 are already written as escapes ("\\xff")."""
+    return json.dumps(text, ensure_ascii=False).replace("\\\\", "\\")
 
 
 def headline(t: Tally) -> str:
