@@ -155,6 +155,29 @@ def test_columns_exact_is_listed_like_every_table_rule_when_it_passes(tmp_path):
     assert failed(report) == {"columns_exact": 1}
 
 
+def test_table_rules_state_their_figures_in_words(tmp_path):
+    policy = POLICY + textwrap.dedent("""\
+        max_rows = 1
+        max_null_fraction = 0.25
+        freshness_days = 3
+        freshness_column = "joined"
+        columns_exact = true
+        """)
+    data = ("id,email,age,plan,joined,x,y\n1,ada@example.com,36,free,2024-01-05,,\n"
+            "2,grace@example.org,45,pro,2023-12-24,,\n3,,50,free,,,\n")
+    report = check(tmp_path, "people.csv", data, policy)
+    text = render_text([report])
+    for sentence in ("1 of 3 rows (33.3%) are empty", "3 rows",
+                     "the newest value, 2024-01-05, is "):
+        assert f"\n            {sentence}" in text, text
+    assert '"33.3%"' not in text and "3: 3 rows" not in text and '"2024-01-05":' not in text
+    by_id = {t.id: t for t in report.failures}
+    assert by_id["max_rows"].samples[0].value == 3  # --json keeps the figure as the value
+    # the extra columns are listed in one sample: nothing more to count
+    assert by_id["columns_exact"].count == 2 and "... 1 more" not in text
+    assert "first" not in finding_message(by_id["columns_exact"])
+
+
 def test_formats_pattern_lengths_and_a_team_address_format(tmp_path):
     policy = """\
         [formats.postal_address]

@@ -91,6 +91,8 @@ def _plural(n: int, word: str) -> str:
 
 
 def sample_text(s: Sample) -> str:
+    if s.row is None and s.line is None and s.note and s.value is not None:
+        return s.note  # a table rule's figure (rows, a share, a date), which its note states
     parts = []
     if s.row is not None:
         parts.append(f"row {s.row}" + (f" (line {s.line})" if s.line is not None else ""))
@@ -128,12 +130,18 @@ def headline(t: Tally) -> str:
     return f"the file {t.message}"
 
 
+def _by_row(t: Tally) -> bool:
+    """Whether each sample is one of the failures counted, so that "N more" can be said: not
+    so for reading problems, or table rules that tell their whole count in one sample."""
+    return t.rule != "read" and any(s.row is not None for s in t.samples)
+
+
 def finding_message(t: Tally, limit: int = 3) -> str:
     shown = [sample_text(s) for s in t.samples[:limit]]
     shown = [s for s in shown if s]
     text = headline(t)
     if shown:
-        more = f" (first {len(shown)} of {t.count:,})" if t.count > len(shown) and t.rule != "read" else ""
+        more = f" (first {len(shown)} of {t.count:,})" if t.count > len(shown) and _by_row(t) else ""
         text += ": " + "; ".join(shown) + more
     return text
 
@@ -162,7 +170,7 @@ def render_text(reports: list[FileReport], *, verbose: bool = False) -> str:
                 text = sample_text(s)
                 if text:
                     lines.append(f"            {text}")
-            if t.count > len(t.samples) and t.samples and t.rule != "read":
+            if t.count > len(t.samples) and _by_row(t):
                 lines.append(f"            ... {t.count - len(t.samples):,} more")
         if r.quarantine:
             q = r.quarantine

@@ -25,7 +25,8 @@ def nulls(engine: "Engine", rows: int) -> None:
                            f"may be empty in at most {limit:.1%} of rows",
                            engine.table_severity("max_null_fraction"), limit)
         if share > limit:
-            tally.add(None, f"{share:.1%}", note=f"{st.profile.nulls} of {rows} rows are empty")
+            tally.add(None, f"{share:.1%}", note=f"{st.profile.nulls:,} of {rows:,} rows "
+                      f"({share:.1%}) are empty")
 
 
 def row_count(engine: "Engine", rows: int) -> None:
@@ -39,7 +40,7 @@ def row_count(engine: "Engine", rows: int) -> None:
             tally = engine.tally(rule, rule, None, f"has {word} rows than {rule} = {t[rule]}",
                                engine.table_severity(rule), t[rule])
             if bad(rows, t[rule]) and not (rows == 0 and "no_rows" in engine.tallies):
-                tally.add(None, rows, note=f"{rows} rows")
+                tally.add(None, rows, note=f"{rows:,} row" + ("" if rows == 1 else "s"))
 
 
 def freshness(engine: "Engine") -> None:
@@ -60,7 +61,8 @@ def freshness(engine: "Engine") -> None:
         return
     age = now - newest_utc
     if age > dt.timedelta(days=days):
-        tally.add(None, newest_utc.date().isoformat(), note=f"newest value is {age.days} days old")
+        newest_day = newest_utc.date().isoformat()
+        tally.add(None, newest_day, note=f"the newest value, {newest_day}, is {age.days} days old")
 
 
 def finish_custom(engine: "Engine", spec: CheckSpec, rule: Any) -> None:
