@@ -323,3 +323,41 @@ def test_checks_never_import_pandas_even_when_it_is_installed(repo, tmp_path):
                                                  "data/wide.csv")):
         gitgov(repo, *args, env=env)
     assert not marker.exists(), "pandas was imported"
+
+
+NESTED = """
+[datasets.ev]
+paths = ["data/ev/**"]
+
+[datasets.ev.columns.k]
+allowed = ["a", "b"]
+
+[datasets.data]
+paths = ["data/**/*.csv"]
+
+[datasets.shadowed]
+paths = ["data/ev/*.csv"]
+"""
+
+
+def test_check_without_paths_checks_each_file_once_under_the_dataset_it_belongs_to(repo):
+    write(repo, "gitgov.toml", POLICY.replace("[plugins]", NESTED + "\n[plugins]"))
+    write(repo, "data/ev/e.csv", "k\nc\n")
+    write(repo, "data/d.csv", "x\n1\n")
+    proc = gitgov(repo, "check", "--json")
+    assert proc.returncode == 1, proc.stderr
+    files = [(f["path"], f["dataset"], f["status"]) for f in json.loads(proc.stdout)["files"]]
+    assert files == [("data/ev/e.csv", "ev", "fail"), ("data/d.csv", "data", "pass")]
+    alone = json.loads(gitgov(repo, "check", "data/ev/e.csv", "--json").stdout)["files"]
+    assert [(f["dataset"], f["status"]) for f in alone] == [("ev", "fail")]
+    # --dataset without PATH: the files that belong to it, not every file its globs match
+    doc = json.loads(gitgov(repo, "check", "--dataset", "data", "--json", "--force").stdout)
+    assert [(f["path"], f["dataset"]) for f in doc["files"]] == [("data/d.csv", "data")]
+    doc = json.loads(gitgov(repo, "check", "--dataset", "ev", "--json").stdout)
+    assert [(f["path"], f["status"]) for f in doc["files"]] == [("data/ev/e.csv", "fail")]
+    # with a PATH, --dataset still checks it as the dataset named
+    doc = json.loads(gitgov(repo, "check", "--dataset", "data", "data/ev/e.csv", "--json").stdout)
+    assert [(f["dataset"], f["status"]) for f in doc["files"]] == [("data", "pass")]
+    proc = gitgov(repo, "check", "--dataset", "shadowed")
+    assert proc.returncode == 2 and "no files belong to dataset 'shadowed'" in proc.stderr
+    assert "belong to 'ev', listed before it" in proc.stderr

@@ -25,7 +25,7 @@ def _rel(repo_root: Path, arg: str) -> str:
 
 def _targets(session: Any, paths: tuple[str, ...], dataset: str | None) -> list[tuple[str, str | None]]:
     """(path, dataset name) for each file to check."""
-    from .sources import Snapshot
+    from .sources import worktree_files
 
     policy, repo = session.policy, session.repo
     if dataset is not None and dataset not in policy.datasets:
@@ -41,13 +41,34 @@ def _targets(session: Any, paths: tuple[str, ...], dataset: str | None) -> list[
                                  "NAME, or add its path to a dataset's `paths`")
             out.append((rel, ds.name))
         return out
-    chosen = [policy.datasets[dataset]] if dataset else list(policy.datasets.values())
-    out = []
-    for ds in chosen:
-        out += [(p, ds.name) for p in sorted(Snapshot("worktree").files(repo, ds))]
+    files = worktree_files(repo)
+    out = _owned(policy, files, dataset)
     if not out:
-        raise InputError("no governed files to check" + (f" in dataset '{dataset}'" if dataset else ""))
+        raise InputError(_nothing_to_check(policy, files, dataset))
     return out
+
+
+def _nothing_to_check(policy: Any, paths: list[str], dataset: str | None) -> str:
+    if dataset is None:
+        return "no governed files to check"
+    ds = policy.datasets[dataset]
+    taken = sorted({policy.dataset_for(p).name for p in paths if ds.matches(p)})
+    if not taken:
+        return f"no governed files to check in dataset '{dataset}'"
+    # Its globs match, but an earlier dataset owns those files: say so, not just "none".
+    return (f"no files belong to dataset '{dataset}': the files its paths match belong to "
+            f"{', '.join(repr(n) for n in taken)}, listed before it; to check one by its rules, "
+            f"name it: gitgov check --dataset {dataset} PATH")
+
+
+def _owned(policy: Any, paths: list[str], dataset: str | None) -> list[tuple[str, str]]:
+    """(path, dataset) with each file under the first dataset that matches it, as the hooks
+    see it: a file two datasets match is checked once, by the rules that guard its commits."""
+    order = {name: i for i, name in enumerate(policy.datasets)}
+    out = [(p, ds.name) for p in paths if (ds := policy.dataset_for(p)) is not None]
+    if dataset is not None:
+        out = [t for t in out if t[1] == dataset]
+    return sorted(out, key=lambda t: (order[t[1]], t[0]))
 
 
 @click.command("check")

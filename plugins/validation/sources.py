@@ -48,6 +48,13 @@ def hash_later(repo: "Repo", paths: list[str]) -> "Callable[[], dict[str, str]]"
     return result
 
 
+def worktree_files(repo: "Repo") -> list[str]:
+    """Tracked and untracked files on disk, sorted, leaving out what .gitignore ignores."""
+    out = _git(repo, "ls-files", "-z", "-co", "--exclude-standard") or b""
+    paths = (p.decode("utf-8", "surrogateescape") for p in out.split(b"\0") if p)
+    return sorted(p for p in paths if os.path.isfile(repo.root / p))
+
+
 @dataclass(frozen=True)
 class Snapshot:
     """One state of the repository: "index", "commit" (with sha) or "worktree"."""
@@ -58,10 +65,8 @@ class Snapshot:
     def files(self, repo: "Repo", ds: "DatasetPolicy") -> dict[str, str | None]:
         """path -> blob id of the dataset's files in this state."""
         if self.kind == "worktree":
-            out = _git(repo, "ls-files", "-z", "-co", "--exclude-standard") or b""
-            paths = [p.decode("utf-8", "surrogateescape") for p in out.split(b"\0") if p]
-            found = [p for p in paths if ds.matches(p) and os.path.isfile(repo.root / p)]
-            return hash_files(repo, sorted(found))  # type: ignore[return-value]
+            found = [p for p in worktree_files(repo) if ds.matches(p)]
+            return hash_files(repo, found)  # type: ignore[return-value]
         args = ["ls-files", "-s", "-z"] if self.kind == "index" else ["ls-tree", "-r", "-z", self.commit or "HEAD"]
         out = _git(repo, *args) or b""
         files: dict[str, str | None] = {}
