@@ -48,16 +48,17 @@ def dirty_export_blocked(d: "Demo") -> None:
 
 def quarantine_split(d: "Demo") -> None:
     d.step("Quarantine the failing rows", "`gitgov check --quarantine` writes the rows that pass "
-           "and the rows that fail into two files, in the source format, with the broken rules "
-           "on each failing row. The export itself is not changed.")
+           "and the rows that fail into two files, at the export's place under quarantine/, in "
+           "the source format, with the broken rules on each failing row. The export itself is "
+           "not changed.")
     d.run("gitgov", "check", CUSTOMERS, "--quarantine", "quarantine", expect=1)
-    d.run("cat", "quarantine/customers.failed.csv")
+    d.run("cat", "quarantine/data/raw/customers.failed.csv")
 
 
 def clean_commit(d: "Demo") -> None:
     d.step("The clean rows are committed", "The passing rows replace the export; the commit "
            "passes, and the version's profile and metrics are recorded in the ledger.")
-    shutil.copyfile(d.root / "quarantine" / "customers.passed.csv", d.root / CUSTOMERS)
+    shutil.copyfile(d.root / "quarantine" / "data/raw/customers.passed.csv", d.root / CUSTOMERS)
     d.run("git", "add", CUSTOMERS)
     d.run("git", "commit", "-q", "-m", "Nightly CRM export (clean rows; 4 rows in quarantine)")
 

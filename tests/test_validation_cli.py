@@ -136,16 +136,16 @@ def test_quarantine_splits_passing_and_failing_rows_in_the_source_format(repo):
     write(repo, "data/customers.csv", DIRTY)
     before = (repo / "data/customers.csv").read_bytes()
     proc = gitgov(repo, "check", "data/customers.csv", "--quarantine", "quarantine")
-    assert proc.returncode == 1 and "2 rows passed -> quarantine/customers.passed.csv" in proc.stdout
-    passed = (repo / "quarantine/customers.passed.csv").read_text()
-    failed = (repo / "quarantine/customers.failed.csv").read_text().splitlines()
+    assert proc.returncode == 1 and "2 rows passed -> quarantine/data/customers.passed.csv" in proc.stdout
+    passed = (repo / "quarantine/data/customers.passed.csv").read_text()
+    failed = (repo / "quarantine/data/customers.failed.csv").read_text().splitlines()
     assert passed == "id,email,age\n1,ada@example.com,36\n5,e@x.io,50\n"
     assert failed[0] == "id,email,age,_gitgov_row,_gitgov_failures"
     assert failed[1:] == ["2,bad,45,2,email.format", "2,alan@example.net,400,3,id.unique; age.max",
                           ',,,4,"read.ragged-row: 3 fields where the header has 3: 4,x@y.io"'
                           .replace("3 fields", "2 fields")]
     assert (repo / "data/customers.csv").read_bytes() == before  # never modified
-    assert gitgov(repo, "check", "quarantine/customers.passed.csv", "--dataset", "customers",
+    assert gitgov(repo, "check", "quarantine/data/customers.passed.csv", "--dataset", "customers",
                   "--force").returncode == 0
 
 
@@ -361,3 +361,27 @@ def test_check_without_paths_checks_each_file_once_under_the_dataset_it_belongs_
     proc = gitgov(repo, "check", "--dataset", "shadowed")
     assert proc.returncode == 2 and "no files belong to dataset 'shadowed'" in proc.stderr
     assert "belong to 'ev', listed before it" in proc.stderr
+
+
+def test_quarantine_keeps_files_of_the_same_name_apart_and_never_overwrites_an_input(repo):
+    write(repo, "data/customers.csv", "id,email,age\n1,a@x.io,36\n2,b@x.io,400\n")
+    write(repo, "data/customers/b/customers.csv", "id,email,age\n7,c@x.io,50\n")
+    proc = gitgov(repo, "check", "data/customers.csv", "data/customers/b/customers.csv",
+                  "--dataset", "customers", "--quarantine", "q")
+    assert proc.returncode == 1, proc.stderr
+    assert "1 row passed -> q/data/customers.passed.csv" in proc.stdout
+    assert "1 row passed -> q/data/customers/b/customers.passed.csv" in proc.stdout
+    assert (repo / "q/data/customers.passed.csv").read_text() == "id,email,age\n1,a@x.io,36\n"
+    assert (repo / "q/data/customers/b/customers.passed.csv").read_text() == "id,email,age\n7,c@x.io,50\n"
+    assert "age.max" in (repo / "q/data/customers.failed.csv").read_text()
+    # a file named twice is one input: checked and split once
+    doc = json.loads(gitgov(repo, "check", "data/customers.csv", "./data/customers.csv", "--json",
+                            "--quarantine", "q").stdout)
+    assert [f["quarantine"]["passed"] for f in doc["files"]] == ["q/data/customers.passed.csv"]
+    # one input's output would be another input of the same run: refused before anything is written
+    write(repo, "keep/data/customers.passed.csv", "id,email,age\n9,k@x.io,30\n")
+    proc = gitgov(repo, "check", "data/customers.csv", "keep/data/customers.passed.csv",
+                  "--dataset", "customers", "--quarantine", "keep")
+    assert proc.returncode == 2 and "would overwrite the input keep/data/customers.passed.csv" in proc.stderr
+    assert (repo / "keep/data/customers.passed.csv").read_text() == "id,email,age\n9,k@x.io,30\n"
+    assert not (repo / "keep/keep").exists()

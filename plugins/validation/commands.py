@@ -33,8 +33,10 @@ def _targets(session: Any, paths: tuple[str, ...], dataset: str | None) -> list[
         raise InputError(f"no dataset named '{dataset}' in gitgov.toml (datasets: {known})")
     if paths:
         out = []
+        given: dict[str, str] = {}  # a file named twice is checked once
         for arg in paths:
-            rel = _rel(repo.root, arg)
+            given.setdefault(_rel(repo.root, arg), arg)
+        for rel, arg in given.items():
             ds = policy.datasets[dataset] if dataset else policy.dataset_for(rel)
             if ds is None:
                 raise InputError(f"{arg}: is in no dataset of gitgov.toml; name one with --dataset "
@@ -92,6 +94,7 @@ def check_cmd(paths: tuple[str, ...], dataset: str | None, quarantine: str | Non
 
     with open_session(require_ledger=False) as session:
         targets = _targets(session, paths, dataset)
+        planned = _plan(session, targets, quarantine)
         opts = options(session.ctx)
         # The files' blob ids are hashed on another thread from now on, while the rest starts up.
         opts["hashes"] = hash_later(session.repo, [p for p, _d in targets])
@@ -102,10 +105,10 @@ def check_cmd(paths: tuple[str, ...], dataset: str | None, quarantine: str | Non
                   for p, d in targets]
         outcome = session.emit(events)
         reports = [opts["reports"].get(p) or _not_validated(p, d) for p, d in targets]
-        if quarantine is not None:
+        if planned is not None:
             from .quarantine import split_all
 
-            split_all(session, reports, Path(quarantine))
+            split_all(session, reports, planned)
         others = [f for f in outcome.findings if f.plugin != "validation" or f.code == "config"]
         if as_json:
             doc = to_json(reports)
@@ -116,6 +119,14 @@ def check_cmd(paths: tuple[str, ...], dataset: str | None, quarantine: str | Non
             click.echo(render_text(reports, verbose=verbose))
             _echo_others(others)
         return EXIT_BLOCKED if outcome.blocked else 0
+
+
+def _plan(session: Any, targets: list[tuple[str, str]], quarantine: str | None) -> dict | None:
+    if quarantine is None:
+        return None
+    from .quarantine import plan
+
+    return plan(session.repo.root, [p for p, _d in targets], Path(quarantine))
 
 
 def _compile_all(session: Any, names: set[str]) -> None:

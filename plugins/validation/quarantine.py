@@ -1,8 +1,9 @@
 """`gitgov check PATH --quarantine DIR`: split a file into the rows that pass and those that fail.
 
 A second pass over the file (the check before found the repeated keys)
-writes each row to NAME.passed.EXT or NAME.failed.EXT in DIR, in the source
-format. Failing rows carry two more fields: `_gitgov_row`, the data row they
+writes each row to NAME.passed.EXT or NAME.failed.EXT in DIR, in the folder
+the file has in the repository (data/raw/x.csv: DIR/data/raw/x.passed.csv),
+in the source format. Failing rows carry two more fields: `_gitgov_row`, the data row they
 had, and `_gitgov_failures`, the rules they broke. Rows the reader could not
 split into fields go to the failed file with their text. The input file is
 never written.
@@ -22,13 +23,35 @@ ROW, FAILURES = "_gitgov_row", "_gitgov_failures"
 
 
 def out_paths(path: str, outdir: Path) -> tuple[Path, Path]:
-    name = PurePosixPath(path).name
-    stem, dot, ext = name.partition(".")
+    """The two outputs of one input, at its place in the repository under DIR: inputs of the
+    same name in different folders never share an output."""
+    rel = PurePosixPath(path)
+    stem, dot, ext = rel.name.partition(".")
     ext = dot + ext if dot else ""
-    return outdir / f"{stem}.passed{ext}", outdir / f"{stem}.failed{ext}"
+    folder = outdir.joinpath(*rel.parent.parts)
+    return folder / f"{stem}.passed{ext}", folder / f"{stem}.failed{ext}"
 
 
-def split_all(session: Any, reports: list, outdir: Path) -> None:
+def plan(root: Path, paths: list[str], outdir: Path) -> dict[str, tuple[Path, Path]]:
+    """Each input's outputs, decided before the check runs, so that a run that would write
+    over one of its own inputs, or write one output twice, stops before anything is written."""
+    inputs = {(Path(root) / p).resolve(): p for p in paths}
+    planned = {p: out_paths(p, outdir) for p in paths}
+    seen: dict[Path, str] = {}
+    for path, outs in planned.items():
+        for out in outs:
+            target = out.resolve()
+            if target in inputs:
+                raise InputError(f"--quarantine {outdir}: {path} would overwrite the input "
+                                 f"{inputs[target]}; choose another DIR")
+            if target in seen:
+                raise InputError(f"--quarantine {outdir}: {seen[target]} and {path} would both "
+                                 f"write {out}")
+            seen[target] = path
+    return planned
+
+
+def split_all(session: Any, reports: list, planned: dict[str, tuple[Path, Path]]) -> None:
     from .hook import options
 
     keep = options(session.ctx).get("keep", {})
@@ -36,10 +59,10 @@ def split_all(session: Any, reports: list, outdir: Path) -> None:
         state = keep.get(report.path)
         if report.skipped or not state or "ruleset" not in state:
             continue
-        report.quarantine = split(session.repo.root, report.path, state, outdir)
+        report.quarantine = split(session.repo.root, report.path, state, planned[report.path])
 
 
-def split(root: Path, path: str, state: dict[str, Any], outdir: Path) -> dict[str, Any]:
+def split(root: Path, path: str, state: dict[str, Any], outs: tuple[Path, Path]) -> dict[str, Any]:
     from .engine import Engine
     from .formats import Source, open_batches
     from .jsonread import open_lines
@@ -48,10 +71,8 @@ def split(root: Path, path: str, state: dict[str, Any], outdir: Path) -> dict[st
     rs, fmt = state["ruleset"], state["fmt"]
     full = str(Path(root) / path)
     source = Source(path, lambda: open(full, "rb"), local=full)
-    passed, failed = out_paths(path, outdir)
-    if Path(full).resolve() in (passed.resolve(), failed.resolve()):
-        raise InputError(f"--quarantine {outdir}: would overwrite the input {path}")
-    outdir.mkdir(parents=True, exist_ok=True)
+    passed, failed = outs
+    passed.parent.mkdir(parents=True, exist_ok=True)
     if state.get("reopened"):
         opened = open_lines(source, fmt)
     else:
