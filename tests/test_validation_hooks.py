@@ -1,6 +1,7 @@
 """Data quality through the installed Git hooks: real commits and pushes, real ledger."""
 from __future__ import annotations
 
+import json
 import sqlite3
 from pathlib import Path
 
@@ -282,3 +283,59 @@ def test_a_parquet_file_naming_a_column_twice_is_blocked(repo):
     proc = commit(repo, "scores", "gitgov.toml", "data/scores.parquet")
     assert proc.returncode == 1
     assert "validation/read.duplicate-column: the schema names column 'age' twice" in proc.stderr
+
+
+WARNED = CLEAN.replace("grace@example.org", "Grace.Hopper@navy").replace(",41\n", ",400\n")
+
+
+def test_content_not_checked_again_still_reports_the_warnings_found_before(repo):
+    policy = repo / "gitgov.toml"
+    policy.write_text(policy.read_text().replace('pii = "email"', 'pii = "email"\nseverity = "warning"')
+                      .replace("max = 120", 'max = 120\nseverities = { max = "warning" }'))
+    assert commit(repo, "warn only", "gitgov.toml").returncode == 0
+    write(repo, "data/customers.csv", WARNED)
+    first = json.loads(gitgov(repo, "check", "data/customers.csv", "--json").stdout)["files"][0]
+    assert (first["status"], first["warnings"]) == ("pass", 2)
+    again = json.loads(gitgov(repo, "check", "data/customers.csv", "--json").stdout)["files"][0]
+    assert (again["status"], again["warnings"], again["format"]) == ("skipped", 2, "csv")
+    assert again["rules"] == [r for r in first["rules"] if r["failed"]]
+    rules = {r["id"]: r for r in again["rules"]}
+    assert rules["email.format"]["samples"] == [{"row": 2, "line": 3, "value": "Xxxxx.Xxxxxx@xxxx"}]
+    assert rules["age.max"]["samples"] == [{"row": 3, "line": 4, "value": "400"}]
+    text = gitgov(repo, "check", "data/customers.csv").stdout
+    assert "PASS: 2 warnings (not checked again: passed before under the same rules" in text
+    assert 'row 2 (line 3) "Xxxxx.Xxxxxx@xxxx"' in text and "Grace" not in text
+    proc = commit(repo, "customers", "data/customers.csv")
+    assert proc.returncode == 0, proc.stderr
+    assert "commit allowed with 2 warnings" in proc.stderr
+    assert "validation/age.max: 1 row where 'age' is above the maximum 120: row 3 (line 4) \"400\"" in proc.stderr
+    assert '"Xxxxx.Xxxxxx@xxxx"' in proc.stderr and "Grace" not in proc.stderr
+    assert query(repo, "SELECT reused, warnings FROM quality_checks ORDER BY seq") == [
+        (0, 2), (1, 2), (1, 2), (1, 2)]
+
+
+def test_a_pass_recorded_without_what_it_found_is_checked_again_unless_nothing_failed(repo):
+    from gitgov.core.ledger import Entry, open_ledger
+
+    policy = repo / "gitgov.toml"
+    policy.write_text(policy.read_text().replace("max = 120", 'max = 120\nseverity = "warning"'))
+    write(repo, "data/customers.csv", CLEAN.replace(",41\n", ",400\n"))
+    assert json.loads(gitgov(repo, "check", "data/customers.csv", "--json").stdout)["ok"]
+    [(payload,)] = query(repo, "SELECT payload FROM journal WHERE kind = 'quality_check'")
+    older = {k: v for k, v in json.loads(payload).items() if k != "found"}  # as older versions wrote it
+    with open_ledger(repo / ".gitgov" / "ledger.db") as ledger:
+        ledger.append([Entry("quality_check", older["blob"], older)])
+
+    def status() -> dict:
+        return json.loads(gitgov(repo, "check", "data/customers.csv", "--json").stdout)["files"][0]
+
+    assert status()["status"] == "pass"  # its warning was not kept: read the file again
+    assert (status()["status"], status()["warnings"]) == ("skipped", 1)
+    write(repo, "data/customers.csv", CLEAN)
+    assert status()["status"] == "pass"
+    [(payload,)] = query(repo, "SELECT payload FROM journal WHERE kind = 'quality_check'"
+                               " ORDER BY seq DESC LIMIT 1")
+    older = {k: v for k, v in json.loads(payload).items() if k != "found"}
+    with open_ledger(repo / ".gitgov" / "ledger.db") as ledger:
+        ledger.append([Entry("quality_check", older["blob"], older)])
+    assert (status()["status"], status()["warnings"]) == ("skipped", 0)  # nothing failed: reused

@@ -20,7 +20,7 @@ from .report import FileReport, finding_message
 from .rules import Registry, flatten_rules
 from .ruleset import RuleSet, compile_rules
 from .sources import Snapshot, hash_later, reference_values, snapshot_for
-from .store import Store
+from .store import Passed, Store
 
 if TYPE_CHECKING:
     from gitgov.core.context import Context
@@ -129,12 +129,9 @@ def check_event(event: "DataAdded", ctx: "Context") -> list[Finding | Fact]:
         if not opts["force"]:
             blob, pending = pending().get(event.path), None
     store = store_for(ctx)
-    if blob and not opts["force"] and store.passed(blob, digest):
-        report = FileReport(event.path, ds.name, "", ruleset=digest, blob=blob,
-                            skipped=f"passed before under the same rules ({digest[:12]})")
-        measured = store.measured(blob)
-        metrics, profile = measured if measured else ({}, None)
-        report.rows = int(metrics.get("rows", 0))
+    earlier = store.passed(blob, digest) if blob and not opts["force"] else None
+    if earlier is not None:
+        report, metrics, profile = _reused(event, ds.name, digest, blob, earlier, store)
     else:
         report = _check(ctx, event, snap, rs, refs)
         if pending is not None:
@@ -147,6 +144,19 @@ def check_event(event: "DataAdded", ctx: "Context") -> list[Finding | Fact]:
     out += _drift(ctx, event, snap, rs, report, blob, metrics, profile, store)
     out.append(_fact(event, report, metrics, profile))
     return out
+
+
+def _reused(event: "DataAdded", dataset: str, digest: str, blob: str, earlier: Passed,
+            store: Store) -> tuple[FileReport, dict, dict | None]:
+    """The report of content that passed before under the same rules, not read again: what
+    that check found still applies to the same bytes, so its warnings are reported again."""
+    report = FileReport(event.path, dataset, earlier.format, ruleset=digest, blob=blob,
+                        results=list(earlier.found),
+                        skipped=f"passed before under the same rules ({digest[:12]})")
+    measured = store.measured(blob)
+    metrics, profile = measured if measured else ({}, None)
+    report.rows, report.profile = int(metrics.get("rows", 0)), profile
+    return report, metrics, profile
 
 
 def _check(ctx: "Context", event: "DataAdded", snap: Snapshot, rs: RuleSet, refs: dict) -> FileReport:
@@ -192,6 +202,9 @@ def _fact(event: "DataAdded", report: FileReport, metrics: dict, profile: dict |
     if not report.skipped:
         payload["failures"] = {t.id: t.count for t in report.failures}
         payload["profile"] = profile
+        # Kept for a later check of the same bytes under the same rules, which reports them
+        # instead of reading the file again; drift is left out: it depends on the baseline.
+        payload["found"] = [t.to_dict() for t in report.failures if t.rule != "drift"]
     return Fact(kind="quality_check", subject=report.blob or f"quality:{event.path}", payload=payload)
 
 

@@ -157,12 +157,10 @@ def render_text(reports: list[FileReport], *, verbose: bool = False) -> str:
         counts = r.counts()
         what = ", ".join(x for x in (f"dataset {r.dataset}" if r.dataset else "no dataset",
                                      r.format, _plural(r.rows, "row")) if x)
-        if r.skipped:
-            lines.append(f"{r.path}  ({what})  PASS (not checked again: {r.skipped})")
-            continue
         verdict = "FAIL" if r.verdict == "block" else "PASS"
         tail = ", ".join(_plural(counts[k], k) for k in ("error", "warning") if counts[k])
-        lines.append(f"{r.path}  ({what})  {verdict}" + (f": {tail}" if tail else ""))
+        why = f" (not checked again: {r.skipped})" if r.skipped else ""
+        lines.append(f"{r.path}  ({what})  {verdict}" + (f": {tail}" if tail else "") + why)
         for t in (r.results if verbose else r.failures):
             mark = _MARK[t.severity] if t.count else "ok     "
             lines.append(f"  {mark} {t.id}: {headline(t)}" if t.count else f"  {mark} {t.id}")

@@ -12,7 +12,17 @@ import json
 import sqlite3
 import threading
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
+
+from .tally import Tally
+
+
+class Passed(NamedTuple):
+    """An earlier passing check: the format it read, and the rules that failed without blocking
+    (warnings, infos), with their counts and sample rows (personal data already masked)."""
+
+    format: str
+    found: list[Tally]
 
 
 class Store:
@@ -56,11 +66,25 @@ class Store:
                 self._db.close()
                 self._db = None
 
-    def passed(self, blob: str, ruleset: str) -> bool:
-        """This content passed the validation rules under this exact rule set before."""
-        rows = self._query("SELECT 1 FROM quality_checks WHERE blob = ? AND ruleset = ?"
-                           " AND verdict = 'pass' LIMIT 1", (blob, ruleset))
-        return bool(rows)
+    def passed(self, blob: str, ruleset: str) -> Passed | None:
+        """What the newest full check that passed this content under this exact rule set
+        found, to report again instead of checking again; None: check it."""
+        rows = self._query(
+            "SELECT json_extract(j.payload, '$.format'), json_extract(j.payload, '$.found'),"
+            " json_extract(j.payload, '$.failures') FROM quality_checks AS q"
+            " JOIN journal AS j ON j.seq = q.seq WHERE q.blob = ? AND q.ruleset = ?"
+            " AND q.verdict = 'pass' AND q.reused = 0 ORDER BY q.seq DESC LIMIT 1",
+            (blob, ruleset))
+        if not rows:
+            return None
+        fmt, found, failures = rows[0]
+        try:
+            if found is None:
+                # Recorded before passes kept what they found: only a clean pass can be reused.
+                return Passed(fmt or "", []) if not json.loads(failures or "{}") else None
+            return Passed(fmt or "", [Tally.from_dict(t) for t in json.loads(found)])
+        except (ValueError, TypeError, KeyError, AttributeError):
+            return None  # a record this version cannot read: checking again is always safe
 
     def measured(self, blob: str) -> tuple[dict[str, float], dict[str, Any]] | None:
         """(metrics, profile) of the newest full check of this content, under any rules."""

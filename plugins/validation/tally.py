@@ -48,6 +48,10 @@ class Sample:
     line: int | None = None
     note: str | None = None
 
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "Sample":
+        return cls(d.get("row"), d.get("value"), d.get("line"), d.get("note"))
+
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"row": self.row}
         if self.line is not None:
@@ -101,6 +105,12 @@ class Tally:
     @property
     def blocks(self) -> bool:
         return self.count > 0 and self.severity == "error"
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "Tally":
+        """A tally as to_dict() wrote it (to the ledger): its values were masked then."""
+        return cls(d["id"], d["rule"], d.get("column"), d["severity"], d["message"], d.get("param"),
+                   int(d.get("failed") or 0), [Sample.from_dict(s) for s in d.get("samples") or []])
 
     def to_dict(self) -> dict[str, Any]:
         return {"id": self.id, "rule": self.rule, "column": self.column,
