@@ -33,12 +33,11 @@ from __future__ import annotations
 
 import os
 import stat
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterable, Iterator, NamedTuple
 
 from .errors import InputError
-from .store_copy import CHUNK, Digest, copy_hashing, hash_file, kernel_copy, reflink
+from .store_copy import Digest, copy_hashing, hash_file, kernel_copy, reflink
 
 __all__ = ["LINK_MODES", "CorruptObject", "Digest", "ObjectStore", "StoreError", "Stored", "hash_file"]
 
@@ -303,117 +302,24 @@ class ObjectStore:
             if now != digest:
                 raise self._discard(digest, now)
 
-    # ---- remote ------------------------------------------------------------
+    # ---- remote (store_remote.py) -------------------------------------------
 
     def check_remote(self, *, must_exist: bool = True) -> None:
-        """Raise StoreError unless [store] remote names a folder pyarrow can open: one that
-        exists, unless ``must_exist`` is false (a push creates it)."""
-        from pyarrow import fs as pafs
+        from . import store_remote
 
-        filesystem, base = self._remote()
-        with self._remote_errors():
-            kind = filesystem.get_file_info(base).type
-        if kind == pafs.FileType.File:
-            raise StoreError(f"[store] remote {self.remote_uri}: not a folder")
-        if must_exist and kind == pafs.FileType.NotFound:
-            raise StoreError(f"[store] remote {self.remote_uri}: no such folder (nothing was pushed there yet)")
-
-    def _remote(self):
-        if not self.remote_uri:
-            raise StoreError("no remote configured: set [store] remote in gitgov.toml "
-                             "(a folder, or s3://bucket/prefix)")
-        from pyarrow import fs as pafs
-
-        try:
-            filesystem, base = pafs.FileSystem.from_uri(self.remote_uri)
-        except Exception as exc:  # noqa: BLE001 - pyarrow raises ArrowInvalid, OSError, ...
-            raise StoreError(f"[store] remote {self.remote_uri!r} is not usable: {exc}") from None
-        return filesystem, base.rstrip("/")
-
-    @contextmanager
-    def _remote_errors(self) -> Iterator[None]:
-        """What the remote's file system raises, as one line naming the remote."""
-        import pyarrow as pa
-
-        try:
-            yield
-        except (OSError, pa.ArrowException) as exc:
-            raise StoreError(f"[store] remote {self.remote_uri}: {exc}") from None
+        store_remote.check_remote(self, must_exist=must_exist)
 
     def remote_has(self, digests: Iterable[str]) -> set[str]:
-        from pyarrow import fs as pafs
+        from . import store_remote
 
-        filesystem, base = self._remote()
-        wanted = list(digests)
-        with self._remote_errors():
-            infos = filesystem.get_file_info([f"{base}/{d[:2]}/{d[2:]}" for d in wanted])
-        return {d for d, info in zip(wanted, infos) if info.type == pafs.FileType.File}
+        return store_remote.remote_has(self, digests)
 
     def push(self, digests: Iterable[str]) -> tuple[int, int]:
-        """Upload objects the remote lacks; returns (sent, already there).
+        from . import store_remote
 
-        Each object is hashed as it is sent; one whose bytes no longer match its
-        name is not moved into place on the remote, and is removed here. The
-        others are still sent, then CorruptObject names the ones refused.
-        """
-        filesystem, base = self._remote()
-        local = [d for d in dict.fromkeys(digests) if self.has(d)]
-        there = self.remote_has(local)
-        sent, corrupt = 0, []
-        for digest in local:
-            if digest in there:
-                continue
-            target = f"{base}/{digest[:2]}/{digest[2:]}"
-            partial = f"{target}.partial-{os.getpid()}"
-            with self._remote_errors():
-                filesystem.create_dir(f"{base}/{digest[:2]}", recursive=True)
-                now = self._upload(digest, filesystem, partial)
-                if now != digest:
-                    filesystem.delete_file(partial)
-                    corrupt.append(self._discard(digest, now))
-                    continue
-                filesystem.move(partial, target)  # readers never see half an object
-            sent += 1
-        if corrupt:
-            more = f" ({len(corrupt) - 1} more corrupt object(s) were refused too)" if len(corrupt) > 1 else ""
-            raise CorruptObject(f"{corrupt[0]}{more}; {sent} other object(s) were sent", corrupt[0].digest)
-        return sent, len(there)
-
-    def _upload(self, digest: str, filesystem, dest: str) -> str:
-        """Copy an object to the remote, hashing what is sent; returns that hash."""
-        import hashlib
-
-        sha = hashlib.sha256()
-        with open(self.path(digest), "rb", buffering=0) as src, filesystem.open_output_stream(dest) as out:
-            while chunk := src.read(CHUNK):
-                sha.update(chunk)
-                out.write(chunk)
-        return sha.hexdigest()
+        return store_remote.push(self, digests)
 
     def pull(self, digests: Iterable[str]) -> list[str]:
-        """Download the objects the remote has and this store lacks; returns those fetched."""
-        import shutil
+        from . import store_remote
 
-        missing = [d for d in dict.fromkeys(digests) if not self.has(d)]
-        if not missing:
-            return []
-        filesystem, base = self._remote()
-        fetched = []
-        for digest in self.remote_has(missing):
-            tmp = self._tmp()
-            try:
-                with self._remote_errors(), \
-                        filesystem.open_input_stream(f"{base}/{digest[:2]}/{digest[2:]}") as src, \
-                        open(tmp, "wb") as out:
-                    shutil.copyfileobj(src, out, CHUNK)
-            except BaseException:
-                tmp.unlink(missing_ok=True)  # no half object left in the store's tmp folder
-                raise
-            if hash_file(tmp).sha256 != digest:
-                tmp.unlink(missing_ok=True)
-                raise StoreError(f"object {digest[:12]} on the remote is corrupt (its bytes do not "
-                                 "match its name); it was not used")
-            self._commit(tmp, digest)
-            (self.root / "bad" / digest).unlink(missing_ok=True)  # good bytes again
-            fetched.append(digest)
-        return fetched
+        return store_remote.pull(self, digests)

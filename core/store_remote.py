@@ -1,0 +1,137 @@
+"""The object store's optional remote: any pyarrow file system (a local or mounted
+folder, an S3-compatible bucket), set by ``[store] remote`` in gitgov.toml.
+
+Objects go up hashed as they are sent and come down hashed before they are
+used, so a corrupt object never moves in either direction.
+"""
+from __future__ import annotations
+
+import os
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Iterable, Iterator
+
+from .store import CorruptObject, StoreError
+from .store_copy import CHUNK, hash_file
+
+if TYPE_CHECKING:
+    from .store import ObjectStore
+
+
+def check_remote(store: "ObjectStore", *, must_exist: bool = True) -> None:
+    """Raise StoreError unless [store] remote names a folder pyarrow can open: one that
+    exists, unless ``must_exist`` is false (a push creates it)."""
+    from pyarrow import fs as pafs
+
+    filesystem, base = _remote(store)
+    with _remote_errors(store):
+        kind = filesystem.get_file_info(base).type
+    if kind == pafs.FileType.File:
+        raise StoreError(f"[store] remote {store.remote_uri}: not a folder")
+    if must_exist and kind == pafs.FileType.NotFound:
+        raise StoreError(f"[store] remote {store.remote_uri}: no such folder (nothing was pushed there yet)")
+
+
+def _remote(store: "ObjectStore"):
+    if not store.remote_uri:
+        raise StoreError("no remote configured: set [store] remote in gitgov.toml "
+                         "(a folder, or s3://bucket/prefix)")
+    from pyarrow import fs as pafs
+
+    try:
+        filesystem, base = pafs.FileSystem.from_uri(store.remote_uri)
+    except Exception as exc:  # noqa: BLE001 - pyarrow raises ArrowInvalid, OSError, ...
+        raise StoreError(f"[store] remote {store.remote_uri!r} is not usable: {exc}") from None
+    return filesystem, base.rstrip("/")
+
+
+@contextmanager
+def _remote_errors(store: "ObjectStore") -> Iterator[None]:
+    """What the remote's file system raises, as one line naming the remote."""
+    import pyarrow as pa
+
+    try:
+        yield
+    except (OSError, pa.ArrowException) as exc:
+        raise StoreError(f"[store] remote {store.remote_uri}: {exc}") from None
+
+
+def remote_has(store: "ObjectStore", digests: Iterable[str]) -> set[str]:
+    from pyarrow import fs as pafs
+
+    filesystem, base = _remote(store)
+    wanted = list(digests)
+    with _remote_errors(store):
+        infos = filesystem.get_file_info([f"{base}/{d[:2]}/{d[2:]}" for d in wanted])
+    return {d for d, info in zip(wanted, infos) if info.type == pafs.FileType.File}
+
+
+def push(store: "ObjectStore", digests: Iterable[str]) -> tuple[int, int]:
+    """Upload objects the remote lacks; returns (sent, already there).
+
+    Each object is hashed as it is sent; one whose bytes no longer match its
+    name is not moved into place on the remote, and is removed here. The
+    others are still sent, then CorruptObject names the ones refused.
+    """
+    filesystem, base = _remote(store)
+    local = [d for d in dict.fromkeys(digests) if store.has(d)]
+    there = remote_has(store, local)
+    sent, corrupt = 0, []
+    for digest in local:
+        if digest in there:
+            continue
+        target = f"{base}/{digest[:2]}/{digest[2:]}"
+        partial = f"{target}.partial-{os.getpid()}"
+        with _remote_errors(store):
+            filesystem.create_dir(f"{base}/{digest[:2]}", recursive=True)
+            now = _upload(store, digest, filesystem, partial)
+            if now != digest:
+                filesystem.delete_file(partial)
+                corrupt.append(store._discard(digest, now))
+                continue
+            filesystem.move(partial, target)  # readers never see half an object
+        sent += 1
+    if corrupt:
+        more = f" ({len(corrupt) - 1} more corrupt object(s) were refused too)" if len(corrupt) > 1 else ""
+        raise CorruptObject(f"{corrupt[0]}{more}; {sent} other object(s) were sent", corrupt[0].digest)
+    return sent, len(there)
+
+
+def _upload(store: "ObjectStore", digest: str, filesystem, dest: str) -> str:
+    """Copy an object to the remote, hashing what is sent; returns that hash."""
+    import hashlib
+
+    sha = hashlib.sha256()
+    with open(store.path(digest), "rb", buffering=0) as src, filesystem.open_output_stream(dest) as out:
+        while chunk := src.read(CHUNK):
+            sha.update(chunk)
+            out.write(chunk)
+    return sha.hexdigest()
+
+
+def pull(store: "ObjectStore", digests: Iterable[str]) -> list[str]:
+    """Download the objects the remote has and this store lacks; returns those fetched."""
+    import shutil
+
+    missing = [d for d in dict.fromkeys(digests) if not store.has(d)]
+    if not missing:
+        return []
+    filesystem, base = _remote(store)
+    fetched = []
+    for digest in remote_has(store, missing):
+        tmp = store._tmp()
+        try:
+            with _remote_errors(store), \
+                    filesystem.open_input_stream(f"{base}/{digest[:2]}/{digest[2:]}") as src, \
+                    open(tmp, "wb") as out:
+                shutil.copyfileobj(src, out, CHUNK)
+        except BaseException:
+            tmp.unlink(missing_ok=True)  # no half object left in the store's tmp folder
+            raise
+        if hash_file(tmp).sha256 != digest:
+            tmp.unlink(missing_ok=True)
+            raise StoreError(f"object {digest[:12]} on the remote is corrupt (its bytes do not "
+                             "match its name); it was not used")
+        store._commit(tmp, digest)
+        (store.root / "bad" / digest).unlink(missing_ok=True)  # good bytes again
+        fetched.append(digest)
+    return fetched
