@@ -13,15 +13,13 @@ import os
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable
 
-from . import tables
+from . import keyrules, tables
 from .coerce import as_text, cast_text, convert, is_raw, logical_of, Inferred
 from .formats import Batches, ReadError
 from .profile import ColumnProfile
 from .report import FileReport
 from .ruleset import TYPE_WORDS, CheckSpec, ColumnSpec, RuleSet, format_mask
-from .tally import KeyTracker, Tally, first_rows, shown
-
-KEY_SEP = "\x1f"  # joins the parts of a composite primary key: a byte no text holds
+from .tally import KeyTracker, Tally, shown
 
 Where = Callable[[int], "tuple[int, int | None]"]
 
@@ -193,7 +191,7 @@ class Engine:
             results = [self._column(st, raw, where) for _n, st, raw in work]
         for (name, _st, _raw), (values, text) in zip(work, results):
             typed[name], texts[name] = values, text
-        self._keys(batch, typed, texts, where)
+        keyrules.check(self, batch, typed, texts, where)
         for spec, rule in self.table_rules:
             try:
                 rule.update(batch, kept)
@@ -290,65 +288,6 @@ class Engine:
             return
         self.fail(tally, mask, where, value_at)
 
-    def _keys(self, batch: Any, typed: dict, texts: dict, where: Where) -> None:
-        """Primary key repeats, foreign key lookups: rules over more than one value."""
-        from gitgov.core import arrow_kernels as pc
-
-        if self.pk_shared is not None:
-            part = typed[self.pk_shared]
-            empty = pc.is_null(part)
-            if empty.true_count:
-                self.fail(self.tallies["primary_key"], empty, where, lambda i: None,
-                          self._no_key(batch, [part]))
-        if self.pk is not None:
-            cols = self.rs.primary_key
-            parts = [texts[c] if texts.get(c) is not None else pc.cast(typed[c], "string")
-                     for c in cols]
-            if len(cols) == 1:
-                keys = typed[cols[0]] if self.states[cols[0]].declared else parts[0]
-            else:
-                keys = pc.binary_join_element_wise(*parts, KEY_SEP)
-            tally = self.tallies["primary_key"]
-            show = (lambda i: key_shown(keys[i].as_py(), any(self.states[c].masked for c in cols)))
-            empty = pc.is_null(keys)
-            if empty.true_count:
-                self.fail(tally, empty, where, lambda i: None,
-                          self._no_key(batch, parts if len(cols) > 1 else [keys]))
-            repeats = self.pk.add(keys)
-            if repeats is not None:
-                self.fail(tally, repeats, where, show)
-        for col, (target, tcol) in self.rs.foreign_keys.items():
-            if col not in texts:
-                continue
-            ref = self.references.get(col)
-            text = texts[col] if texts[col] is not None else pc.cast(typed[col], "string")
-            tally = self.tally(f"{col}.foreign_key", "foreign_key", col,
-                               f"is not a {tcol} of dataset {target}",
-                               self.table_severity("foreign_keys"), f"{target}.{tcol}")
-            if ref is None:
-                continue
-            mask = pc.and_(pc.is_valid(text), pc.invert(pc.is_in(text, value_set=ref)))
-            st = self.states[col]
-            self.fail(tally, mask, where, lambda i: shown(text[i].as_py(), st.masked))
-
-    def _no_key(self, batch: Any, parts: list) -> Callable[[int], str]:
-        """Why a row has no primary key: the parts that are empty, or hold bytes that are not
-        UTF-8 or text that is not of the column's type (the column's own rules count those)."""
-        def note(i: int) -> str:
-            why = []
-            for col, part in zip(self.rs.primary_key, parts):
-                if part[i].is_valid:
-                    continue
-                raw = batch.column(col)[i].as_py()
-                if raw is None:
-                    why.append(f"'{col}' is empty")
-                elif isinstance(raw, bytes) and not _is_utf8(raw):
-                    why.append(f"'{col}' is not valid UTF-8 text")
-                else:
-                    why.append(f"'{col}' is not {TYPE_WORDS[self.states[col].declared or 'string']}")
-            return "; ".join(why)
-        return note
-
     # ---- the end of the file ---------------------------------------------------------------
 
     def _finish(self, rows: int) -> None:
@@ -358,18 +297,7 @@ class Engine:
             if st.keys is not None and st.keys.known is None:
                 self.repeats[f"{st.name}.unique"] = st.keys.finish(
                     self.tally(f"{st.name}.unique"), where, lambda v, m=st.masked: shown(v, m))
-        if self.pk_shared is not None:
-            unique, pk = self.tallies[f"{self.pk_shared}.unique"], self.tallies["primary_key"]
-            pk.count += unique.count
-            pk.samples = first_rows(pk.samples + unique.samples)
-        if self.pk is not None and self.pk.known is None:
-            masked = any(self.states[c].masked for c in self.rs.primary_key)
-            self.repeats["primary_key"] = self.pk.finish(self.tallies["primary_key"], where,
-                                                         lambda v: key_shown(v, masked))
-        for col, (target, tcol) in self.rs.foreign_keys.items():
-            if col in self.states and self.references.get(col) is None:
-                self.tally(f"{col}.foreign_key").add(None, None, note=f"dataset {target} has no "
-                                                     f"data with a column {tcol} to look keys up in")
+        keyrules.finish(self, where)
         tables.nulls(self, rows)
         tables.row_count(self, rows)
         tables.freshness(self)
@@ -393,21 +321,6 @@ class Engine:
             return (2, names.index(t.column), rank)
         return (3, 0, 0)
 
-
-def _is_utf8(value: bytes) -> bool:
-    try:
-        value.decode("utf-8")
-    except UnicodeDecodeError:
-        return False
-    return True
-
-
-def key_shown(value: Any, masked: bool) -> Any:
-    """A primary key as people read it: the parts of a composite key joined by ", ", not by
-    the separator byte the engine joins them with."""
-    if isinstance(value, bytes):
-        value = value.decode("utf-8", "backslashreplace")
-    return shown(value.replace(KEY_SEP, ", ") if isinstance(value, str) else value, masked)
 
 
 _RULE_RANK = {r: i for i, r in enumerate((
