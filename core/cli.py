@@ -145,7 +145,8 @@ def _run_fast(argv: Sequence[str] | None) -> int | None:
     # end: the cyclic collector would only rescan them (~3 ms of a run's start).
     gc.disable()
     try:
-        from .runs import fast_request, start
+        from .run_request import fast_request
+        from .runs import start
 
         request = fast_request(args[1:])
         return None if request is None else start(request)

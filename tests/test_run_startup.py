@@ -14,7 +14,7 @@ from pathlib import Path
 import click
 import pytest
 
-from gitgov.core import runs
+from gitgov.core import run_request, runs
 from gitgov.core.commands.run_cmds import run_cmd
 from gitgov.core.entrypoints import EntryPoint, HookCache, entry_points
 from gitgov.core.plugins import load_host
@@ -22,9 +22,9 @@ from gitgov.core.run_io import scan
 from gitgov.core.store import ObjectStore, hash_file
 
 
-def click_request(args: list[str], monkeypatch) -> runs.RunRequest | str:
+def click_request(args: list[str], monkeypatch) -> run_request.RunRequest | str:
     """What `gitgov run ARGS` gives through click: the request, or click's error."""
-    seen: list[runs.RunRequest] = []
+    seen: list[run_request.RunRequest] = []
     monkeypatch.setattr(runs, "start", lambda request: seen.append(request) or 0)
     try:
         run_cmd.main(args=list(args), prog_name="gitgov run", standalone_mode=False)
@@ -42,20 +42,20 @@ def click_request(args: list[str], monkeypatch) -> runs.RunRequest | str:
     [], ["--"],
 ])
 def test_run_options_are_read_as_click_reads_them(args, monkeypatch):
-    assert runs.fast_request(args) == click_request(args, monkeypatch)
+    assert run_request.fast_request(args) == click_request(args, monkeypatch)
 
 
 @pytest.mark.parametrize("args", [
     ["--help"], ["--seed", "abc", "x"], ["--name"], ["--bogus", "x"], ["--name", "--", "x"],
 ])
 def test_unusual_run_options_are_left_to_click(args):
-    assert runs.fast_request(args) is None  # click then says what is wrong, as before
+    assert run_request.fast_request(args) is None  # click then says what is wrong, as before
 
 
 def test_params_file_and_params_merge_as_with_click(tmp_path, monkeypatch):
     (tmp_path / "p.json").write_text('{"lr": 0.5, "epochs": 3}')
     args = ["--params-file", str(tmp_path / "p.json"), "--param", "lr=0.1", "x"]
-    fast = runs.fast_request(args)
+    fast = run_request.fast_request(args)
     assert fast == click_request(args, monkeypatch)
     assert fast.params == {"lr": 0.1, "epochs": 3}
 

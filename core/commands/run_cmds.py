@@ -29,7 +29,8 @@ def run_cmd(name, params, params_file, seed, inputs, outputs, command) -> int:
     The command's exit status is passed through.
     """
     from ..run_params import load_params_file, parse_param
-    from ..runs import RunRequest, start
+    from ..run_request import RunRequest
+    from ..runs import start
 
     values = load_params_file(params_file) if params_file else {}
     values.update(parse_param(p) for p in params)
