@@ -102,6 +102,14 @@ def _migrate_disposals(db: sqlite3.Connection) -> None:
         projections.project_data_disposed(db, Recorded(*row[:8], json.loads(row[8])))
 
 
+def _migrate_quality_versions(db: sqlite3.Connection) -> None:
+    # Step 8: quality_versions tells versions apart by dataset too. A view: nothing to replay.
+    from gitgov.core import quality_projections
+
+    db.execute("DROP VIEW IF EXISTS quality_versions")
+    db.execute(quality_projections.versions_view())
+
+
 # Applied in order; PRAGMA user_version = number applied. Append, never edit:
 # a step that changes projection tables should just call _migrate_projections.
 # Step 3: runs, run_files, metrics, lineage_nodes/_edges, models, reproductions.
@@ -109,8 +117,9 @@ def _migrate_disposals(db: sqlite3.Connection) -> None:
 # Step 5: the catalog's views (current_files, dataset_summary, run_summary, ...).
 # Step 6: journal_notable without an IN list (cheaper for every append).
 # Step 7: whole-file disposals in dataset_versions.
+# Step 8: quality_versions per dataset (a file moved to another dataset is a version of both).
 MIGRATIONS = (_migrate_journal, _migrate_projections, _migrate_projections, _migrate_projections,
-              _migrate_projections, _migrate_notable_index, _migrate_disposals)
+              _migrate_projections, _migrate_notable_index, _migrate_disposals, _migrate_quality_versions)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

@@ -21,6 +21,11 @@ if TYPE_CHECKING:
 TABLES = ("quality_checks", "quality_metrics", "dataset_profiles")
 VIEWS = ("quality_versions", "quality_commits")
 
+
+def versions_view() -> str:
+    """The statement of quality_versions as it is now (a ledger migration recreates it)."""
+    return next(s for s in SCHEMA if s.lstrip().startswith("CREATE VIEW quality_versions"))
+
 SCHEMA: tuple[str, ...] = (
     """CREATE TABLE quality_checks (
         seq INTEGER PRIMARY KEY,        -- journal.seq of the quality_check entry
@@ -68,8 +73,9 @@ SCHEMA: tuple[str, ...] = (
                json_extract(c.value, '$.blob') AS blob
         FROM journal AS j, json_each(j.payload, '$.changes') AS c
         WHERE j.kind = 'commit_created'""",
-    # One row per distinct version (path and content) of a dataset: its first
-    # full check, with the first commit that recorded it once there is one.
+    # One row per distinct version (path and content) of a dataset: its first full
+    # check under that dataset, with the first commit that recorded it once there is
+    # one. A file moved to another dataset is a version of both, each as it was checked.
     """CREATE VIEW quality_versions AS
         SELECT q.dataset, q.path, q.blob,
                COALESCE(q.commit_sha, (SELECT k.commit_sha FROM quality_commits AS k
@@ -79,7 +85,8 @@ SCHEMA: tuple[str, ...] = (
         FROM quality_checks AS q
         WHERE q.reused = 0
           AND q.seq = (SELECT MIN(r.seq) FROM quality_checks AS r
-                       WHERE r.path = q.path AND r.blob IS q.blob AND r.reused = 0)""",
+                       WHERE r.path = q.path AND r.blob IS q.blob AND r.dataset IS q.dataset
+                         AND r.reused = 0)""",
 )
 
 

@@ -240,6 +240,43 @@ def test_quality_shows_metrics_across_versions(repo):
     assert proc.returncode == 2 and "no dataset named 'nope'" in proc.stderr
 
 
+def test_a_file_moved_to_another_dataset_is_a_version_of_the_one_it_was_committed_under(repo):
+    catch_all = '\n[datasets.data]\npaths = ["data/**/*.csv"]\n'
+    policy = repo / "gitgov.toml"
+    text = policy.read_text()
+    policy.write_text(text.replace("[datasets.customers]", catch_all + "\n[datasets.customers]", 1))
+    write(repo, "data/customers.csv", "id,email,age\n1,ada@example.com,36\n2,bob@example.com,41\n")
+    assert gitgov(repo, "check", "data/customers.csv").returncode == 0  # checked under `data`
+    policy.write_text(text + catch_all)  # customers first again: it owns the file now
+    git(repo, "add", "-A")
+    assert git(repo, "commit", "-q", "-m", "customers", check=False).returncode == 0
+    head = git(repo, "rev-parse", "HEAD").stdout.strip()
+    customers = json.loads(gitgov(repo, "quality", "customers", "--json").stdout)["versions"]
+    assert [(v["path"], v["commit"], v["metrics"]["rows"]) for v in customers] == [
+        ("data/customers.csv", head, 2)]
+    data = json.loads(gitgov(repo, "quality", "data", "--json").stdout)["versions"]
+    assert [v["path"] for v in data] == ["data/customers.csv"]  # as it was checked then
+
+
+def test_a_ledger_of_the_last_schema_gets_the_per_dataset_versions_view(repo):
+    import sqlite3
+
+    from gitgov.core.ledger import SCHEMA_VERSION, open_ledger
+
+    ledger = repo / ".gitgov" / "ledger.db"
+    old_view = ("CREATE VIEW quality_versions AS SELECT dataset, path, blob, NULL AS commit_sha, verdict,"
+                " rows, columns, errors, warnings, time, actor, seq FROM quality_checks")
+    with sqlite3.connect(ledger) as db:
+        db.execute("DROP VIEW quality_versions")
+        db.execute(old_view)
+        db.execute(f"PRAGMA user_version = {SCHEMA_VERSION - 1}")
+    open_ledger(ledger).close()
+    with sqlite3.connect(ledger) as db:
+        sql = db.execute("SELECT sql FROM sqlite_master WHERE name = 'quality_versions'").fetchone()[0]
+        assert "r.dataset IS q.dataset" in sql
+        assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+
+
 @pytest.mark.parametrize("line, key", [
     ('pattern = "[a-"', "datasets.customers.columns.age.pattern"),
     ('format = "emial"', "datasets.customers.columns.age.format"),
