@@ -7,6 +7,11 @@ hash, the rules are not run again. Then the version is compared with the
 last committed one (drift), and what was found becomes findings (which
 block or warn), quality_alert events (which plugins forward) and one
 ``quality_check`` fact with the version's metrics and profile.
+
+A version is checked once per run in each state: the files that refer to a
+changed dataset are checked again by dependents.py, and one of them that is
+part of the change also arrives as its own event; whichever comes second is
+skipped.
 """
 from __future__ import annotations
 
@@ -108,7 +113,29 @@ def references(ctx: "Context", snap: Snapshot, rs: RuleSet) -> tuple[dict, dict]
     return values, ids
 
 
+def claim(ctx: "Context", stage: str, commit: str | None, path: str, blob: str | None) -> bool:
+    """True the first time a run is to check this file version in this state (the staged
+    index, a pushed commit). A file whose foreign key points to a dataset that a commit
+    changes is checked again for that change, and may also arrive as its own event, in
+    either order; whichever comes second is not checked."""
+    if blob is None or stage not in ("staged", "pushed"):
+        return True
+    seen = options(ctx).setdefault("checked", set())
+    key = (stage, commit, path, blob)
+    if key in seen:
+        return False
+    seen.add(key)
+    return True
+
+
 def check_event(event: "DataAdded", ctx: "Context") -> list[Finding | Fact]:
+    if not claim(ctx, event.stage, event.commit, event.path, event.blob):
+        return []  # checked a moment ago, as a file that refers to a dataset this change touches
+    return check_version(event, ctx)
+
+
+def check_version(event: "DataAdded", ctx: "Context") -> list[Finding | Fact]:
+    """The check of one file version, whether or not this run checked it already."""
     ds = ctx.dataset(event.dataset)
     if ds is None:
         return []
