@@ -5,7 +5,10 @@ of Arrow record batches and checked against its dataset's column and table
 rules in gitgov.toml; failures are grouped by rule with their first rows.
 The version's metrics and profile go to the ledger, drift from the last
 committed version raises alerts, and content that already passed under the
-same rules is not read again. Commands: check, profile, infer, quality.
+same rules is not read again. A staged or pushed change of a dataset (a
+file added, changed or removed) also checks again, in the same state, the
+files whose foreign keys point to it (dependents.py). Commands: check,
+profile, infer, quality.
 
 Importing this module is cheap: pyarrow is imported only when governed data
 is actually checked.
@@ -20,7 +23,7 @@ if TYPE_CHECKING:
     import click
 
     from gitgov.core.context import Context
-    from gitgov.core.events import DataAdded
+    from gitgov.core.events import DataAdded, DataRemoved
 
 __version__ = "1.0"
 
@@ -29,9 +32,20 @@ __version__ = "1.0"
 def data_added(event: "DataAdded", ctx: "Context") -> Any:
     if event.dataset is None:
         return None  # not data: a file the secrets check looks at
+    from .dependents import recheck
     from .hook import check_event
 
-    return check_event(event, ctx)
+    return check_event(event, ctx) + recheck(event, ctx)
+
+
+@hookimpl
+def data_removed(event: "DataRemoved", ctx: "Context") -> Any:
+    """A deleted file of a dataset that foreign keys point to: the files that refer to it."""
+    if event.dataset is None:
+        return None
+    from .dependents import recheck
+
+    return recheck(event, ctx)
 
 
 @hookimpl

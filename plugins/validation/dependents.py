@@ -1,0 +1,96 @@
+"""The files that refer to a changed dataset, checked again in the state that changes it.
+
+A foreign key (``orders.customer_id`` -> ``customers.customer_id``) is checked
+against the other dataset in the same state, so a commit that changes only
+customers can break orders, which it does not touch. As in a database, where
+deleting a referenced row is refused: when a staged (pre-commit) or pushed
+(pre-push, pre-receive) change adds, changes or removes a file of dataset P,
+the files of every dataset with a foreign key into P are checked again in
+that state, the staged index or the pushed commit. Their findings name their
+own path and block as their own would, and say why they were checked.
+
+Only this plugin knows foreign keys, and the other plugins must not see the
+re-check as a change of those files: no event is emitted; the findings (and
+the ``quality_check`` fact) are returned from P's event. A file version is
+checked once per run in each state (hook.claim), whichever of its own event
+and a re-check comes first; a staged file that is itself part of the commit
+always has its own event, so it is left to that. The ruleset hash includes
+the versions of the files foreign keys point to, so a re-check of content
+that passed against the same parent is not read again.
+"""
+from __future__ import annotations
+
+import dataclasses
+from typing import TYPE_CHECKING, Any
+
+from gitgov.core.events import DataAdded, Fact, Finding
+
+from .hook import check_version, claim, options
+from .sources import snapshot_for
+
+if TYPE_CHECKING:
+    from gitgov.core.config import DatasetPolicy, Policy
+    from gitgov.core.context import Context
+    from gitgov.core.events import DataRemoved
+
+
+def referring(policy: "Policy", parent: str) -> list[tuple["DatasetPolicy", tuple[str, ...]]]:
+    """Each dataset with a foreign key into `parent`, with the columns that hold them."""
+    out = []
+    for ds in policy.datasets.values():
+        keys = ds.rules.get("foreign_keys") or {}
+        cols = tuple(sorted(col for col, ref in keys.items()
+                            if isinstance(ref, str) and ref.split(".", 1)[0] == parent))
+        if cols:
+            out.append((ds, cols))
+    return out
+
+
+def recheck(event: "DataAdded | DataRemoved", ctx: "Context") -> list[Finding | Fact]:
+    """The findings and facts of the files that refer to the dataset `event` changes."""
+    if event.stage not in ("staged", "pushed") or event.dataset is None or ctx.repo is None:
+        return []
+    if event.stage == "pushed" and not event.commit:
+        return []
+    children = referring(ctx.policy, event.dataset)
+    if not children:
+        return []
+    snap = snapshot_for(event.stage, event.commit)
+    own = _staged(ctx) if event.stage == "staged" else frozenset()
+    out: list[Finding | Fact] = []
+    for ds, cols in children:
+        why = _why(cols, event)
+        for path, blob in sorted(snap.files(ctx.repo, ds).items()):
+            owner = ctx.policy.dataset_for(path)
+            if blob is None or path in own or owner is None or owner.name != ds.name:
+                continue
+            if not claim(ctx, event.stage, event.commit, path, blob):
+                continue
+            child = DataAdded(path=path, dataset=ds.name, blob=blob, stage=event.stage,
+                              commit=event.commit, actor=event.actor, source=event.source)
+            because = {"dataset": event.dataset, "path": event.path, "foreign_keys": list(cols)}
+            out += [_marked(item, why, because) for item in check_version(child, ctx)]
+    return out
+
+
+def _staged(ctx: "Context") -> frozenset[str]:
+    """Paths the commit adds or changes: pre-commit gives each its own event."""
+    opts = options(ctx)
+    if "staged_paths" not in opts:
+        opts["staged_paths"] = frozenset(c.path for c in ctx.repo.staged_changes() if not c.deleted)
+    return opts["staged_paths"]
+
+
+def _why(cols: tuple[str, ...], event: Any) -> str:
+    keys = f"foreign key {cols[0]} points" if len(cols) == 1 else \
+        f"foreign keys {', '.join(cols)} point"
+    change = "this commit changes" if event.stage == "staged" else \
+        f"commit {event.commit[:12]} changes"
+    return f"checked again: its {keys} to {event.dataset}, which {change}"
+
+
+def _marked(item: Finding | Fact, why: str, because: dict[str, Any]) -> Finding | Fact:
+    if isinstance(item, Finding):
+        return dataclasses.replace(item, message=f"{item.message}; {why}",
+                                   details={**item.details, "recheck": because})
+    return dataclasses.replace(item, payload={**item.payload, "recheck": because})

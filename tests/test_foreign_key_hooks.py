@@ -1,0 +1,150 @@
+"""Foreign keys hold when the dataset they point to changes: the files that refer to it
+are checked again, in the same state, by the commit and the push that change it."""
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from conftest import git, gitgov, write
+
+POLICY = """\
+version = 1
+
+[datasets.customers]
+paths = ["data/customers*.csv"]
+owner = "ada@example.com"
+primary_key = "customer_id"
+
+[datasets.customers.columns.customer_id]
+type = "integer"
+required = true
+
+[datasets.orders]
+paths = ["data/orders*.csv", "data/a/orders*.csv"]
+owner = "ada@example.com"
+
+[datasets.orders.rules]
+foreign_keys = { customer_id = "customers.customer_id" }
+
+[plugins]
+enable = ["validation", "secrets", "access"]
+timeout = 30
+"""
+CUSTOMERS = "customer_id,name\n" + "".join(f"{i},c{i}\n" for i in range(1, 10))
+WITHOUT_9 = "customer_id,name\n" + "".join(f"{i},c{i}\n" for i in range(1, 9))
+ORDERS = "order,customer_id\nA,1\nB,3\nC,9\n"
+RECHECK = "checked again: its foreign key customer_id points to customers, which this commit changes"
+
+
+@pytest.fixture
+def repo(tmp_path) -> Path:
+    path = tmp_path / "repo"
+    git(tmp_path, "init", "-q", "-b", "main", str(path))
+    write(path, "gitgov.toml", POLICY)
+    gitgov(path, "init", check=True)
+    git(path, "add", "gitgov.toml", ".gitignore")
+    git(path, "commit", "-q", "-m", "policy")
+    return path
+
+
+def commit(repo: Path, message: str, *paths: str, extra: tuple = ()):
+    if paths:
+        git(repo, "add", "-A", *paths)
+    return git(repo, "commit", "-q", "-m", message, *extra, check=False)
+
+
+def query(repo: Path, sql: str, *args) -> list[tuple]:
+    with sqlite3.connect(repo / ".gitgov" / "ledger.db") as db:
+        return db.execute(sql, args).fetchall()
+
+
+def both(repo: Path, orders: str = "data/orders.csv") -> None:
+    write(repo, "data/customers.csv", CUSTOMERS)
+    write(repo, orders, ORDERS)
+    proc = commit(repo, "customers and their orders", "data/customers.csv", orders)
+    assert proc.returncode == 0, proc.stderr
+
+
+def commits(repo: Path) -> int:
+    return int(git(repo, "rev-list", "--count", "HEAD").stdout)
+
+
+def test_removing_a_referenced_customer_is_blocked_at_commit(repo):
+    both(repo)
+    write(repo, "data/customers.csv", WITHOUT_9)
+    proc = commit(repo, "drop customer 9", "data/customers.csv")
+    assert proc.returncode == 1, proc.stderr
+    assert "commit blocked by policy (1 error)" in proc.stderr
+    assert "  data/orders.csv\n" in proc.stderr
+    assert ("validation/customer_id.foreign_key: 1 row where 'customer_id' is not a customer_id "
+            "of dataset customers: row 3") in proc.stderr
+    assert RECHECK in proc.stderr
+    assert commits(repo) == 2
+    # what the hook refused is what `gitgov check` finds in the working tree
+    assert gitgov(repo, "check", "data/orders.csv").returncode == 1
+
+
+@pytest.mark.parametrize("orders", ["data/orders.csv", "data/a/orders.csv"])
+def test_changing_both_files_consistently_passes_and_checks_orders_once(repo, orders):
+    # data/a/orders.csv is listed before data/customers.csv: the child's event comes first
+    both(repo, orders)
+    write(repo, "data/customers.csv", WITHOUT_9)
+    assert commit(repo, "drop customer 9", "data/customers.csv").returncode == 1
+    write(repo, orders, "order,customer_id\nA,1\nB,3\n")
+    proc = commit(repo, "drop customer 9 and the order", "data/customers.csv", orders)
+    assert proc.returncode == 0, proc.stderr
+    blob = git(repo, "rev-parse", f"HEAD:{orders}").stdout.strip()
+    assert query(repo, "SELECT reused FROM quality_checks WHERE path = ? AND blob = ?",
+                 orders, blob) == [(0,)]
+
+
+def test_a_parent_change_that_keeps_every_referenced_key_passes(repo):
+    both(repo)
+    blob = git(repo, "rev-parse", "HEAD:data/orders.csv").stdout.strip()
+    write(repo, "data/customers.csv", CUSTOMERS.replace("c3", "Carla") + "10,c10\n")
+    proc = commit(repo, "rename a customer, add one", "data/customers.csv")
+    assert proc.returncode == 0, proc.stderr
+    # orders was checked again against the new customers (a new ruleset hash) ...
+    rows = query(repo, "SELECT reused, verdict FROM quality_checks WHERE path = ? AND blob = ?"
+                 " ORDER BY seq", "data/orders.csv", blob)
+    assert rows == [(0, "pass"), (0, "pass")]
+    # ... without posing as a change of orders to the other plugins
+    added = query(repo, "SELECT count(*) FROM journal WHERE kind = 'data_added' AND subject = ?",
+                  "data/orders.csv")
+    assert added == [(1,)]
+    # and the same state is not read a third time
+    out = gitgov(repo, "check", "data/orders.csv")
+    assert out.returncode == 0 and "passed before under the same rules" in out.stdout + out.stderr
+
+
+def test_deleting_the_referenced_dataset_file_blocks(repo):
+    both(repo)
+    git(repo, "rm", "-q", "data/customers.csv")
+    proc = commit(repo, "no more customers")
+    assert proc.returncode == 1, proc.stderr
+    assert "  data/orders.csv\n" in proc.stderr
+    assert "validation/customer_id.foreign_key" in proc.stderr
+    assert "dataset customers has no data with a column customer_id" in proc.stderr
+    assert RECHECK in proc.stderr
+    assert commits(repo) == 2
+
+
+def test_pre_push_catches_a_no_verify_commit_of_the_parent(repo, tmp_path):
+    remote = tmp_path / "remote.git"
+    git(tmp_path, "init", "-q", "--bare", str(remote))
+    git(repo, "remote", "add", "origin", str(remote))
+    both(repo)
+    assert git(repo, "push", "-q", "origin", "main", check=False).returncode == 0
+    pushed = git(remote, "rev-parse", "main").stdout
+    write(repo, "data/customers.csv", WITHOUT_9)
+    assert commit(repo, "drop customer 9", "data/customers.csv",
+                  extra=("--no-verify",)).returncode == 0
+    proc = git(repo, "push", "-q", "origin", "main", check=False)
+    assert proc.returncode == 1, proc.stderr
+    assert "push blocked by policy" in proc.stderr
+    assert "  data/orders.csv\n" in proc.stderr
+    assert "validation/customer_id.foreign_key" in proc.stderr
+    assert "checked again: its foreign key customer_id points to customers, which commit" in proc.stderr
+    assert git(remote, "rev-parse", "main").stdout == pushed
