@@ -148,3 +148,52 @@ def test_pre_push_catches_a_no_verify_commit_of_the_parent(repo, tmp_path):
     assert "validation/customer_id.foreign_key" in proc.stderr
     assert "checked again: its foreign key customer_id points to customers, which commit" in proc.stderr
     assert git(remote, "rev-parse", "main").stdout == pushed
+
+
+@pytest.mark.parametrize("orders", ["data/orders.csv", "data/a/orders.csv"])
+def test_a_push_of_both_files_checks_orders_once_in_that_commit(repo, tmp_path, orders):
+    remote = tmp_path / "remote.git"
+    git(tmp_path, "init", "-q", "--bare", str(remote))
+    git(repo, "remote", "add", "origin", str(remote))
+    both(repo, orders)
+    assert git(repo, "push", "-q", "origin", "main", check=False).returncode == 0
+    write(repo, "data/customers.csv", WITHOUT_9)
+    write(repo, orders, "order,customer_id\nA,1\nB,3\n")
+    assert commit(repo, "drop customer 9 and the order", "data/customers.csv", orders,
+                  extra=("--no-verify",)).returncode == 0
+    proc = git(repo, "push", "-q", "origin", "main", check=False)
+    assert proc.returncode == 0, proc.stderr
+    head = git(repo, "rev-parse", "HEAD").stdout.strip()
+    assert query(repo, "SELECT path FROM quality_checks WHERE stage = 'pushed' AND commit_sha = ?"
+                 " AND path = ?", head, orders) == [(orders,)]
+    # both changed, the key broken: refused once, whichever of the two events comes first
+    write(repo, "data/customers.csv", WITHOUT_9.replace("1,c1\n", ""))
+    write(repo, orders, "order,customer_id\nA,1\nB,3\nE,2\n")
+    assert commit(repo, "drop customer 1", "data/customers.csv", orders,
+                  extra=("--no-verify",)).returncode == 0
+    proc = git(repo, "push", "-q", "origin", "main", check=False)
+    assert proc.returncode == 1, proc.stderr
+    assert proc.stderr.count("validation/customer_id.foreign_key") == 1
+
+
+@pytest.mark.parametrize("change", ["drop customer 9", "delete customers.csv"])
+def test_the_server_refuses_a_parent_change_that_breaks_a_foreign_key(tmp_path, change):
+    from server_helpers import commit_as, make_central, make_clone, push, rev
+
+    central = make_central(tmp_path)
+    work = make_clone(tmp_path, central)
+    commit_as(work, "dana", {"gitgov.toml": POLICY.replace("ada@", "dana@"),
+                             "data/customers.csv": CUSTOMERS, "data/orders.csv": ORDERS}, "orders")
+    assert push(work, "main").returncode == 0
+    before = rev(central, "main")
+    if change == "delete customers.csv":
+        (work / "data" / "customers.csv").unlink()
+        bad = commit_as(work, "dana", {}, change)
+    else:
+        bad = commit_as(work, "dana", {"data/customers.csv": WITHOUT_9}, change)
+    result = push(work, "main")
+    assert result.returncode != 0, result.stderr
+    assert "data/orders.csv" in result.stderr
+    assert "validation/customer_id.foreign_key" in result.stderr
+    assert f"points to customers, which commit {bad[:12]} changes" in result.stderr
+    assert rev(central, "main") == before
