@@ -176,9 +176,9 @@ def test_a_push_of_both_files_checks_orders_once_in_that_commit(repo, tmp_path, 
     assert proc.stderr.count("validation/customer_id.foreign_key") == 1
 
 
-@pytest.mark.parametrize("change", ["drop customer 9", "delete customers.csv"])
+@pytest.mark.parametrize("change", ["drop customer 9", "delete customers.csv", "change both"])
 def test_the_server_refuses_a_parent_change_that_breaks_a_foreign_key(tmp_path, change):
-    from server_helpers import commit_as, make_central, make_clone, push, rev
+    from server_helpers import commit_as, make_central, make_clone, push, rev, server_entries
 
     central = make_central(tmp_path)
     work = make_clone(tmp_path, central)
@@ -189,11 +189,21 @@ def test_the_server_refuses_a_parent_change_that_breaks_a_foreign_key(tmp_path, 
     if change == "delete customers.csv":
         (work / "data" / "customers.csv").unlink()
         bad = commit_as(work, "dana", {}, change)
+    elif change == "change both":
+        bad = commit_as(work, "dana", {"data/customers.csv": WITHOUT_9,
+                                       "data/orders.csv": ORDERS + "D,2\n"}, change)
     else:
         bad = commit_as(work, "dana", {"data/customers.csv": WITHOUT_9}, change)
     result = push(work, "main")
     assert result.returncode != 0, result.stderr
     assert "data/orders.csv" in result.stderr
     assert "validation/customer_id.foreign_key" in result.stderr
-    assert f"points to customers, which commit {bad[:12]} changes" in result.stderr
+    assert result.stderr.count("validation/customer_id.foreign_key") == 1
     assert rev(central, "main") == before
+    if change == "change both":  # its own event, not a re-check, carries the verdict
+        assert "checked again" not in result.stderr
+        [orders] = [e.payload for e in server_entries(central, "data_added")
+                    if e.subject == "data/orders.csv" and e.payload["commit"] == bad]
+        assert orders["verdict"] == "block"
+    else:
+        assert f"points to customers, which commit {bad[:12]} changes" in result.stderr

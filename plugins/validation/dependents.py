@@ -13,8 +13,9 @@ Only this plugin knows foreign keys, and the other plugins must not see the
 re-check as a change of those files: no event is emitted; the findings (and
 the ``quality_check`` fact) are returned from P's event. A file version is
 checked once per run in each state (hook.claim), whichever of its own event
-and a re-check comes first; a staged file that is itself part of the commit
-always has its own event, so it is left to that. The ruleset hash includes
+and a re-check comes first; a file that has its own event in the same state
+(a staged file that is part of the commit; on the server, any planned one)
+is left to it, so its own entry in the ledger carries its verdict. The ruleset hash includes
 the versions of the files foreign keys point to, so a re-check of content
 that passed against the same parent is not read again.
 """
@@ -56,7 +57,7 @@ def recheck(event: "DataAdded | DataRemoved", ctx: "Context") -> list[Finding | 
     if not children:
         return []
     snap = snapshot_for(event.stage, event.commit)
-    own = _staged(ctx) if event.stage == "staged" else frozenset()
+    own = _staged(ctx) if event.stage == "staged" else _planned(ctx, event.commit)
     out: list[Finding | Fact] = []
     for ds, cols in children:
         why = _why(cols, event)
@@ -79,6 +80,14 @@ def _staged(ctx: "Context") -> frozenset[str]:
     if "staged_paths" not in opts:
         opts["staged_paths"] = frozenset(c.path for c in ctx.repo.staged_changes() if not c.deleted)
     return opts["staged_paths"]
+
+
+def _planned(ctx: "Context", commit: str | None) -> frozenset[str]:
+    """Paths with their own event in this commit, when the run lists its events up front
+    (the server does); pre-push does not, and relies on claim() alone."""
+    planned = getattr(ctx, "planned", None) or ()
+    return frozenset(e.path for e in planned
+                     if isinstance(e, DataAdded) and e.stage == "pushed" and e.commit == commit)
 
 
 def _why(cols: tuple[str, ...], event: Any) -> str:
