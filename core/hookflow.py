@@ -190,7 +190,9 @@ def pushed_commits(repo: Repo, ref: RefUpdate, remote: str) -> list[str]:
 
 
 def _pushed(session: Session, refs: list[RefUpdate], remote: str, actor: str) -> list[Event]:
-    """DataAdded for each blob the push publishes that no passing check vouches for."""
+    """DataAdded for each blob the push publishes that no passing check vouches for, and
+    DataRemoved for each governed file a pushed commit deletes (files that refer to it by
+    a foreign key must hold without it, even when the commit skipped pre-commit)."""
     repo = session.repo
     shas = list(dict.fromkeys(sha for ref in refs for sha in pushed_commits(repo, ref, remote)))
     by_commit = repo.changes_by_commit(shas)
@@ -199,8 +201,11 @@ def _pushed(session: Session, refs: list[RefUpdate], remote: str, actor: str) ->
     ledger = session.ctx.ledger()
     events: list[Event] = []
     for sha in shas:
-        changes = [c for c in by_commit.get(sha, []) if not c.deleted and c.new_blob not in seen]
+        changes = [c for c in by_commit.get(sha, []) if c.deleted or c.new_blob not in seen]
         for event in _events_for(session, changes, keys, stage="pushed", actor=actor, commit=sha):
+            if isinstance(event, DataRemoved):
+                events.append(event)
+                continue
             seen.add(event.blob)
             if event.dataset is None or not ledger.has_passing_check(event.blob):
                 events.append(event)

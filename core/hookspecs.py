@@ -57,7 +57,8 @@ def data_added(event: DataAdded, ctx: Context) -> Result:
 
 @hookspec
 def data_removed(event: DataRemoved, ctx: Context) -> Result:
-    """A governed file was deleted from the index (pre-commit) or from disk (watcher)."""
+    """A governed file was deleted from the index (pre-commit), by a pushed commit (pre-push,
+    pre-receive; ``event.commit``) or from disk (watcher)."""
 
 
 @hookspec

@@ -131,16 +131,20 @@ def test_deleting_the_referenced_dataset_file_blocks(repo):
     assert commits(repo) == 2
 
 
-def test_pre_push_catches_a_no_verify_commit_of_the_parent(repo, tmp_path):
+@pytest.mark.parametrize("change", ["drop customer 9", "delete customers.csv"])
+def test_pre_push_catches_a_no_verify_commit_of_the_parent(repo, tmp_path, change):
     remote = tmp_path / "remote.git"
     git(tmp_path, "init", "-q", "--bare", str(remote))
     git(repo, "remote", "add", "origin", str(remote))
     both(repo)
     assert git(repo, "push", "-q", "origin", "main", check=False).returncode == 0
     pushed = git(remote, "rev-parse", "main").stdout
-    write(repo, "data/customers.csv", WITHOUT_9)
-    assert commit(repo, "drop customer 9", "data/customers.csv",
-                  extra=("--no-verify",)).returncode == 0
+    if change == "delete customers.csv":
+        git(repo, "rm", "-q", "data/customers.csv")
+        assert commit(repo, change, extra=("--no-verify",)).returncode == 0
+    else:
+        write(repo, "data/customers.csv", WITHOUT_9)
+        assert commit(repo, change, "data/customers.csv", extra=("--no-verify",)).returncode == 0
     proc = git(repo, "push", "-q", "origin", "main", check=False)
     assert proc.returncode == 1, proc.stderr
     assert "push blocked by policy" in proc.stderr
