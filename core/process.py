@@ -108,15 +108,20 @@ def _spawn(exe: str, argv: Sequence[str], env: Mapping[str, str], cwd: Path | No
         os.chdir(here)
 
 
-def _missing_interpreter(exe: str) -> str | None:
-    """Why a script that exists could not start: the interpreter its #! line names is missing."""
+def shebang(path: str) -> bytes | None:
+    """What follows #! on a script's first line (at most 256 bytes), or None."""
     try:
-        with open(exe, "rb") as f:
+        with open(path, "rb") as f:
             first = f.readline(256)
     except OSError:
         return None
+    return first[2:] if first.startswith(b"#!") else None
+
+
+def _missing_interpreter(exe: str) -> str | None:
+    """Why a script that exists could not start: the interpreter its #! line names is missing."""
     # as the kernel reads it: the first word after #!, where only a space or a tab ends a word
-    line = first[2:].strip(b" \t\n") if first.startswith(b"#!") else b""
+    line = (shebang(exe) or b"").strip(b" \t\n")
     interpreter = os.fsdecode(line.replace(b"\t", b" ").split(b" ")[0])
     if not interpreter or os.path.exists(interpreter):
         return None

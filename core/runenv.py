@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
-from .process import which
+from .process import shebang, which
 
 # Names that say "secret" are never recorded, even when allow-listed.
 SECRET_WORDS = ("KEY", "TOKEN", "SECRET", "PASSWORD", "PASSWD", "CREDENTIAL", "PRIVATE")
@@ -93,14 +93,10 @@ def command_interpreter(command: Sequence[str], cwd: Path | None = None) -> str 
 
 
 def _shebang_python(path: str) -> str | None:
-    try:
-        with open(path, "rb") as f:
-            first = f.readline(256)
-    except OSError:
+    line = shebang(path)
+    if line is None:
         return None
-    if not first.startswith(b"#!"):
-        return None
-    words = first[2:].decode("utf-8", "replace").split()
+    words = line.decode("utf-8", "replace").split()
     if words and os.path.basename(words[0]) == "env" and len(words) > 1:
         words = words[1:]
     if words and _PYTHON_NAME.search(os.path.basename(words[0])):

@@ -85,6 +85,19 @@ def initialized(repo) -> Path:
     return repo
 
 
+def governed_repo(tmp_path: Path, policy: str, *, commit: bool = True) -> Path:
+    """tmp_path/repo: a git repository with `policy` as gitgov.toml after `gitgov init`,
+    and (unless commit is false) a first commit of the policy."""
+    path = tmp_path / "repo"
+    git(tmp_path, "init", "-q", "-b", "main", str(path))
+    write(path, "gitgov.toml", policy)
+    gitgov(path, "init", check=True)
+    if commit:
+        git(path, "add", "gitgov.toml", ".gitignore")
+        git(path, "commit", "-q", "-m", "policy")
+    return path
+
+
 def write(root: Path, rel: str, text: str | bytes) -> Path:
     path = root / rel
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import git, gitgov, write
+from conftest import git, gitgov, governed_repo, write
 
 POLICY = """\
 version = 1
@@ -40,13 +40,7 @@ RECHECK = "checked again: its foreign key customer_id points to customers, which
 
 @pytest.fixture
 def repo(tmp_path) -> Path:
-    path = tmp_path / "repo"
-    git(tmp_path, "init", "-q", "-b", "main", str(path))
-    write(path, "gitgov.toml", POLICY)
-    gitgov(path, "init", check=True)
-    git(path, "add", "gitgov.toml", ".gitignore")
-    git(path, "commit", "-q", "-m", "policy")
-    return path
+    return governed_repo(tmp_path, POLICY)
 
 
 def commit(repo: Path, message: str, *paths: str, extra: tuple = ()):

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import git, gitgov, write
+from conftest import git, gitgov, governed_repo, write
 from gitgov.core.config import load_policy
 
 POLICY = """\
@@ -40,11 +40,7 @@ DIRTY = "id,email,age\n1,ada@example.com,36\n2,bad,45\n2,alan@example.net,400\n4
 
 @pytest.fixture
 def repo(tmp_path) -> Path:
-    path = tmp_path / "repo"
-    git(tmp_path, "init", "-q", "-b", "main", str(path))
-    write(path, "gitgov.toml", POLICY)
-    gitgov(path, "init", check=True)
-    return path
+    return governed_repo(tmp_path, POLICY, commit=False)
 
 
 def test_check_reports_by_rule_and_exits_1(repo):
