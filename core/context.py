@@ -21,6 +21,7 @@ class Context:  # a plain class: a dataclass costs every command ~1 ms to define
         self.repo = repo
         self.ledger_path = ledger_path
         self.pending: list[Event] = []  # events plugins emit while handling one, dispatched next
+        self.planned: list[Event] = []  # this run's events, when its caller lists them up front
         self._ledger: "Ledger | None" = None
         self._in_worktree: dict[tuple[str, str], bool] = {}
 

@@ -127,6 +127,7 @@ def pre_commit(session: Session, args: list[str], stdin) -> int:
     if not events:
         marker.unlink(missing_ok=True)
         return 0
+    session.ctx.planned = events
     outcome = session.emit(events)
     print_verdict(outcome.findings, "commit", bypass=BYPASS_COMMIT)
     if outcome.blocked:
@@ -219,6 +220,7 @@ def pre_push(session: Session, args: list[str], stdin) -> int:
     events: list[Event] = [PushRequested(remote=remote, url=url, refs=tuple(refs), actor=actor,
                                          source="hook")]
     events += _pushed(session, refs, remote, actor)
+    session.ctx.planned = events
     outcome = session.emit(events)
     print_verdict(outcome.findings, "push", bypass=BYPASS_PUSH)
     return EXIT_BLOCKED if outcome.blocked else 0

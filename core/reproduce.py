@@ -109,8 +109,8 @@ def _fetch(store, needs: dict[str, str], ledger) -> None:
         digest = missing[0]
         collected = _collected_on(ledger, digest)
         why = f", removed by `gitgov gc` on {collected[:10]}" if collected else ""
-        if not collected and store.why_missing(digest):
-            why = f", {store.why_missing(digest)}"
+        if not collected and (removed := store.why_missing(digest)):
+            why = f", {removed}"
         where = (" and the remote does not have it" if store.remote_uri else
                  "; set [store] remote to fetch it from a shared store")
         more = f" (and {len(missing) - 1} more object(s))" if len(missing) > 1 else ""

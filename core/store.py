@@ -179,8 +179,9 @@ class ObjectStore:
             data = self.path(digest).read_bytes()
         except FileNotFoundError:
             raise StoreError(f"object {digest[:12]} is not in the store") from None
-        if hashlib.sha256(data).hexdigest() != digest:
-            raise self._discard(digest, hashlib.sha256(data).hexdigest())
+        now = hashlib.sha256(data).hexdigest()
+        if now != digest:
+            raise self._discard(digest, now)
         return data
 
     def restore(self, digest: str, dest: Path | str, *, link: str = "auto") -> str:

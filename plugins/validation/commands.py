@@ -57,10 +57,12 @@ def _nothing_to_check(policy: Any, paths: list[str], dataset: str | None) -> str
     taken = sorted({policy.dataset_for(p).name for p in paths if ds.matches(p)})
     if not taken:
         return f"no governed files to check in dataset '{dataset}'"
+    from .infer import next_step
+
     # Its globs match, but an earlier dataset owns those files: say so, not just "none".
     return (f"no files belong to dataset '{dataset}': the files its paths match belong to "
             f"{', '.join(repr(n) for n in taken)}, listed before it; to check one by its rules, "
-            f"name it: gitgov check --dataset {dataset} PATH")
+            f"name it: {next_step(dataset)} PATH")
 
 
 def _owned(policy: Any, paths: list[str], dataset: str | None) -> list[tuple[str, str]]:

@@ -14,8 +14,8 @@ re-check as a change of those files: no event is emitted; the findings (and
 the ``quality_check`` fact) are returned from P's event. A file version is
 checked once per run in each state (hook.claim), whichever of its own event
 and a re-check comes first; a file that has its own event in the same state
-(a staged file that is part of the commit; on the server, any planned one)
-is left to it, so its own entry in the ledger carries its verdict. The ruleset hash includes
+(the hooks and the server list their events up front in ``ctx.planned``) is
+left to it, so its own entry in the ledger carries its verdict. The ruleset hash includes
 the versions of the files foreign keys point to, so a re-check of content
 that passed against the same parent is not read again.
 """
@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from gitgov.core.events import DataAdded, Fact, Finding
 
-from .hook import check_version, claim, options
+from .hook import check_version, claim
 from .sources import snapshot_for
 
 if TYPE_CHECKING:
@@ -57,7 +57,8 @@ def recheck(event: "DataAdded | DataRemoved", ctx: "Context") -> list[Finding | 
     if not children:
         return []
     snap = snapshot_for(event.stage, event.commit)
-    own = _staged(ctx) if event.stage == "staged" else _planned(ctx, event.commit)
+    own = {e.path for e in ctx.planned
+           if isinstance(e, DataAdded) and e.stage == event.stage and e.commit == event.commit}
     out: list[Finding | Fact] = []
     for ds, cols in children:
         why = _why(cols, event)
@@ -72,22 +73,6 @@ def recheck(event: "DataAdded | DataRemoved", ctx: "Context") -> list[Finding | 
             because = {"dataset": event.dataset, "path": event.path, "foreign_keys": list(cols)}
             out += [_marked(item, why, because) for item in check_version(child, ctx)]
     return out
-
-
-def _staged(ctx: "Context") -> frozenset[str]:
-    """Paths the commit adds or changes: pre-commit gives each its own event."""
-    opts = options(ctx)
-    if "staged_paths" not in opts:
-        opts["staged_paths"] = frozenset(c.path for c in ctx.repo.staged_changes() if not c.deleted)
-    return opts["staged_paths"]
-
-
-def _planned(ctx: "Context", commit: str | None) -> frozenset[str]:
-    """Paths with their own event in this commit, when the run lists its events up front
-    (the server does); pre-push does not, and relies on claim() alone."""
-    planned = getattr(ctx, "planned", None) or ()
-    return frozenset(e.path for e in planned
-                     if isinstance(e, DataAdded) and e.stage == "pushed" and e.commit == commit)
 
 
 def _why(cols: tuple[str, ...], event: Any) -> str:
