@@ -76,7 +76,8 @@ def build(argv: Sequence[str] | None = None) -> "click.Group":
     # Loading every plugin costs tens of ms; a built-in command does not need
     # the commands that plugins add (`gitgov run` would pay this on every run).
     first = next((a for a in argv or () if not a.startswith("-")), None)
-    if first is None or first not in BUILTIN_COMMANDS:
+    version_only = first is None and "--version" in (argv or ()) and "--help" not in (argv or ())
+    if not version_only and (first is None or first not in BUILTIN_COMMANDS):
         _register_plugin_commands(cli)
     return cli
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import subprocess
 import sys
 from importlib import metadata
 from pathlib import Path
@@ -176,3 +177,17 @@ def test_the_env_allow_list_matches_as_fnmatch_does(extra):
     expected = {k: v for k, v in sorted(environ.items()) if reference.match(k) and not is_secret_name(k)}
     assert allowed_env(environ, extra) == expected
     assert list(allowed_env(environ, extra)) == list(expected)  # sorted, as recorded before
+
+
+def test_version_loads_no_plugin_while_help_lists_their_commands(tmp_path):
+    """`gitgov --version` answers without importing every plugin; --help still needs them."""
+    probe = ("import sys\nfrom gitgov.core.cli import main\ncode = main(sys.argv[1:])\n"
+             "print(code, sorted(m for m in sys.modules if m.startswith('gitgov.plugins.')))\n")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    version = subprocess.run([sys.executable, "-c", probe, "--version"], cwd=tmp_path, env=env,
+                             capture_output=True, text=True)
+    assert version.stdout.splitlines()[0].startswith("gitgov, version ")
+    assert version.stdout.splitlines()[-1] == "0 []"
+    helped = subprocess.run([sys.executable, "-c", probe, "--help"], cwd=tmp_path, env=env,
+                            capture_output=True, text=True)
+    assert "check" in helped.stdout and "gitgov.plugins.validation" in helped.stdout.splitlines()[-1]
