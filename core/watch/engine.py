@@ -3,11 +3,10 @@
 One thread owns everything stateful here (the session, the ledger connection,
 the hash cache); watchdog's thread and signal handlers only put hints on a
 queue. A file is read only once its size and mtime stayed the same for
-``[watch] debounce_ms``, so half-written files are never checked.
+``[watch] debounce_ms`` (settle.py), so half-written files are never checked.
 """
 from __future__ import annotations
 
-import heapq
 import logging
 import queue
 import threading
@@ -20,11 +19,12 @@ from ..errors import GitgovError
 from ..events import Finding
 from . import reconcile
 from .cache import HashCache, cache_path
-from .hashing import Changed, Hashed, Stat, Unreadable, Vanished, hash_file, stat_or_reason
+from .hashing import Changed, Hashed, Stat, Unreadable, Vanished, hash_file
 from .observer import Watcher
 from .recorder import Recorder
 from .scope import Scope
-from .settings import (LINGER_S, POLICY_POLL_S, RESCAN_GAP_S, RETRY_S, STATUS_EVERY_S, Settings,
+from .settle import Settling
+from .settings import (POLICY_POLL_S, RESCAN_GAP_S, RETRY_S, STATUS_EVERY_S, Settings,
                        policy_stamp)
 from .versions import Known, latest, newer
 
@@ -37,17 +37,12 @@ class Engine:
         self.status = status or (lambda **kw: None)
         self._open_session = session_factory or _open_session
         self.hints: queue.SimpleQueue = queue.SimpleQueue()
-        self.pending: dict[str, tuple[Stat | None, float]] = {}
-        self._writing: dict[str, float] = {}  # created and not closed yet -> when it was created
-        self._settled: tuple[list[tuple[str, Stat]], list[str]] = ([], [])  # stable, not yet recorded
-        self._settled_at = 0.0
         self._published = 0.0
         self._known: dict[str, Known] | None = None  # a copy of versions.latest(), kept current
         self._known_seq = 0
         self._next: dict[str, float] = {}  # what is due when (monotonic): rescan, schedule, policy
         self._last_scan = 0.0
         self._requested = ""
-        self._heap: list[tuple[float, str]] = []
         self.idle = threading.Event()
         self.ready = threading.Event()  # set once the first reconciliation is recorded
         self.problems: dict[str, str] = {}
@@ -62,6 +57,8 @@ class Engine:
         self.session = self._open_session(self.root)
         self.settings = Settings.from_policy(self.session.policy)
         self.scope = Scope.from_policy(self.session.repo.root, self.session.policy)
+        self.settle = Settling(lambda rel: self.scope.abspath(rel), self.settings.debounce,
+                               self.settings.open_grace)
         if not self.scope.globs:
             raise GitgovError("nothing to watch: gitgov.toml declares no dataset paths "
                               "(and no [watch] paths)")
@@ -115,20 +112,15 @@ class Engine:
         stop = self._drain(self._timeout())
         self._process_due()
         self._periodic()
-        quiet = not self.pending and self.hints.empty() and not self._settled_at
+        quiet = not self.settle.waiting() and self.hints.empty()
         if quiet:
             self.idle.set()
         self._publish(force=quiet)
         return stop
 
     def _timeout(self) -> float:
-        now = time.monotonic()
-        wake = min(self._next.values())
-        if self._heap:
-            wake = min(wake, self._heap[0][0])
-        if self._settled_at:
-            wake = min(wake, self._settled_at + LINGER_S)
-        return max(0.0, wake - now)
+        wake = min(min(self._next.values()), self.settle.next_wake())
+        return max(0.0, wake - time.monotonic())
 
     def _drain(self, timeout: float) -> bool:
         stop = False
@@ -148,9 +140,9 @@ class Engine:
         if kind in ("file", "created", "closed"):
             if self.scope.wants(rel):
                 if kind == "created":
-                    self._writing[rel] = time.monotonic()
+                    self.settle.created(rel)
                 elif kind == "closed":
-                    self._writing.pop(rel, None)
+                    self.settle.closed(rel)
                 self.touch(rel)
         elif kind == "dir":
             if self.scope.covers_dir(rel):
@@ -175,68 +167,18 @@ class Engine:
             self.touch(path)
 
     def touch(self, rel: str, due: float | None = None) -> None:
-        """Schedule a look at `rel` once it had `debounce` seconds to settle.
+        """Schedule a look at `rel` once it had `debounce` seconds to settle."""
+        self.settle.touch(rel, due)
 
-        The stat taken now is what the file must still match then: stable since
-        its latest event, not since its first (a create comes before the writes)."""
-        due = time.monotonic() + self.settings.debounce if due is None else due
-        self.pending[rel] = (stat_or_reason(self.scope.abspath(rel)), due)
-        heapq.heappush(self._heap, (due, rel))
+    # ---- hashing, recording -------------------------------------------------------------
 
-    # ---- settling, hashing, recording ---------------------------------------------
-
-    def _process_due(self) -> None:
+    def _process_due(self, force: bool = False) -> None:
         now = time.monotonic()
-        ready: list[tuple[str, Stat]] = []
-        removed: list[str] = []
-        while self._heap and self._heap[0][0] <= now:
-            due, rel = heapq.heappop(self._heap)
-            entry = self.pending.get(rel)
-            if entry is None or entry[1] != due:
-                continue  # superseded by a later hint
-            seen = entry[0]
-            current = stat_or_reason(self.scope.abspath(rel))
-            if isinstance(current, str):
-                del self.pending[rel]
-                self._writing.pop(rel, None)
-                if current == "gone":
-                    removed.append(rel)
-                else:
-                    self._problem(rel, current)
-            elif current == seen and not self._still_open(rel, now):
-                del self.pending[rel]
-                ready.append((rel, current))
-            else:  # still changing: wait another debounce from now
-                self.pending[rel] = (current, now + self.settings.debounce)
-                heapq.heappush(self._heap, (now + self.settings.debounce, rel))
-        if ready or removed:
-            self._settled[0].extend(ready)
-            self._settled[1].extend(removed)
-            self._settled_at = self._settled_at or now
-        self._record_settled(now)
-
-    def _record_settled(self, now: float, force: bool = False) -> None:
-        """Record what settled, in batches: during a burst, what settles within LINGER_S is
-        recorded together (each record is one transaction and one pass over the plugins);
-        a lone file is recorded at once."""
-        ready, removed = self._settled
-        if not (ready or removed):
-            return
-        more_soon = bool(self._heap) and self._heap[0][0] <= self._settled_at + LINGER_S
-        if (force or not more_soon or now - self._settled_at >= LINGER_S
-                or len(ready) + len(removed) >= self.recorder.batch):
-            self._settled, self._settled_at = ([], []), 0.0
-            self._hash_and_record(ready, removed)
-
-    def _still_open(self, rel: str, now: float) -> bool:
-        """Created and not yet closed by its writer (for at most `open_grace` seconds)."""
-        opened = self._writing.get(rel)
-        if opened is None:
-            return False
-        if now - opened < self.settings.open_grace:
-            return True
-        del self._writing[rel]  # a writer that keeps it open: stable size and mtime decide
-        return False
+        for rel, why in self.settle.collect(now):
+            self._problem(rel, why)
+        taken = self.settle.take(now, self.recorder.batch, force=force)
+        if taken is not None:
+            self._hash_and_record(*taken)
 
     def _hash_and_record(self, ready: list[tuple[str, Stat]], removed: list[str],
                          known: list[tuple[str, Hashed]] = ()) -> None:
@@ -281,7 +223,7 @@ class Engine:
         settled_ns = time.time_ns() - int(self.settings.debounce * 1e9)
         ready = []
         for rel, st in plan.to_hash:
-            if st.mtime_ns < settled_ns and rel not in self.pending:
+            if st.mtime_ns < settled_ns and rel not in self.settle.pending:
                 ready.append((rel, st))  # untouched for longer than debounce: stable already
             else:
                 self.touch(rel)
@@ -345,6 +287,7 @@ class Engine:
         self.session, self.recorder.session = fresh, fresh
         fresh.ctx.ledger()
         self.settings = Settings.from_policy(fresh.policy)
+        self.settle.debounce, self.settle.open_grace = self.settings.debounce, self.settings.open_grace
         self.scope = self.recorder.scope = self.watcher.scope = Scope.from_policy(fresh.repo.root,
                                                                                  fresh.policy)
         self.watcher.replan()
@@ -364,14 +307,15 @@ class Engine:
             if self._next.pop("requested", None) is not None:
                 self.rescan(self._requested)  # an overflow just before stopping: still nothing missed
                 continue
-            if not self.pending or time.monotonic() > deadline:
+            if not self.settle.pending or time.monotonic() > deadline:
                 break
-            time.sleep(max(0.0, min(self._heap[0][0] - time.monotonic(), 0.2)) if self._heap else 0)
+            wait = self.settle.seconds_to_next()
+            time.sleep(max(0.0, min(wait, 0.2)) if wait is not None else 0)
             self._process_due()
-        self._record_settled(time.monotonic(), force=True)
-        if self.pending:
+        self._process_due(force=True)
+        if self.settle.pending:
             self.log.warning("stopping with %d file(s) still changing; the next start records them",
-                             len(self.pending))
+                             len(self.settle.pending))
         self.idle.set()
 
     def close(self) -> None:
@@ -411,7 +355,7 @@ class Engine:
             return  # a burst rewrites the status file a few times a second, not once a batch
         self._published = now
         # The folders too: they change when dataset folders appear or go, or the policy changes.
-        self.status(counters=self.recorder.counters.to_dict(), pending=len(self.pending),
+        self.status(counters=self.recorder.counters.to_dict(), pending=len(self.settle.pending),
                     last_error=self.last_error, last_rescan=self.last_rescan,
                     problems=len(self.problems), paths=self.watcher.folders())
 
