@@ -13,6 +13,21 @@ ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "sample_repo"
 
 
+@pytest.fixture(scope="session", autouse=True)
+def worker_home(tmp_path_factory):
+    """A HOME of this test process's own, before any module-scoped fixture runs: those
+    run outside git_env, and their pip and git would otherwise write the user's caches
+    (~/.cache/pip), read the user's git config and share both with the other worker."""
+    home = tmp_path_factory.mktemp("home")  # under this worker's own base temp folder
+    with pytest.MonkeyPatch.context() as mp:
+        for key, value in {"HOME": str(home), "GIT_CONFIG_NOSYSTEM": "1",
+                           "GIT_CONFIG_GLOBAL": os.devnull}.items():
+            mp.setenv(key, value)
+        for key in ("XDG_CACHE_HOME", "XDG_CONFIG_HOME", "XDG_DATA_HOME", "PIP_CACHE_DIR"):
+            mp.delenv(key, raising=False)
+        yield home
+
+
 @pytest.fixture(autouse=True)
 def git_env(tmp_path, monkeypatch):
     """Isolate git from the user's config; identity only through env vars."""
