@@ -200,27 +200,37 @@ def hook_tests() -> dict[str, list[str]]:
     found: dict[str, list[str]] = {name: [] for name in SPECS}
     for path in sorted(TESTS.glob("test_*.py")):
         source = path.read_text(encoding="utf-8")
-        for node in ast.walk(ast.parse(source)):
+        tree = ast.parse(source)
+        strings = _module_strings(tree)  # once per file, not once per test in it
+        for node in ast.walk(tree):
             if not (isinstance(node, ast.FunctionDef) and node.name.startswith("test_")):
                 continue
+            named = [name for name in SPECS if f"hook_{name}" in node.name]
+            if not named:  # most tests: skip reading their source
+                continue
             body = ast.get_source_segment(source, node) or ""
-            helpers = _module_strings_used(source, body)
-            for name in SPECS:
-                if f"hook_{name}" in node.name and (f"def {name}(" in body or f"def {name}(" in helpers):
+            helpers = _module_strings_used(strings, body)
+            for name in named:
+                if f"def {name}(" in body or f"def {name}(" in helpers:
                     found[name].append(f"{path.name}::{node.name}")
     return found
 
 
-def _module_strings_used(source: str, body: str) -> str:
-    """Module-level plugin sources (UPPER_CASE strings) that the test refers to."""
+def _module_strings(tree: ast.Module) -> list[tuple[str, str]]:
+    """(name, text) of each module-level UPPER_CASE string: plugin sources a test may use."""
     out = []
-    for node in ast.parse(source).body:
+    for node in tree.body:
         if isinstance(node, ast.Assign) and isinstance(node.value, ast.Constant) \
                 and isinstance(node.value.value, str):
             for target in node.targets:
-                if isinstance(target, ast.Name) and re.search(rf"\b{target.id}\b", body):
-                    out.append(node.value.value)
-    return "\n".join(out)
+                if isinstance(target, ast.Name):
+                    out.append((target.id, node.value.value))
+    return out
+
+
+def _module_strings_used(strings: list[tuple[str, str]], body: str) -> str:
+    """Module-level plugin sources (UPPER_CASE strings) that the test refers to."""
+    return "\n".join(text for name, text in strings if re.search(rf"\b{name}\b", body))
 
 
 def test_each_hookspec_is_exercised_by_a_test():
