@@ -25,6 +25,12 @@ def worker_home(tmp_path_factory):
             mp.setenv(key, value)
         for key in ("XDG_CACHE_HOME", "XDG_CONFIG_HOME", "XDG_DATA_HOME", "PIP_CACHE_DIR"):
             mp.delenv(key, raising=False)
+        if os.environ.get("PYTHONDONTWRITEBYTECODE"):
+            # Otherwise each child process (the CLI, every hook) compiles gitgov and its
+            # dependencies from source again. They cache bytecode as after a normal
+            # install, but in this process's own folder, never beside the sources.
+            mp.delenv("PYTHONDONTWRITEBYTECODE")
+            mp.setenv("PYTHONPYCACHEPREFIX", str(tmp_path_factory.mktemp("pycache")))
         yield home
 
 
