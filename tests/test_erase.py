@@ -295,9 +295,9 @@ def test_without_the_key_nothing_is_changed_or_recorded(prepo, column, value):
     shutil.move(prepo / ".gitgov" / "keys", prepo.parent / "keys-elsewhere")
     unchanged = snapshot(prepo)
     proc = gitgov(prepo, "erase", "--subject", f"{column}={value}")
-    assert proc.returncode == 2 and proc.stdout == "" and proc.stderr.count("\n") == 1
+    assert (proc.returncode, proc.stdout, proc.stderr.count("\n")) == (2, "", 1), proc.stderr
     assert proc.stderr.startswith(f"gitgov: --subject {column}=...: data/people.csv column '{column}': "
-                                  "missing key: no master key")
+                                  "missing key: no master key"), proc.stderr
     assert snapshot(prepo) == unchanged
     assert rows(prepo, "SELECT count(*) FROM journal WHERE kind IN ('erasure', 'data_disposed')") == [(0,)]
     assert not (prepo / ".gitgov" / "keys").exists()  # not even the token key was made
