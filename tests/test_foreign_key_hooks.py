@@ -205,3 +205,28 @@ def test_the_server_refuses_a_parent_change_that_breaks_a_foreign_key(tmp_path, 
         assert orders["verdict"] == "block"
     else:
         assert f"points to customers, which commit {bad[:12]} changes" in result.stderr
+
+
+def test_the_index_is_listed_once_for_every_dataset_and_file_that_asks(repo, monkeypatch):
+    """Each staged parent file re-checks the files that refer to it, and each of those looks
+    up the parent's files: one `git ls-files` per run, not one per question."""
+    from gitgov.core.config import load_policy
+    from gitgov.core.git import Repo
+    from gitgov.plugins.validation import sources
+
+    both(repo)
+    write(repo, "data/customers2.csv", "customer_id,name\n10,c10\n")
+    git(repo, "add", "data/customers2.csv")
+    calls: list[tuple] = []
+    real = sources._git
+    monkeypatch.setattr(sources, "_git", lambda r, *args, **kw: calls.append(args) or real(r, *args, **kw))
+    policy = load_policy(repo / "gitgov.toml")
+    snap, listings, git_repo = sources.Snapshot("index"), {}, Repo.discover(repo)
+    customers = snap.files(git_repo, policy.datasets["customers"], listings)
+    orders = snap.files(git_repo, policy.datasets["orders"], listings)
+    assert sorted(customers) == ["data/customers.csv", "data/customers2.csv"]
+    assert list(orders) == ["data/orders.csv"]
+    assert snap.files(git_repo, policy.datasets["customers"], listings) == customers
+    assert calls == [("ls-files", "-s", "-z")]
+    assert snap.files(git_repo, policy.datasets["orders"]) == orders  # without listings: asked again
+    assert len(calls) == 2

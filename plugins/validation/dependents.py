@@ -15,9 +15,10 @@ the ``quality_check`` fact) are returned from P's event. A file version is
 checked once per run in each state (hook.claim), whichever of its own event
 and a re-check comes first; a file that has its own event in the same state
 (the hooks and the server list their events up front in ``ctx.planned``) is
-left to it, so its own entry in the ledger carries its verdict. The ruleset hash includes
-the versions of the files foreign keys point to, so a re-check of content
-that passed against the same parent is not read again.
+left to it, so its own entry in the ledger carries its verdict. The ruleset
+hash includes the versions of the files foreign keys point to, so a re-check
+of content that passed against the same parent is not read again. The index
+or commit is listed once per run (Snapshot.files), however many files change.
 """
 from __future__ import annotations
 
@@ -26,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 from gitgov.core.events import DataAdded, Fact, Finding
 
-from .hook import check_version, claim
+from .hook import check_version, claim, listings
 from .sources import snapshot_for
 
 if TYPE_CHECKING:
@@ -62,7 +63,7 @@ def recheck(event: "DataAdded | DataRemoved", ctx: "Context") -> list[Finding | 
     out: list[Finding | Fact] = []
     for ds, cols in children:
         why = _why(cols, event)
-        for path, blob in sorted(snap.files(ctx.repo, ds).items()):
+        for path, blob in sorted(snap.files(ctx.repo, ds, listings(ctx)).items()):
             owner = ctx.policy.dataset_for(path)
             if blob is None or path in own or owner is None or owner.name != ds.name:
                 continue

@@ -83,6 +83,11 @@ def store_for(ctx: "Context") -> Store:
     return store
 
 
+def listings(ctx: "Context") -> dict:
+    """This run's listings of the index and of commits (see Snapshot.files)."""
+    return options(ctx).setdefault("listings", {})
+
+
 def source_for(ctx: "Context", path: str, blob: str | None, dataset: str | None) -> Any:
     """A file's bytes through the context, which decrypts datasets stored encrypted in Git."""
     from gitgov.core.events import DataAdded
@@ -105,7 +110,7 @@ def references(ctx: "Context", snap: Snapshot, rs: RuleSet) -> tuple[dict, dict]
     for col, (target, tcol) in rs.foreign_keys.items():
         ds = ctx.policy.datasets[target]
         found, files = reference_values(
-            ctx.repo, snap, ds, tcol, lambda p, f=ds.format: detect(p, f),
+            snap.files(ctx.repo, ds, listings(ctx)), ds, tcol, lambda p, f=ds.format: detect(p, f),
             lambda p, b, name=ds.name: source_for(ctx, p, None if snap.kind == "worktree" else b, name),
             options(ctx).setdefault("reference_values", {}) if snap.kind != "worktree" else None)
         values[col] = found

@@ -62,24 +62,35 @@ class Snapshot:
     kind: str
     commit: str | None = None
 
-    def files(self, repo: "Repo", ds: "DatasetPolicy") -> dict[str, str | None]:
-        """path -> blob id of the dataset's files in this state."""
+    def files(self, repo: "Repo", ds: "DatasetPolicy", listings: dict | None = None) -> dict[str, str | None]:
+        """path -> blob id of the dataset's files in this state.
+
+        ``listings`` (one per run) keeps the index's or a commit's listing: during a hook
+        neither changes, and every foreign key and every re-check asks for one."""
         if self.kind == "worktree":
             found = [p for p in worktree_files(repo) if ds.matches(p)]
             return hash_files(repo, found)  # type: ignore[return-value]
+        return {path: blob for path, blob in self._listing(repo, listings) if ds.matches(path)}
+
+    def _listing(self, repo: "Repo", listings: dict | None) -> list[tuple[str, str]]:
+        key = (self.kind, self.commit)
+        if listings is not None and key in listings:
+            return listings[key]
         args = ["ls-files", "-s", "-z"] if self.kind == "index" else ["ls-tree", "-r", "-z", self.commit or "HEAD"]
         out = _git(repo, *args) or b""
-        files: dict[str, str | None] = {}
+        entries = []
         for record in out.split(b"\0"):
             if not record:
                 continue
             meta, _, name = record.partition(b"\t")
-            path = name.decode("utf-8", "surrogateescape")
             fields = meta.decode().split()
-            blob = fields[1] if self.kind == "index" else fields[2]
-            if ds.matches(path):
-                files[path] = blob
-        return files
+            entries.append((name.decode("utf-8", "surrogateescape"),
+                            fields[1] if self.kind == "index" else fields[2]))
+        if listings is not None:
+            if len(listings) >= 4:  # a push walks its commits in order: keep the recent ones
+                listings.clear()
+            listings[key] = entries
+        return entries
 
     def baseline(self, repo: "Repo", path: str) -> str | None:
         """Blob id of the last committed version of `path` before this state, if any."""
@@ -102,15 +113,15 @@ def snapshot_for(stage: str, commit: str | None) -> Snapshot:
     return Snapshot("worktree")
 
 
-def reference_values(repo: "Repo", snap: Snapshot, target: "DatasetPolicy", column: str,
+def reference_values(files: dict[str, str | None], target: "DatasetPolicy", column: str,
                      fmt_of: Any, source_of: Callable[[str, str | None], Source],
                      memo: dict | None = None) -> tuple[Any, dict[str, str | None]]:
-    """(the distinct values of target.column in this state as text, path -> blob read).
+    """(the distinct values of target.column in `files`, the target's files in this state,
+    as text; path -> blob read).
 
     ``memo`` (one per run) keeps the values by the exact file versions they came from:
     the files of a push's commits that do not touch the target are read once, not per commit.
     """
-    files = snap.files(repo, target)
     key = (target.name, column, tuple(sorted(files.items())))
     if memo is not None and key in memo:
         return memo[key], files
