@@ -249,10 +249,14 @@ class ObjectStore:
                     continue
         return None
 
+    def bad_note(self, digest: str) -> Path:
+        """Where the store says why it removed an object as corrupt."""
+        return self.root / "bad" / digest
+
     def why_missing(self, digest: str) -> str | None:
         """Why an object is gone, when the store removed it as corrupt."""
         try:
-            return (self.root / "bad" / digest).read_text(encoding="utf-8", errors="surrogateescape").strip()
+            return self.bad_note(digest).read_text(encoding="utf-8", errors="surrogateescape").strip()
         except OSError:
             return None
 
@@ -268,8 +272,8 @@ class ObjectStore:
                    "can still change them)")
         self.remove(digest)
         when = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-        self._note(self.root / "bad" / digest, f"removed as corrupt on {when}: its bytes hashed to "
-                                                f"{found[:12]}{how}")
+        self._note(self.bad_note(digest), f"removed as corrupt on {when}: its bytes hashed to "
+                                          f"{found[:12]}{how}")
         return CorruptObject(f"object {digest[:12]} is corrupt: its bytes hash to {found[:12]}, not to its "
                              f"name{how}. It was removed from the store and was not used", digest)
 

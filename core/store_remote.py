@@ -11,7 +11,7 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Iterable, Iterator
 
 from .store import CorruptObject, StoreError
-from .store_copy import CHUNK, hash_file
+from .store_copy import CHUNK
 
 if TYPE_CHECKING:
     from .store import ObjectStore
@@ -109,9 +109,8 @@ def _upload(store: "ObjectStore", digest: str, filesystem, dest: str) -> str:
 
 
 def pull(store: "ObjectStore", digests: Iterable[str]) -> list[str]:
-    """Download the objects the remote has and this store lacks; returns those fetched."""
-    import shutil
-
+    """Download the objects the remote has and this store lacks (hashed as they are written);
+    returns those fetched."""
     missing = [d for d in dict.fromkeys(digests) if not store.has(d)]
     if not missing:
         return []
@@ -120,18 +119,28 @@ def pull(store: "ObjectStore", digests: Iterable[str]) -> list[str]:
     for digest in remote_has(store, missing):
         tmp = store._tmp()
         try:
-            with _remote_errors(store), \
-                    filesystem.open_input_stream(f"{base}/{digest[:2]}/{digest[2:]}") as src, \
-                    open(tmp, "wb") as out:
-                shutil.copyfileobj(src, out, CHUNK)
+            with _remote_errors(store):
+                now = _download(filesystem, f"{base}/{digest[:2]}/{digest[2:]}", tmp)
         except BaseException:
             tmp.unlink(missing_ok=True)  # no half object left in the store's tmp folder
             raise
-        if hash_file(tmp).sha256 != digest:
+        if now != digest:
             tmp.unlink(missing_ok=True)
             raise StoreError(f"object {digest[:12]} on the remote is corrupt (its bytes do not "
                              "match its name); it was not used")
         store._commit(tmp, digest)
-        (store.root / "bad" / digest).unlink(missing_ok=True)  # good bytes again
+        store.bad_note(digest).unlink(missing_ok=True)  # good bytes again
         fetched.append(digest)
     return fetched
+
+
+def _download(filesystem, src: str, dest) -> str:
+    """Copy an object from the remote, hashing what is written; returns that hash."""
+    import hashlib
+
+    sha = hashlib.sha256()
+    with filesystem.open_input_stream(src) as stream, open(dest, "wb") as out:
+        while chunk := stream.read(CHUNK):
+            sha.update(chunk)
+            out.write(chunk)
+    return sha.hexdigest()
