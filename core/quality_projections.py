@@ -26,6 +26,7 @@ def versions_view() -> str:
     """The statement of quality_versions as it is now (a ledger migration recreates it)."""
     return next(s for s in SCHEMA if s.lstrip().startswith("CREATE VIEW quality_versions"))
 
+
 SCHEMA: tuple[str, ...] = (
     """CREATE TABLE quality_checks (
         seq INTEGER PRIMARY KEY,        -- journal.seq of the quality_check entry

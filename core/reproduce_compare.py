@@ -14,6 +14,7 @@ from typing import Any
 from .errors import InputError
 from .run_query import RunRecord
 
+
 @dataclass
 class Comparison:
     verdict: str = "reproduced"  # or "differs"
