@@ -193,7 +193,6 @@ def test_infer_writes_a_starter_rule_set_keeping_the_file_as_it_was(repo):
     assert proc.returncode == 2 and "already exists" in proc.stderr
 
 
-
 def test_infer_and_check_agree_on_dates_in_json_lines(repo):
     write(repo, "data/events.jsonl", '{"day": "2024-01-01"}\n{"day": "2024-01-02"}\n')
     proc = gitgov(repo, "infer", "data/events.jsonl", "--dataset", "events")

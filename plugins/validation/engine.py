@@ -322,7 +322,6 @@ class Engine:
         return (3, 0, 0)
 
 
-
 _RULE_RANK = {r: i for i, r in enumerate((
     "encoding", "type", "required", "unique", "min", "max", "min_length", "max_length", "allowed",
     "pattern", "format", "foreign_key", "max_null_fraction", "freshness"))}
