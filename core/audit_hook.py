@@ -102,6 +102,30 @@ def _chain_original():
             sys.modules["sitecustomize"] = mine
 
 
+def wait_for_start():
+    """Hold this process until `gitgov run` has recorded the run's start.
+
+    For a command that runs its own interpreter, gitgov starts the process before it
+    records the run, so that the interpreter starts up while gitgov does (see
+    run_early.py); none of the command's code may run before that record exists.
+    gitgov writes one byte to the pipe when it may. The end of the pipe instead (the
+    run was refused or failed to start, or gitgov was killed) ends this process
+    before the command's code, or the interpreter's own sitecustomize, ran.
+    """
+    fd = os.environ.pop("GITGOV_HOLD_FD", None)  # the processes it starts must not wait
+    if fd is None:
+        return
+    try:
+        go = os.read(int(fd), 1)
+        os.close(int(fd))
+    except KeyboardInterrupt:  # Ctrl-C reached it while it waited
+        os._exit(130)
+    except (OSError, ValueError):
+        go = b""
+    if go != b"g":
+        os._exit(125)  # as env and timeout say: the command itself never ran
+
+
 def install():
     """Start recording if this process belongs to a `gitgov run` (the env says where)."""
     root, out_dir = os.environ.get("GITGOV_AUDIT_ROOT"), os.environ.get("GITGOV_AUDIT_DIR")
@@ -130,5 +154,6 @@ def read_records(out_dir):
 
 
 if __name__ == "sitecustomize":
+    wait_for_start()
     install()
     _chain_original()

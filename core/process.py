@@ -14,7 +14,7 @@ import signal
 import sys
 import time
 from pathlib import Path
-from typing import Mapping, NamedTuple, Sequence
+from typing import Callable, Mapping, NamedTuple, Sequence
 
 from .errors import InputError
 
@@ -86,8 +86,89 @@ def execute(argv: Sequence[str], env: Mapping[str, str], cwd: Path | None = None
     """
     exe = resolve_command(argv, cwd)
     if hasattr(signal, "sigwaitinfo") and hasattr(os, "posix_spawn"):
-        return _execute_waiting(exe, argv, env, cwd, stdout_to_stderr)
+        return _execute_waiting(lambda: _spawn(exe, argv, env, cwd, stdout_to_stderr))
     return _execute_portable(exe, argv, env, cwd, stdout_to_stderr)
+
+
+# ---- a command started ahead of its run's record -------------------------------------
+
+HOLD_FD_VAR = "GITGOV_HOLD_FD"  # where audit_hook.wait_for_start waits
+
+
+class Held:
+    """A Python command started but held before its own code, until release() or abandon()."""
+
+    def __init__(self, pid: int, go: int):
+        self.pid, self._go, self.reaped = pid, go, False
+
+    def release(self) -> int:
+        """Let it run; returns its pid. One that ended already (it never reached the hold) is
+        reaped by the caller as usual."""
+        try:
+            os.write(self._go, b"g")
+        except OSError:  # nobody reads the pipe any more: the process has ended
+            pass
+        self._close()
+        return self.pid
+
+    def abandon(self) -> None:
+        """End it before any of its code ran (the end of the pipe tells it), and reap it."""
+        self._close()
+        if not self.reaped:
+            self.reaped = True
+            try:
+                os.waitpid(self.pid, 0)
+            except ChildProcessError:
+                pass
+
+    def _close(self) -> None:
+        if self._go >= 0:
+            os.close(self._go)
+            self._go = -1
+
+
+def can_hold(exe: str, argv: Sequence[str]) -> bool:
+    """Whether ``argv`` starts this very interpreter in a way that runs its sitecustomize
+    (where the hold is) before any code of its own: not with -I or -E (PYTHONPATH is
+    ignored) or -S (no site), and not just to print its version or help."""
+    if not (hasattr(signal, "sigwaitinfo") and hasattr(os, "posix_spawn")):
+        return False
+    if os.path.realpath(exe) != os.path.realpath(sys.executable):
+        return False  # another Python may be too old for the hook, or not Python at all
+    args = iter(argv[1:])
+    for arg in args:
+        if not arg.startswith("-") or arg in ("-", "--"):
+            return True  # the script: the options end here
+        if arg.startswith("--"):
+            if arg.startswith(("--help", "--version")):
+                return False
+            if arg == "--check-hash-based-pycs":
+                next(args, None)
+            continue
+        for i, flag in enumerate(arg[1:], 1):
+            if flag in "IESVh?":
+                return False
+            if flag in "cm":
+                return True  # -c CODE, -m MODULE: the options end here
+            if flag in "WX":  # -W ACTION, -X OPTION: the rest, or else the next word
+                if i == len(arg) - 1:
+                    next(args, None)
+                break
+    return True
+
+
+def hold(exe: str, argv: Sequence[str], env: Mapping[str, str]) -> Held:
+    """Start ``argv`` (for which can_hold is true) held: it waits on an inherited pipe."""
+    read, go = os.pipe()
+    try:
+        os.set_inheritable(read, True)
+        pid = _spawn(exe, argv, {**env, HOLD_FD_VAR: str(read)}, None, False)
+    except BaseException:
+        os.close(go)
+        raise
+    finally:
+        os.close(read)
+    return Held(pid, go)
 
 
 def _spawn(exe: str, argv: Sequence[str], env: Mapping[str, str], cwd: Path | None,
@@ -130,20 +211,27 @@ def _missing_interpreter(exe: str) -> str | None:
     return f"the interpreter on its #! line, {shown}, does not exist{hint}"
 
 
-def _execute_waiting(exe: str, argv: Sequence[str], env: Mapping[str, str],
-                     cwd: Path | None, stdout_to_stderr: bool) -> Exit:
+def execute_held(held: Held) -> Exit:
+    """execute() for a command started by hold(): release it and wait for its end."""
+    try:
+        return _execute_waiting(held.release)
+    finally:
+        held.reaped = True
+
+
+def _execute_waiting(start: Callable[[], int]) -> Exit:
     watched = {*FORWARDED, signal.SIGCHLD}
     old = signal.pthread_sigmask(signal.SIG_BLOCK, watched)
     received: list[str] = []
     started = time.monotonic()
     try:
-        pid = _spawn(exe, argv, env, cwd, stdout_to_stderr)
-        while True:
+        pid = start()
+        # A held process may have ended before SIGCHLD was blocked, its signal lost.
+        done, status, usage = os.wait4(pid, os.WNOHANG)
+        while done != pid:
             info = signal.sigwaitinfo(watched)
             if info.si_signo == signal.SIGCHLD:
                 done, status, usage = os.wait4(pid, os.WNOHANG)
-                if done == pid:
-                    break
                 continue
             if info.si_code != _SI_KERNEL:  # sent to gitgov alone: pass it on
                 os.kill(pid, info.si_signo)

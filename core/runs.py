@@ -16,7 +16,8 @@ from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 from .errors import EXIT_BLOCKED, InputError
-from .process import Exit, execute, resolve_command
+from .process import Exit, execute, execute_held, resolve_command
+from .run_early import Early, remove_tree, start_early
 from .run_request import RunRequest, check_name, check_seed
 
 SNAPSHOT_KIND = "run_snapshot"
@@ -81,15 +82,20 @@ def start(request: RunRequest) -> int:
     gc.disable()  # start-up makes ~100k objects that all live to the end: no garbage to look for
     from . import git
 
+    early = None
     try:
         _prefetch_git(git)
+        early = start_early(request, git)
         from .session import Session
 
-        with Session.open(".", hooks=RUN_HOOKS) as session:
+        with Session.open(".", hooks=RUN_HOOKS, repo=early.repo if early else None) as session:
             if not session.repo.ledger_path.exists():
                 raise InputError(f"no ledger at {session.repo.ledger_path}; run `gitgov init` first")
-            return _run(session, request)
+            return _run(session, request, early)
     finally:
+        if early is not None and not early.held.reaped:  # it never ran: it ends, its folder goes
+            early.held.abandon()
+            remove_tree(early.run_dir)
         git.discard_prefetched()
         if collecting:
             gc.enable()
@@ -118,36 +124,38 @@ class _Live:
         self.before_declared: Mapping[str, Any] = {}  # the files of the --output paths
 
 
-def _run(session, request: RunRequest) -> int:
+def _run(session, request: RunRequest, early: Early | None) -> int:
     from .run_io import relative_paths, scan
 
     repo, root = session.repo, session.repo.root
-    seed = check_seed(request.seed)
-    live = _Live(session, request, run_id=new_run_id(), run_dir=Path(), actor=session.actor(),
-                 declared_in=relative_paths(root, request.inputs, "--input", must_exist=True),
-                 declared_out=relative_paths(root, request.outputs, "--output", expand=False))
-    live.run_dir = repo.state_dir / "runs" / live.run_id
-    live.run_dir.mkdir(parents=True)
-    try:
-        ready = _prepare(live, seed)
-    except BaseException:  # failed before the command started: leave no folder behind
-        _remove_tree(live.run_dir)
+    seed = early.seed if early else check_seed(request.seed)
+    run_id = early.run_id if early else new_run_id()
+    run_dir = repo.state_dir / "runs" / run_id
+    try:  # failed before the command started: leave no folder behind
+        live = _Live(session, request, run_id=run_id, run_dir=run_dir, actor=session.actor(),
+                     declared_in=relative_paths(root, request.inputs, "--input", must_exist=True),
+                     declared_out=relative_paths(root, request.outputs, "--output", expand=False))
+        run_dir.mkdir(parents=True, exist_ok=early is not None)
+        ready = _prepare(live, seed, early.env if early else None)
+    except BaseException:
+        remove_tree(run_dir)
         raise
     if ready is None:  # refused: the ledger keeps the refusal, the folder would stay empty
-        _remove_tree(live.run_dir)
+        remove_tree(run_dir)
         return EXIT_BLOCKED
     env, patterns = ready
     _say(f"run {live.run_id[:8]} started (seed {seed}): {' '.join(request.command)}")
     try:
-        result = execute(request.command, env)
+        result = execute_held(early.held) if early else execute(request.command, env)
     except InputError:  # it could not start (a bad #! line, no program): end the run, or it stays "lost"
         _finish(live, Exit(126, None, "failed", 0.0, None), scan(root, patterns))  # 126: as a shell says
         raise
     return _finish(live, result, scan(root, patterns))
 
 
-def _prepare(live: _Live, seed: int) -> tuple[dict[str, str], Any] | None:
-    """RunStarted to the plugins, then what the command needs; None when a plugin refused."""
+def _prepare(live: _Live, seed: int, env: dict[str, str] | None) -> tuple[dict[str, str], Any] | None:
+    """RunStarted to the plugins, then what the command needs (``env``: its environment,
+    when it was started early); None when a plugin refused."""
     from .events import RunStarted
     from .report import print_verdict
     from .run_io import scan, scan_declared, watch_patterns
@@ -166,8 +174,9 @@ def _prepare(live: _Live, seed: int) -> tuple[dict[str, str], Any] | None:
     live.before = scan(root, patterns)
     live.before_declared = scan_declared(root, live.declared_out) if live.declared_out else {}
     live.argv_files = command_files(root, request.command)
-    env = command_env(os.environ, run_id=live.run_id, seed=seed, params=request.params,
-                      run_dir=live.run_dir, root=root, hook_dir=audit_hook_dir(repo.state_dir))
+    if env is None:
+        env = command_env(os.environ, run_id=live.run_id, seed=seed, params=request.params,
+                          run_dir=live.run_dir, root=root, hook_dir=audit_hook_dir(repo.state_dir))
     return env, patterns
 
 
@@ -282,7 +291,7 @@ def _finish(live: _Live, result: Exit, after) -> int:
         actor=live.actor, source="cli")
     outcome = live.session.emit([finished])
     print_verdict(outcome.findings, "run recorded, but")
-    _remove_tree(live.run_dir / "audit")
+    remove_tree(live.run_dir / "audit")
     _summary(live.run_id, result, inputs, outputs, metrics)
     return result.exit_code
 
@@ -299,26 +308,3 @@ def _summary(run_id: str, result: Exit, inputs, outputs, metrics) -> None:
 
 def _say(text: str) -> None:
     print(f"gitgov: {text}", file=sys.stderr, flush=True)
-
-
-def _remove_tree(path: Path) -> None:
-    """Remove a run's folder or its audit folder (one file per process). Files go one by
-    one: shutil, needed only for a subfolder, would cost an import at the end of every run."""
-    try:
-        entries = list(os.scandir(path))
-    except OSError:
-        return
-    for entry in entries:
-        try:
-            if entry.is_dir(follow_symlinks=False):
-                import shutil
-
-                shutil.rmtree(entry.path, ignore_errors=True)
-            else:
-                os.unlink(entry.path)
-        except OSError:
-            pass
-    try:
-        os.rmdir(path)
-    except OSError:
-        pass

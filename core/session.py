@@ -40,11 +40,13 @@ class Session:  # a plain class: a dataclass costs every command ~1 ms to define
 
     @classmethod
     def open(cls, start: Path | str = ".", *, extra_plugins: Iterable[tuple[str, object]] = (),
-             require_ledger: bool = True, hooks: Collection[str] | None = None) -> "Session":
-        """``hooks``: register only the plugins implementing one of these (all when None)."""
+             require_ledger: bool = True, hooks: Collection[str] | None = None,
+             repo: Repo | None = None) -> "Session":
+        """``hooks``: register only the plugins implementing one of these (all when None);
+        ``repo``: the repository at ``start``, when the caller found it already."""
         from .plugins import load_host
 
-        repo = Repo.discover(start)
+        repo = repo or Repo.discover(start)
         policy = load_repo_policy(repo)
         host = load_host(policy, repo.root, extra=extra_plugins, hooks=hooks)
         ledger = repo.ledger_path if (require_ledger or repo.ledger_path.exists()) else None
