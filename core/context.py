@@ -64,9 +64,10 @@ class Context:  # a plain class: a dataclass costs every command ~1 ms to define
         if not blob or not path or self.repo is None or self.repo.bare:
             return None
         if (path, blob) not in self._in_worktree:
-            from .blobid import blob_id
+            from .blobid import blob_ids, cache_file
 
-            self._in_worktree[(path, blob)] = blob_id(self.root / path) == blob
+            found = blob_ids(self.root, [path], cache_file(self.repo)).get(path)
+            self._in_worktree[(path, blob)] = found == blob
         return self.root / path if self._in_worktree[(path, blob)] else None
 
     def read_data(self, event: Event, limit: int | None = None) -> bytes:

@@ -26,10 +26,9 @@ def _git(repo: "Repo", *args: str, input: bytes | None = None) -> bytes | None:
 
 def hash_files(repo: "Repo", paths: list[str]) -> dict[str, str]:
     """Git blob ids of files in the working tree (without writing them to Git)."""
-    from gitgov.core.blobid import blob_id
+    from gitgov.core.blobid import blob_ids, cache_file
 
-    ids = {p: blob_id(repo.root / p) for p in paths if (repo.root / p).is_file()}
-    return {p: b for p, b in ids.items() if b is not None}
+    return blob_ids(repo.root, paths, cache_file(repo))
 
 
 def hash_later(repo: "Repo", paths: list[str]) -> "Callable[[], dict[str, str]]":
