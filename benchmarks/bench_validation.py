@@ -267,11 +267,12 @@ def run(quick: bool) -> str:
                       if kind == "csv" else
                       "import sys, pyarrow.parquet as p; print(p.read_table(sys.argv[1]).num_rows)")
             results[kind] = _interleaved({
-                "gitgov": _Tool([*gitgov_command(), "check", "--force", "--json", f"data/bench.{kind}"],
-                                fast_times, _counts_gitgov),
+                # first: it forgets the file's id, and hashes and remembers it again for the next
                 "first": _Tool(["sh", "-c", f"rm -f {BLOB_IDS} && exec \"$@\"", "sh", *gitgov_command(),
                                 "check", "--force", "--json", f"data/bench.{kind}"],
                                fast_times, _counts_gitgov),
+                "gitgov": _Tool([*gitgov_command(), "check", "--force", "--json", f"data/bench.{kind}"],
+                                fast_times, _counts_gitgov),
                 "floor": _Tool([sys.executable, "-c", reader, path], fast_times),
                 "bare": _Tool([sys.executable, "-c", "import sys; sys.modules['numpy'] = None; " + reader,
                                path], fast_times),
