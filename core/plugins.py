@@ -124,7 +124,7 @@ def _load_entry_points(pm: pluggy.PluginManager, policy: "Policy | None",
                        hooks: Collection[str] | None = None, root: Path | None = None) -> list[PluginInfo]:
     infos = []
     cache = HookCache.for_root(root) if hooks is not None else None
-    for ep in sorted(entry_points(ENTRY_POINT_GROUP), key=lambda e: e.name):
+    for ep in sorted(entry_points(ENTRY_POINT_GROUP, cache), key=lambda e: e.name):
         # The module path alone tells a built-in: only gitgov ships gitgov.plugins.
         builtin = ep.value.startswith(BUILTIN_MODULE_PREFIX)
         info = PluginInfo(name=ep.name, origin="built-in" if builtin else "installed",

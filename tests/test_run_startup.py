@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 import subprocess
 import sys
 from importlib import metadata
@@ -87,7 +88,7 @@ def test_the_hook_cache_skips_plugins_without_the_hooks_until_they_change(tmp_pa
     module.write_text(PLUGIN.format(hook="data_added"))
     monkeypatch.syspath_prepend(str(module.parent))
     probe = EntryPoint("probe", "cached_probe_plugin", "gitgov", None)
-    monkeypatch.setattr("gitgov.core.plugins.entry_points", lambda group: [probe])
+    monkeypatch.setattr("gitgov.core.plugins.entry_points", lambda group, cache=None: [probe])
     loads: list[str] = []
     real_load = EntryPoint.load
     monkeypatch.setattr(EntryPoint, "load", lambda ep: loads.append(ep.name) or real_load(ep))
@@ -191,3 +192,52 @@ def test_version_loads_no_plugin_while_help_lists_their_commands(tmp_path):
     helped = subprocess.run([sys.executable, "-c", probe, "--help"], cwd=tmp_path, env=env,
                             capture_output=True, text=True)
     assert "check" in helped.stdout and "gitgov.plugins.validation" in helped.stdout.splitlines()[-1]
+
+
+def _dist(site: Path, name: str, module: str) -> None:
+    info = site / f"{name}-1.0.dist-info"
+    info.mkdir()
+    (info / "entry_points.txt").write_text(f"[gitgov.plugins]\n{name} = {module}\n")
+
+
+def test_entry_points_are_remembered_until_a_folder_on_the_path_changes(tmp_path, monkeypatch):
+    from gitgov.core import entrypoints
+
+    (tmp_path / ".gitgov" / "cache").mkdir(parents=True)
+    site = tmp_path / "site"
+    site.mkdir()
+    _dist(site, "alpha", "alpha_plugin")
+    old = 1_600_000_000_000_000_000
+    os.utime(site, ns=(old, old))  # installed long ago
+    monkeypatch.setattr(sys, "path", [str(site)])
+    reads: list[str] = []
+    real_read = entrypoints._read
+    monkeypatch.setattr(entrypoints, "_read", lambda path, *a: reads.append(path) or real_read(path, *a))
+
+    def found() -> list[tuple[str, str]]:
+        cache = HookCache.for_root(tmp_path)
+        points = entry_points("gitgov.plugins", cache)
+        cache.save()
+        return [(ep.name, ep.value) for ep in points]
+
+    assert found() == [("alpha", "alpha_plugin")] and len(reads) == 1
+    assert found() == [("alpha", "alpha_plugin")] and len(reads) == 1  # from the cache
+    _dist(site, "beta", "beta_plugin")  # `pip install` adds a folder: the site's mtime moves
+    os.utime(site, ns=(old + 10**9, old + 10**9))
+    assert found() == [("alpha", "alpha_plugin"), ("beta", "beta_plugin")] and len(reads) == 3
+    shutil.rmtree(site / "alpha-1.0.dist-info")  # and `pip uninstall` removes one
+    os.utime(site, ns=(old + 2 * 10**9, old + 2 * 10**9))
+    assert found() == [("beta", "beta_plugin")]
+
+
+def test_a_folder_changed_moments_ago_is_read_every_time(tmp_path, monkeypatch):
+    from gitgov.core import entrypoints
+
+    (tmp_path / ".gitgov" / "cache").mkdir(parents=True)
+    site = tmp_path / "site"
+    site.mkdir()
+    _dist(site, "alpha", "alpha_plugin")  # its mtime is now: a change in the same tick would go unseen
+    monkeypatch.setattr(sys, "path", [str(site)])
+    cache = HookCache.for_root(tmp_path)
+    assert [ep.name for ep in entry_points("gitgov.plugins", cache)] == ["alpha"]
+    assert not cache.changed and entrypoints.RACY_NS >= 10**9
