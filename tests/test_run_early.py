@@ -72,10 +72,16 @@ def waiting(proj):
     return proj
 
 
+def _default_sigint() -> None:
+    # A test runner may run tests with SIGINT ignored, which a child inherits: then
+    # gitgov would not see Ctrl-C at all, as a job started with `&` in a script does not.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _start(proj: Path, *command: str) -> subprocess.Popen:
     return subprocess.Popen([PY, "-m", "gitgov.core", "run", "--", *command], cwd=proj, text=True,
                             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            start_new_session=True)
+                            start_new_session=True, preexec_fn=_default_sigint)
 
 
 def _during_start(proj: Path) -> dict:
