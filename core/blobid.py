@@ -13,6 +13,7 @@ The commit hooks do not use this: they take the ids Git computed for the index.
 """
 from __future__ import annotations
 
+import _thread
 import hashlib
 import json
 import os
@@ -60,8 +61,11 @@ def blob_ids(root: Path, paths: Iterable[str], cache: Path | None) -> dict[str, 
 
 
 def cache_file(repo) -> Path | None:
-    """Where ``repo`` remembers blob ids (None for a bare repository: it has no files)."""
-    return None if repo is None or repo.bare else repo.state_dir / "cache" / "blob-ids.json"
+    """Where ``repo`` remembers blob ids: None for a bare repository (it has no files), and
+    where gitgov was never set up (a check there must leave nothing behind)."""
+    if repo is None or repo.bare or not repo.state_dir.is_dir():
+        return None
+    return repo.state_dir / "cache" / "blob-ids.json"
 
 
 def _stamp(st: os.stat_result) -> list[int]:
@@ -113,7 +117,7 @@ def _save(cache: Path, known: dict[str, list]) -> None:
         known = dict(keep)
     try:
         cache.parent.mkdir(parents=True, exist_ok=True)
-        tmp = cache.with_name(f".{cache.name}.{os.getpid()}")
+        tmp = cache.with_name(f".{cache.name}.{os.getpid()}.{_thread.get_ident()}")  # hashing threads too
         tmp.write_text(json.dumps(known, separators=(",", ":")), encoding="utf-8")
         os.replace(tmp, cache)
     except OSError:  # a read-only repository: hash again next time

@@ -125,3 +125,14 @@ def test_gitgov_check_of_a_passed_file_changed_in_place_checks_it_again(tmp_path
     path.write_bytes(bytes(data))
     os.utime(path, (HOUR_AGO, HOUR_AGO))
     assert _status(root) == (1, "fail")
+
+
+def test_a_check_where_gitgov_was_never_set_up_leaves_nothing_behind(tmp_path):
+    root = tmp_path / "repo"
+    git(tmp_path, "init", "-q", "-b", "main", str(root))
+    write(root, "gitgov.toml", POLICY)
+    path = write(root, "data/big.csv", "v\n" + ("x" * 99 + "\n") * 11_000)
+    os.utime(path, (HOUR_AGO, HOUR_AGO))
+    time.sleep(blobid.RACY_NS / 1e9 + 0.1)  # old enough to be remembered, were there a place
+    assert _status(root) == (0, "pass")
+    assert not (root / ".gitgov").exists()
