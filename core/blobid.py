@@ -48,16 +48,40 @@ def blob_id(path: Path | str) -> str | None:
 def blob_ids(root: Path, paths: Iterable[str], cache: Path | None) -> dict[str, str]:
     """path -> blob id of each readable regular file among ``paths`` (relative to ``root``);
     ``cache``: the file that remembers the ids of large files (None: hash them all)."""
-    known = _load(cache) if cache is not None else {}
-    before = dict(known)
+    memory = _Memory(cache)
     ids: dict[str, str] = {}
     for rel in paths:
-        blob = _id(root / rel, rel, known)
+        blob = _id(root / rel, rel, memory)
         if blob is not None:
             ids[rel] = blob
-    if cache is not None and known != before:
-        _save(cache, known)
+    memory.save()
     return ids
+
+
+class _Memory:
+    """The remembered ids, read only when a large file asks (a hook checking small files
+    never opens the cache) and written back only when they changed."""
+
+    def __init__(self, cache: Path | None):
+        self.cache, self._known, self.changed = cache, None, False
+
+    @property
+    def known(self) -> dict[str, list]:
+        if self._known is None:
+            self._known = _load(self.cache) if self.cache is not None else {}
+        return self._known
+
+    def put(self, rel: str, entry: list | None) -> None:
+        if self.known.get(rel) != entry:
+            if entry is None:
+                del self.known[rel]
+            else:
+                self.known[rel] = entry
+            self.changed = True
+
+    def save(self) -> None:
+        if self.changed and self.cache is not None:
+            _save(self.cache, self.known)
 
 
 def cache_file(repo) -> Path | None:
@@ -72,7 +96,7 @@ def _stamp(st: os.stat_result) -> list[int]:
     return [st.st_size, st.st_ino, st.st_mtime_ns, st.st_ctime_ns]
 
 
-def _id(path: Path, rel: str, known: dict[str, list]) -> str | None:
+def _id(path: Path, rel: str, memory: _Memory) -> str | None:
     try:
         st = os.stat(path)
     except OSError:
@@ -81,21 +105,18 @@ def _id(path: Path, rel: str, known: dict[str, list]) -> str | None:
         return None
     if st.st_size < CACHED_FROM:
         return blob_id(path)
-    entry = known.get(rel)
+    entry = memory.known.get(rel)
     if entry is not None and entry[:4] == _stamp(st):
         return entry[4]
     hashed_at = time.time_ns()
     blob = blob_id(path)
     try:
-        after = os.stat(path)
+        unchanged = _stamp(os.stat(path)) == _stamp(st)  # not written while it was hashed
     except OSError:
-        return blob
-    if blob is None or _stamp(after) != _stamp(st):  # it changed while hashed: not remembered
-        known.pop(rel, None)
-    elif max(st.st_mtime_ns, st.st_ctime_ns) < hashed_at - RACY_NS:
-        known[rel] = [*_stamp(st), blob]
-    else:  # changed just before: a same-size write in the same tick would go unseen
-        known.pop(rel, None)
+        unchanged = False
+    # Nor just before: a same-size write in the same tick as the hashing would go unseen.
+    settled = max(st.st_mtime_ns, st.st_ctime_ns) < hashed_at - RACY_NS
+    memory.put(rel, [*_stamp(st), blob] if blob is not None and unchanged and settled else None)
     return blob
 
 

@@ -66,12 +66,12 @@ def entry_points(group: str, cache: "HookCache | None" = None) -> list[EntryPoin
     if not _readable_here():
         return _from_metadata(group)
     key = _path_key() if cache is not None else None
-    if cache is not None and key is not None:
+    if key is not None:
         known = cache.entry_points(group, key)
         if known is not None:
             return known
     found = _scan(group)
-    if cache is not None and key is not None and found is not None:
+    if key is not None and found is not None:
         cache.remember_entry_points(group, key, found)
     return _from_metadata(group) if found is None else found
 

@@ -18,6 +18,8 @@ from typing import Callable, Mapping, NamedTuple, Sequence
 
 from .errors import InputError
 
+# Waiting with sigwaitinfo for a child started by posix_spawn (Linux, the BSDs; not macOS).
+WAITING = hasattr(signal, "sigwaitinfo") and hasattr(os, "posix_spawn")
 FORWARDED = tuple(getattr(signal, n) for n in ("SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT") if hasattr(signal, n))
 INTERRUPTS = {getattr(signal, n) for n in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, n)}
 _SI_KERNEL = 0x80  # si_code of signals the kernel raised (a terminal's Ctrl-C)
@@ -85,7 +87,7 @@ def execute(argv: Sequence[str], env: Mapping[str, str], cwd: Path | None = None
     ``stdout_to_stderr`` keeps gitgov's own stdout clean (for ``--json``).
     """
     exe = resolve_command(argv, cwd)
-    if hasattr(signal, "sigwaitinfo") and hasattr(os, "posix_spawn"):
+    if WAITING:
         return _execute_waiting(lambda: _spawn(exe, argv, env, cwd, stdout_to_stderr))
     return _execute_portable(exe, argv, env, cwd, stdout_to_stderr)
 
@@ -131,7 +133,7 @@ def can_hold(exe: str, argv: Sequence[str]) -> bool:
     """Whether ``argv`` starts this very interpreter in a way that runs its sitecustomize
     (where the hold is) before any code of its own: not with -I or -E (PYTHONPATH is
     ignored) or -S (no site), and not just to print its version or help."""
-    if not (hasattr(signal, "sigwaitinfo") and hasattr(os, "posix_spawn")):
+    if not WAITING:  # execute_held waits as _execute_waiting does
         return False
     if os.path.realpath(exe) != os.path.realpath(sys.executable):
         return False  # another Python may be too old for the hook, or not Python at all

@@ -20,22 +20,20 @@ from typing import Any, NamedTuple
 
 from .errors import InputError
 from .process import Held, can_hold, hold, resolve_command
-from .run_request import RunRequest, check_seed
+from .run_request import RunRequest
 
 
 class Early(NamedTuple):
     repo: Any
-    seed: int
-    run_id: str
     run_dir: Path
     env: dict[str, str]
     held: Held
 
 
-def start_early(request: RunRequest, git: Any) -> Early | None:
+def start_early(request: RunRequest, git: Any, run_id: str, seed: int) -> Early | None:
     """The command started and held, or None when it must start after the record (it
     is not this interpreter, or gitgov will refuse the run for a reason it knows now)."""
-    from .runs import audit_hook_dir, command_env, new_run_id
+    from .runs import audit_hook_dir, command_env
 
     exe = resolve_command(request.command)
     if not can_hold(exe, request.command):
@@ -43,8 +41,6 @@ def start_early(request: RunRequest, git: Any) -> Early | None:
     repo = git.Repo.discover(".")  # the query started in the background already
     if repo.bare or not repo.ledger_path.exists():
         return None  # the usual start says what is wrong
-    seed = check_seed(request.seed)
-    run_id = new_run_id()
     run_dir = repo.state_dir / "runs" / run_id
     run_dir.mkdir(parents=True)
     try:
@@ -57,7 +53,7 @@ def start_early(request: RunRequest, git: Any) -> Early | None:
     except BaseException:
         remove_tree(run_dir)
         raise
-    return Early(repo, seed, run_id, run_dir, env, held)
+    return Early(repo, run_dir, env, held)
 
 
 def remove_tree(path: Path) -> None:

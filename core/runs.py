@@ -78,6 +78,7 @@ def start(request: RunRequest) -> int:
 
     check_name(request.name)  # refused before anything is recorded, as a missing command is
     resolve_command(request.command)
+    seed, run_id = check_seed(request.seed), new_run_id()
     collecting = gc.isenabled()
     gc.disable()  # start-up makes ~100k objects that all live to the end: no garbage to look for
     from . import git
@@ -85,13 +86,13 @@ def start(request: RunRequest) -> int:
     early = None
     try:
         _prefetch_git(git)
-        early = start_early(request, git)
+        early = start_early(request, git, run_id, seed)
         from .session import Session
 
         with Session.open(".", hooks=RUN_HOOKS, repo=early.repo if early else None) as session:
             if not session.repo.ledger_path.exists():
                 raise InputError(f"no ledger at {session.repo.ledger_path}; run `gitgov init` first")
-            return _run(session, request, early)
+            return _run(session, request, early, run_id, seed)
     finally:
         if early is not None and not early.held.reaped:  # it never ran: it ends, its folder goes
             early.held.abandon()
@@ -124,12 +125,10 @@ class _Live:
         self.before_declared: Mapping[str, Any] = {}  # the files of the --output paths
 
 
-def _run(session, request: RunRequest, early: Early | None) -> int:
+def _run(session, request: RunRequest, early: Early | None, run_id: str, seed: int) -> int:
     from .run_io import relative_paths, scan
 
     repo, root = session.repo, session.repo.root
-    seed = early.seed if early else check_seed(request.seed)
-    run_id = early.run_id if early else new_run_id()
     run_dir = repo.state_dir / "runs" / run_id
     try:  # failed before the command started: leave no folder behind
         live = _Live(session, request, run_id=run_id, run_dir=run_dir, actor=session.actor(),

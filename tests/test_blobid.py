@@ -136,3 +136,16 @@ def test_a_check_where_gitgov_was_never_set_up_leaves_nothing_behind(tmp_path):
     time.sleep(blobid.RACY_NS / 1e9 + 0.1)  # old enough to be remembered, were there a place
     assert _status(root) == (0, "pass")
     assert not (root / ".gitgov").exists()
+
+
+def test_small_files_alone_never_open_the_cache(tmp_path, monkeypatch):
+    loads = []
+    real = blobid._load
+    monkeypatch.setattr(blobid, "_load", lambda cache: loads.append(cache) or real(cache))
+    write(tmp_path, "a.csv", "id\n1\n")
+    write(tmp_path, "b.csv", "id\n2\n")
+    cache = write(tmp_path, "cache.json", "{}")
+    assert len(blobid.blob_ids(tmp_path, ["a.csv", "b.csv"], cache)) == 2 and loads == []
+    _large(tmp_path)
+    blobid.blob_ids(tmp_path, ["a.csv", "data/big.csv"], cache)
+    assert loads == [cache]

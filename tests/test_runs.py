@@ -76,6 +76,15 @@ def test_a_command_that_does_not_exist_is_refused_before_anything_is_recorded(pr
     assert "no runs yet" in gitgov(proj, "runs", "list").stdout
 
 
+@pytest.mark.parametrize("command", [[PY, "-c", "open('ran.txt', 'w')"], ["sh", "-c", "touch ran.txt"]])
+def test_a_seed_out_of_range_is_refused_before_anything_starts(proj, command):
+    out = gitgov(proj, "run", "--seed", "4294967296", "--", *command)  # PYTHONHASHSEED's range ends below
+    assert (out.returncode, out.stdout) == (2, "")
+    assert out.stderr == "gitgov: --seed 4294967296: must be between 0 and 4294967295\n"
+    assert not (proj / "ran.txt").exists() and not (proj / ".gitgov" / "runs").exists()
+    assert "no runs yet" in gitgov(proj, "runs", "list").stdout
+
+
 def test_a_params_file_that_does_not_parse_names_line_and_column(proj):
     write(proj, "params.json", '{\n  "lr": 0.1,\n  "epochs": 3,\n}\n')
     out = gitgov(proj, "run", "--params-file", "params.json", "--", PY, "train.py")
