@@ -114,6 +114,10 @@ def _effective_params(ledger, run_id: str) -> dict[str, Any] | None:
     return None
 
 
+class NoSuchRun(InputError):
+    """No run of this ledger matches the reference (an ambiguous one is a plain InputError)."""
+
+
 def resolve(ledger, ref: str) -> RunRecord:
     """The run named by ``ref``: "last", a full id, a unique id prefix, or a run name (newest)."""
     db = ledger.db
@@ -133,7 +137,8 @@ def resolve(ledger, ref: str) -> RunRecord:
     if not rows:
         short = len(ref) < MIN_PREFIX and _ID_PREFIX.fullmatch(ref.lower())
         hint = f"an id prefix needs at least {MIN_PREFIX} characters; " if short else ""
-        raise InputError(f"no run matches '{ref}'; {hint}`gitgov runs list` shows the recorded runs")
+        raise NoSuchRun(f"no run matches '{ref}'; {hint}`gitgov runs list` shows the recorded runs "
+                        "(a run recorded in another clone: `gitgov store pull ID` fetches it)")
     return load(ledger, _record(rows[0]))
 
 

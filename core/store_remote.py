@@ -144,3 +144,47 @@ def _download(filesystem, src: str, dest) -> str:
             sha.update(chunk)
             out.write(chunk)
     return sha.hexdigest()
+
+
+# ---- small text files beside the objects (run records: run_share.py) ----------------
+
+def list_files(store: "ObjectStore", folder: str) -> list[str]:
+    """The names of the files in the remote's ``folder`` (none when it does not exist)."""
+    from pyarrow import fs as pafs
+
+    filesystem, base = _remote(store)
+    with _remote_errors(store):
+        if filesystem.get_file_info(f"{base}/{folder}").type != pafs.FileType.Directory:
+            return []
+        infos = filesystem.get_file_info(pafs.FileSelector(f"{base}/{folder}"))
+    return sorted(i.base_name for i in infos if i.type == pafs.FileType.File)
+
+
+def write_text(store: "ObjectStore", name: str, text: str) -> None:
+    """Write ``name`` (a path under the remote) whole: readers see the old file or the new one."""
+    filesystem, base = _remote(store)
+    target = f"{base}/{name}"
+    partial = f"{target}.partial-{os.getpid()}"
+    with _remote_errors(store):
+        filesystem.create_dir(target.rsplit("/", 1)[0], recursive=True)
+        with filesystem.open_output_stream(partial) as out:
+            out.write(text.encode("utf-8"))
+        filesystem.move(partial, target)
+
+
+def read_text(store: "ObjectStore", name: str) -> str:
+    """The text of ``name`` under the remote; StoreError when it cannot be read as UTF-8."""
+    filesystem, base = _remote(store)
+    with _remote_errors(store):
+        with filesystem.open_input_stream(f"{base}/{name}") as stream:
+            data = stream.read()
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise StoreError(f"[store] remote {store.remote_uri}: {name}: not UTF-8 text "
+                         f"(byte {exc.start})") from None
+
+
+def uri_of(store: "ObjectStore", name: str) -> str:
+    """How messages name a file of the remote."""
+    return f"{store.remote_uri.rstrip('/')}/{name}"

@@ -260,7 +260,8 @@ def store_group() -> None:
 
 @store_group.command("push")
 def store_push() -> int:
-    """Upload the objects the remote does not have yet."""
+    """Upload the objects and the run records the remote does not have yet."""
+    from ..run_share import push_records
     from ..session import Session
     from ..store import ObjectStore
 
@@ -268,16 +269,23 @@ def store_push() -> int:
         store = ObjectStore.for_repo(session.repo, session.policy)
         store.check_remote(must_exist=False)  # a file there is an error even with nothing to send
         sent, there = store.push(store.digests())
+        records = push_records(store, session.ctx.ledger()) if session.ctx.ledger_path else (0, 0)
     click.echo(f"gitgov: sent {sent} object(s) to {store.remote_uri}; {there} were there already")
+    click.echo(f"gitgov: sent {records[0]} run record(s); {records[1]} were there already")
     return 0
 
 
 @store_group.command("pull")
 @click.argument("run_ref", metavar="RUN", required=False)
 def store_pull(run_ref: str | None) -> int:
-    """Download the objects of RUN (default: of every recorded run) that are missing here."""
+    """Download the run records and objects of RUN (default: of every run) missing here.
+
+    A run recorded in another clone and sent with `gitgov store push` is named
+    by its id or an id prefix; its record joins this ledger first.
+    """
     from ..gc import needed
-    from ..run_query import resolve
+    from ..run_query import NoSuchRun, resolve
+    from ..run_share import pull_records
     from ..session import Session
     from ..store import ObjectStore
 
@@ -285,8 +293,17 @@ def store_pull(run_ref: str | None) -> int:
         store = ObjectStore.for_repo(session.repo, session.policy)
         store.check_remote()  # "no remote" is an error even when nothing is missing here
         ledger = session.ctx.ledger()
+        local = None
         if run_ref:
-            run = resolve(ledger, run_ref)
+            try:
+                local = resolve(ledger, run_ref)
+            except NoSuchRun:
+                pass  # recorded in another clone, perhaps: the remote's records say
+        imported = [] if local else pull_records(store, ledger, run_ref)
+        for run_id in imported:
+            click.echo(f"gitgov: imported the record of run {run_id[:8]} from {store.remote_uri}")
+        if run_ref:
+            run = local or resolve(ledger, imported[0] if imported else run_ref)
             wanted = {r["sha256"] for r in [*run.inputs.values(), *run.outputs.values()] if r.get("stored")}
             wanted |= {run.diff_sha256} if run.diff_sha256 else set()
         else:

@@ -1,0 +1,108 @@
+"""Run records travel with the store's remote: a run made in one clone is reproduced in another."""
+from __future__ import annotations
+
+import json
+import sys
+
+import pytest
+
+import run_project
+from conftest import git, gitgov, write
+
+PY = sys.executable
+READS_UNTRACKED = ("import os; os.makedirs('models', exist_ok=True); "
+                   "open('models/count.txt', 'w').write(str(len(open('data/raw/customers_extra.csv').read())))")
+
+
+@pytest.fixture(scope="module")
+def template(tmp_path_factory):
+    return run_project.build(tmp_path_factory.mktemp("share"))
+
+
+@pytest.fixture
+def team(template, tmp_path):
+    """Ada's clone, with a run; a bare Git remote; the shared store; Bob's clone, initialised."""
+    ada = run_project.copy(template, tmp_path / "ada")
+    with open(ada / "gitgov.toml", "a") as f:
+        f.write('\n[store]\nremote = "../team-store"\n')
+    git(ada, "commit", "-q", "-am", "share the store")
+    git(tmp_path, "init", "-q", "--bare", "-b", "main", "origin.git")
+    git(ada, "remote", "add", "origin", str(tmp_path / "origin.git"))
+    git(ada, "push", "-q", "origin", "main")
+    git(tmp_path, "clone", "-q", str(tmp_path / "origin.git"), "bob")
+    bob = tmp_path / "bob"
+    gitgov(bob, "init", check=True)
+    return ada, bob
+
+
+def entries(repo) -> int:
+    return len(json.loads(gitgov(repo, "log", "--json", "-n", "100000").stdout))
+
+
+def test_a_run_pushed_from_one_clone_is_pulled_and_reproduced_in_another(team):
+    ada, bob = team
+    write(ada, "data/raw/customers_extra.csv", run_project.customers_csv(7))  # untracked: stored
+    assert gitgov(ada, "run", "--name", "train", "--", PY, "train.py").returncode == 0
+    assert gitgov(ada, "run", "--name", "count", "--", PY, "-c", READS_UNTRACKED).returncode == 0
+    ran = {name: json.loads(gitgov(ada, "runs", "show", name, "--json").stdout) for name in ("train", "count")}
+    pushed = gitgov(ada, "store", "push")
+    assert pushed.returncode == 0 and "sent 2 run record(s); 0 were there already" in pushed.stdout
+    count_id = ran["count"]["run_id"]
+    assert (ada.parent / "team-store" / "runs" / f"{count_id}.json").is_file()
+    assert "sent 0 run record(s); 2 were there already" in gitgov(ada, "store", "push").stdout
+
+    unknown = gitgov(bob, "reproduce", count_id)
+    assert unknown.returncode == 2 and "`gitgov store pull ID` fetches it" in unknown.stderr
+    pulled = gitgov(bob, "store", "pull", count_id[:8])
+    assert pulled.returncode == 0, pulled.stderr
+    assert f"imported the record of run {count_id[:8]}" in pulled.stdout
+    assert "fetched 2 object(s)" in pulled.stdout  # the untracked input and the output, stored in Ada's clone
+    shown = json.loads(gitgov(bob, "runs", "show", count_id, "--json").stdout)
+    for key in ("actor", "command", "seed", "commit", "inputs", "outputs", "started", "state"):
+        assert shown[key] == ran["count"][key], key
+    out = gitgov(bob, "reproduce", count_id)
+    assert out.returncode == 0 and "1 output(s) bit-identical" in out.stdout, out.stdout + out.stderr
+    assert gitgov(bob, "verify").returncode == 0
+    recorded = json.loads(gitgov(bob, "log", "--json", "--subject", count_id).stdout)
+    assert {e["kind"] for e in recorded} >= {"run_started", "run_finished", "run_reproduced"}
+    marks = [e["payload"].get("imported") for e in recorded if e["kind"] != "run_reproduced"]
+    assert all(m and m["from"] == str(ada.parent / "team-store") for m in marks)  # where each came from
+
+    before = entries(bob)
+    everything = gitgov(bob, "store", "pull")  # the other run; the one imported already is skipped
+    assert everything.returncode == 0 and everything.stdout.count("imported the record") == 1
+    train = json.loads((ada.parent / "team-store" / "runs" / f"{ran['train']['run_id']}.json").read_text())
+    assert [e["kind"] for e in train["entries"]] == ["run_started", "run_snapshot", "run_finished", "lineage"]
+    assert entries(bob) == before + 4
+    assert gitgov(bob, "store", "pull").stdout.count("imported the record") == 0
+    lineage = gitgov(bob, "lineage", "models/count.txt", "--upstream")
+    assert lineage.returncode == 0 and f"produced by run {count_id[:8]} count" in lineage.stdout
+
+
+def test_a_damaged_or_foreign_record_is_refused_and_nothing_is_imported(team):
+    ada, bob = team
+    for name in ("one", "two"):
+        assert gitgov(ada, "run", "--name", name, "--", PY, "train.py").returncode == 0
+    assert gitgov(ada, "store", "push").returncode == 0
+    runs = ada.parent / "team-store" / "runs"
+    record = sorted(runs.iterdir())[-1]  # read after the sound one: which must not be imported either
+    doc = json.loads(record.read_text())
+    last = doc["entries"][-1]
+    last["payload"] = last["payload"].replace('"status":"ok"', '"status":"failed"')
+    assert '"failed"' in last["payload"]
+    record.write_text(json.dumps(doc))
+    before = entries(bob)
+    out = gitgov(bob, "store", "pull")
+    assert out.returncode == 2
+    assert out.stderr.strip() == (f"gitgov: {record}: entry {len(doc['entries'])}: its content does not "
+                                  "match its id (changed or damaged on the way); no run record was "
+                                  "imported")
+    assert entries(bob) == before and gitgov(bob, "runs", "list", "--json").stdout.strip() == "[]"
+
+    for text, problem in (("{not json", "not a run record: Expecting property name"),
+                          ('{"format": "gitgov-run-record", "version": 7}', "run record version 7"),
+                          (json.dumps({**doc, "run_id": "x"}), "\"run_id\" is not a run id: 'x'")):
+        record.write_text(text)
+        out = gitgov(bob, "store", "pull")
+        assert out.returncode == 2 and f"gitgov: {record}: {problem}" in out.stderr, out.stderr
+        assert entries(bob) == before
