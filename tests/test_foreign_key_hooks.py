@@ -2,6 +2,7 @@
 are checked again, in the same state, by the commit and the push that change it."""
 from __future__ import annotations
 
+import json
 import sqlite3
 from pathlib import Path
 
@@ -230,3 +231,22 @@ def test_the_index_is_listed_once_for_every_dataset_and_file_that_asks(repo, mon
     assert calls == [("ls-files", "-s", "-z")]
     assert snap.files(git_repo, policy.datasets["orders"]) == orders  # without listings: asked again
     assert len(calls) == 2
+
+
+def test_keys_are_looked_up_only_in_files_the_target_dataset_owns(tmp_path):
+    """A file matched by the target's globs but owned by an earlier dataset (the first that
+    matches) is not the target's data: its keys do not satisfy the foreign key."""
+    legacy = ('[datasets.legacy]\npaths = ["data/customers_legacy.csv"]\nowner = "ada@example.com"\n\n')
+    repo = governed_repo(tmp_path, POLICY.replace("version = 1\n\n", "version = 1\n\n" + legacy))
+    write(repo, "data/customers.csv", WITHOUT_9)
+    write(repo, "data/customers_legacy.csv", "customer_id,name\n9,c9\n")
+    assert commit(repo, "customers", "data").returncode == 0
+    write(repo, "data/orders.csv", ORDERS)
+    blocked = commit(repo, "orders", "data/orders.csv")
+    assert blocked.returncode == 1, blocked.stderr
+    assert "orders.csv" in blocked.stderr and "customer_id" in blocked.stderr and "foreign" in blocked.stderr
+    check = gitgov(repo, "check", "data/orders.csv", "--json")
+    assert check.returncode == 1, check.stdout + check.stderr
+    failed = {r["rule"]: r["failed"] for f in json.loads(check.stdout)["files"] for r in f["rules"]
+              if r["failed"]}
+    assert failed == {"foreign_key": 1}  # order C, customer 9

@@ -63,9 +63,8 @@ def recheck(event: "DataAdded | DataRemoved", ctx: "Context") -> list[Finding | 
     out: list[Finding | Fact] = []
     for ds, cols in children:
         why = _why(cols, event)
-        for path, blob in sorted(snap.files(ctx.repo, ds, listings(ctx)).items()):
-            owner = ctx.policy.dataset_for(path)
-            if blob is None or path in own or owner is None or owner.name != ds.name:
+        for path, blob in sorted(snap.files(ctx.repo, ds, listings(ctx), ctx.policy).items()):
+            if blob is None or path in own:
                 continue
             if not claim(ctx, event.stage, event.commit, path, blob):
                 continue

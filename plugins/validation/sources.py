@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, Callable
 from .formats import Source
 
 if TYPE_CHECKING:
-    from gitgov.core.config import DatasetPolicy
+    from gitgov.core.config import DatasetPolicy, Policy
     from gitgov.core.git import Repo
 
 
@@ -61,15 +61,22 @@ class Snapshot:
     kind: str
     commit: str | None = None
 
-    def files(self, repo: "Repo", ds: "DatasetPolicy", listings: dict | None = None) -> dict[str, str | None]:
-        """path -> blob id of the dataset's files in this state.
+    def files(self, repo: "Repo", ds: "DatasetPolicy", listings: dict | None = None,
+              policy: "Policy | None" = None) -> dict[str, str | None]:
+        """path -> blob id of the dataset's files in this state: those its globs match, or with
+        ``policy``, only those it owns (an earlier dataset that matches a file owns it).
 
         ``listings`` (one per run) keeps the index's or a commit's listing: during a hook
         neither changes, and every foreign key and every re-check asks for one."""
+        def mine(path: str) -> bool:
+            if not ds.matches(path):
+                return False
+            owner = policy.dataset_for(path) if policy is not None else ds
+            return owner is not None and owner.name == ds.name
+
         if self.kind == "worktree":
-            found = [p for p in worktree_files(repo) if ds.matches(p)]
-            return hash_files(repo, found)  # type: ignore[return-value]
-        return {path: blob for path, blob in self._listing(repo, listings) if ds.matches(path)}
+            return hash_files(repo, [p for p in worktree_files(repo) if mine(p)])  # type: ignore[return-value]
+        return {path: blob for path, blob in self._listing(repo, listings) if mine(path)}
 
     def _listing(self, repo: "Repo", listings: dict | None) -> list[tuple[str, str]]:
         key = (self.kind, self.commit)
