@@ -229,7 +229,10 @@ class HookCache:
     def save(self) -> None:
         if not self.changed or self.path is None:
             return
-        tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}")
+        import threading
+
+        # per process and thread: every command, the watcher's threads included, may save
+        tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.{threading.get_ident()}")
         try:
             tmp.write_text(json.dumps(self._data, sort_keys=True), encoding="utf-8")
             os.replace(tmp, self.path)

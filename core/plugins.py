@@ -123,7 +123,9 @@ def _implements(obj: object, hooks: Collection[str] | None) -> bool:
 def _load_entry_points(pm: pluggy.PluginManager, policy: "Policy | None",
                        hooks: Collection[str] | None = None, root: Path | None = None) -> list[PluginInfo]:
     infos = []
-    cache = HookCache.for_root(root) if hooks is not None else None
+    # Every command remembers the entry points (a scan of every installed distribution);
+    # the hooks each plugin implements only matter when a subset is asked for.
+    cache = HookCache.for_root(root)
     for ep in sorted(entry_points(ENTRY_POINT_GROUP, cache), key=lambda e: e.name):
         # The module path alone tells a built-in: only gitgov ships gitgov.plugins.
         builtin = ep.value.startswith(BUILTIN_MODULE_PREFIX)
@@ -133,21 +135,19 @@ def _load_entry_points(pm: pluggy.PluginManager, policy: "Policy | None",
         if not _allowed(ep.name, policy):
             info.enabled = False
             continue
-        known = cache.hooks(ep) if cache is not None else None
-        if hooks is not None and known is not None and known.isdisjoint(hooks):
+        known = cache.hooks(ep) if hooks is not None else None
+        if known is not None and known.isdisjoint(hooks):
             continue  # it has none of the hooks asked for: not even imported
         try:
             obj = ep.load()
-            if cache is not None:
-                cache.remember(ep, hook_names(obj, hookspecs.PROJECT))
+            cache.remember(ep, hook_names(obj, hookspecs.PROJECT))
             if _implements(obj, hooks):
                 _register(pm, obj, info)
         except KeyboardInterrupt:
             raise
         except BaseException as exc:  # noqa: BLE001 - a plugin's import may raise anything
             info.error = _describe(exc)
-    if cache is not None:
-        cache.save()
+    cache.save()
     return infos
 
 

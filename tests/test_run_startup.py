@@ -241,3 +241,25 @@ def test_a_folder_changed_moments_ago_is_read_every_time(tmp_path, monkeypatch):
     cache = HookCache.for_root(tmp_path)
     assert [ep.name for ep in entry_points("gitgov.plugins", cache)] == ["alpha"]
     assert not cache.changed and entrypoints.RACY_NS >= 10**9
+
+
+def test_every_command_reads_the_entry_points_from_the_cache(tmp_path, monkeypatch):
+    """Not only `gitgov run` (a subset of hooks): a command that loads every plugin, as
+    `gitgov check` does twice, scans the installed distributions once, then not again."""
+    from gitgov.core import entrypoints
+
+    (tmp_path / ".gitgov" / "cache").mkdir(parents=True)
+    scans: list[str] = []
+    real_scan = entrypoints._scan
+    monkeypatch.setattr(entrypoints, "_scan", lambda group: scans.append(group) or real_scan(group))
+    old = 1_600_000_000_000_000_000
+    monkeypatch.setattr(entrypoints, "RACY_NS", -old)  # this test's folders count as settled
+
+    def every_plugin() -> set[str]:
+        return {name for name, _ in load_host(None, tmp_path).pm.list_name_plugin()}
+
+    first = every_plugin()
+    assert {"validation", "snapshot", "secrets"} <= first and scans == ["gitgov"]
+    assert every_plugin() == first and scans == ["gitgov"]  # the second host: from the cache
+    saved = json.loads((tmp_path / ".gitgov/cache/plugin-hooks.json").read_text())
+    assert "validation" in {name for name, *_ in saved["[entry points] gitgov"]["points"]}
