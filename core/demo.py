@@ -49,13 +49,19 @@ class Demo:
         if why:
             click.echo(textwrap.fill(why, 88))
 
-    def run(self, *cmd: str, expect: int | None = 0) -> subprocess.CompletedProcess:
+    @property
+    def beside(self) -> Path:
+        """Where the demo may put folders beside its repository: the central repository's folder."""
+        central = Path(self.central)
+        return (central if central.is_absolute() else self.root / central).resolve().parent
+
+    def run(self, *cmd: str, expect: int | None = 0, cwd: Path | None = None) -> subprocess.CompletedProcess:
         """Run and show a command; fail the demo when its exit code is not `expect`."""
         shown = shlex.join(cmd)  # as it would be typed: copying it into a shell works
         argv = [sys.executable, "-m", "gitgov.core", *cmd[1:]] if cmd[0] == "gitgov" else list(cmd)
         click.secho(f"$ {shown}", fg="cyan")
         # One pipe for both streams, unbuffered: the lines come in the order they were written.
-        proc = subprocess.run(argv, cwd=self.root, env={**self.env, "PYTHONUNBUFFERED": "1"},
+        proc = subprocess.run(argv, cwd=cwd or self.root, env={**self.env, "PYTHONUNBUFFERED": "1"},
                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         out = proc.stdout.rstrip()
         if out:

@@ -1,18 +1,25 @@
 """The demo's reproducibility story: a recorded training run, its bit-identical
-reproduction, lineage back to the raw data commit, an OpenLineage export and
-a signed provenance attestation.
+reproduction, lineage back to the raw data commit, an OpenLineage export, a
+signed provenance attestation, and the same run reproduced in a teammate's
+clone through the shared object store.
 
 These steps run after the foundation's steps of `gitgov demo`, once
 data/raw/customers.csv is committed.
 """
 from __future__ import annotations
 
+import os
 import shutil
 import sys
 from pathlib import Path
 from typing import Callable
 
+import click
+
 from .demo import Demo
+
+TEAMMATE = {"GIT_AUTHOR_NAME": "Sam Analyst", "GIT_AUTHOR_EMAIL": "sam@example.com",
+            "GIT_COMMITTER_NAME": "Sam Analyst", "GIT_COMMITTER_EMAIL": "sam@example.com"}
 
 SUMMARY = ("import json\n"
            "for e in map(json.loads, open('lineage.openlineage.jsonl')):\n"
@@ -68,5 +75,27 @@ def attest_run(d: Demo) -> None:
     d.run("gitgov", "attest", "--verify", "train.intoto.jsonl")
 
 
+def teammate_reproduces(d: Demo) -> None:
+    d.step("A teammate reproduces it from the shared store",
+           "The team shares an object store ([store] remote: a folder here, or S3). `gitgov store "
+           "push` sends the run's stored files and its record; Sam's own clone has neither until "
+           "`gitgov store pull` imports the record (each entry's id checked) and fetches the files. "
+           "The run then reproduces there, bit for bit.")
+    from .demo_server import acting_as
+
+    store, clone = d.beside / "team-store", d.beside / "teammate"
+    remote = str(store) if Path(d.central).is_absolute() else os.path.relpath(store, d.root)
+    with open(d.root / "gitgov.toml", "a", encoding="utf-8") as f:
+        f.write(f'\n[store]\nremote = "{remote}"\n')
+    d.run("git", "commit", "-q", "-am", "Share the object store with the team")
+    d.run("gitgov", "store", "push")
+    with acting_as(d, TEAMMATE):
+        d.run("git", "clone", "-q", str(d.root), str(clone))
+        click.secho(f"$ cd {clone}", fg="cyan")
+        d.run("gitgov", "init", cwd=clone)
+        d.run("gitgov", "store", "pull", "train", cwd=clone)
+        d.run("gitgov", "reproduce", "train", cwd=clone)
+
+
 STEPS: tuple[Callable[[Demo], None], ...] = (train_run, reproduce_run, lineage_back_to_data,
-                                             openlineage_export, attest_run)
+                                             openlineage_export, attest_run, teammate_reproduces)

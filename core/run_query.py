@@ -138,7 +138,7 @@ def resolve(ledger, ref: str) -> RunRecord:
         short = len(ref) < MIN_PREFIX and _ID_PREFIX.fullmatch(ref.lower())
         hint = f"an id prefix needs at least {MIN_PREFIX} characters; " if short else ""
         raise NoSuchRun(f"no run matches '{ref}'; {hint}`gitgov runs list` shows the recorded runs "
-                        "(a run recorded in another clone: `gitgov store pull ID` fetches it)")
+                        "(a run recorded in another clone: `gitgov store pull RUN` fetches it)")
     return load(ledger, _record(rows[0]))
 
 

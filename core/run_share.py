@@ -116,17 +116,20 @@ def push_records(store: "ObjectStore", ledger: "Ledger") -> tuple[int, int]:
 
 
 def pull_records(store: "ObjectStore", ledger: "Ledger", ref: str | None = None) -> list[str]:
-    """Import the remote's records of runs this ledger lacks: every one, or the one whose id
-    (or a unique id prefix) is ``ref``. Returns the ids imported."""
+    """Import the remote's records of runs this ledger lacks: every one, or the one ``ref``
+    names (an id, a unique id prefix, or a run name: the newest run of that name).
+    Returns the ids imported."""
     from . import store_remote
 
     names = [n for n in store_remote.list_files(store, FOLDER)
              if n.endswith(".json") and _RUN_ID.fullmatch(n[:-5])]
-    if ref is not None:
-        names = _matching(names, ref, store)
     known = {r for (r,) in ledger.db.execute("SELECT run_id FROM runs")}
+    unknown = [n for n in names if n[:-5] not in known]
     try:  # every record is read and checked before the first is imported: all or none
-        records = [_fetch(store, name) for name in names if name[:-5] not in known]
+        if ref is None:
+            records = [_fetch(store, name) for name in unknown]
+        else:
+            records = [_named(store, names, unknown, ref)]
     except InputError as exc:
         raise InputError(f"{exc}; no run record was imported") from None
     return [run_id for run_id, entries in records
@@ -143,17 +146,23 @@ def _fetch(store: "ObjectStore", name: str) -> tuple[str, list[dict[str, Any]]]:
     return run_id, entries
 
 
-def _matching(names: list[str], ref: str, store: "ObjectStore") -> list[str]:
+def _named(store: "ObjectStore", names: list[str], unknown: list[str], ref: str
+           ) -> tuple[str, list[dict[str, Any]]]:
+    """The record ``ref`` names: by id or id prefix, else the newest run of that name (which
+    reads the records this ledger lacks)."""
     from .run_query import MIN_PREFIX
 
-    ref = ref.lower()
-    found = [n for n in names if n.startswith(ref)] if len(ref) >= MIN_PREFIX else []
-    if not found:
-        raise InputError(f"no run matches '{ref}' here or on {store.remote_uri} (a run from "
-                         f"another clone is named by its id, or an id prefix of at least "
-                         f"{MIN_PREFIX} characters)")
-    if len(found) > 1:
-        ids = ", ".join(n[:12] for n in found[:4])
+    prefix = ref.lower()
+    by_id = [n for n in names if n.startswith(prefix)] if len(ref) >= MIN_PREFIX else []
+    if len(by_id) > 1:
+        ids = ", ".join(n[:12] for n in by_id[:4])
         raise InputError(f"run id prefix '{ref}' is ambiguous on {store.remote_uri}: {ids}; "
                          "give more characters")
-    return found
+    if by_id:
+        return _fetch(store, by_id[0])
+    named = [rec for rec in (_fetch(store, n) for n in unknown)
+             if json.loads(rec[1][0]["payload"]).get("run_name") == ref]
+    if not named:
+        raise InputError(f"no run matches '{ref}' here or on {store.remote_uri} (an id, an id "
+                         f"prefix of at least {MIN_PREFIX} characters, or a run name)")
+    return max(named, key=lambda rec: rec[1][0]["time"])

@@ -42,17 +42,18 @@ def entries(repo) -> int:
 def test_a_run_pushed_from_one_clone_is_pulled_and_reproduced_in_another(team):
     ada, bob = team
     write(ada, "data/raw/customers_extra.csv", run_project.customers_csv(7))  # untracked: stored
-    assert gitgov(ada, "run", "--name", "train", "--", PY, "train.py").returncode == 0
+    for _ in range(2):  # two runs of one name: a name means the newest
+        assert gitgov(ada, "run", "--name", "train", "--", PY, "train.py").returncode == 0
     assert gitgov(ada, "run", "--name", "count", "--", PY, "-c", READS_UNTRACKED).returncode == 0
     ran = {name: json.loads(gitgov(ada, "runs", "show", name, "--json").stdout) for name in ("train", "count")}
     pushed = gitgov(ada, "store", "push")
-    assert pushed.returncode == 0 and "sent 2 run record(s); 0 were there already" in pushed.stdout
+    assert pushed.returncode == 0 and "sent 3 run record(s); 0 were there already" in pushed.stdout
     count_id = ran["count"]["run_id"]
     assert (ada.parent / "team-store" / "runs" / f"{count_id}.json").is_file()
-    assert "sent 0 run record(s); 2 were there already" in gitgov(ada, "store", "push").stdout
+    assert "sent 0 run record(s); 3 were there already" in gitgov(ada, "store", "push").stdout
 
     unknown = gitgov(bob, "reproduce", count_id)
-    assert unknown.returncode == 2 and "`gitgov store pull ID` fetches it" in unknown.stderr
+    assert unknown.returncode == 2 and "`gitgov store pull RUN` fetches it" in unknown.stderr
     pulled = gitgov(bob, "store", "pull", count_id[:8])
     assert pulled.returncode == 0, pulled.stderr
     assert f"imported the record of run {count_id[:8]}" in pulled.stdout
@@ -69,11 +70,16 @@ def test_a_run_pushed_from_one_clone_is_pulled_and_reproduced_in_another(team):
     assert all(m and m["from"] == str(ada.parent / "team-store") for m in marks)  # where each came from
 
     before = entries(bob)
-    everything = gitgov(bob, "store", "pull")  # the other run; the one imported already is skipped
-    assert everything.returncode == 0 and everything.stdout.count("imported the record") == 1
+    missing = gitgov(bob, "store", "pull", "nope")
+    assert missing.returncode == 2 and "no run matches 'nope' here or on" in missing.stderr
+    by_name = gitgov(bob, "store", "pull", "train")  # a name: the newest run of that name
+    assert by_name.returncode == 0 and by_name.stdout.count("imported the record") == 1
+    assert json.loads(gitgov(bob, "runs", "show", "train", "--json").stdout)["run_id"] == ran["train"]["run_id"]
     train = json.loads((ada.parent / "team-store" / "runs" / f"{ran['train']['run_id']}.json").read_text())
     assert [e["kind"] for e in train["entries"]] == ["run_started", "run_snapshot", "run_finished", "lineage"]
     assert entries(bob) == before + 4
+    everything = gitgov(bob, "store", "pull")  # the older train run; the other two are here already
+    assert everything.returncode == 0 and everything.stdout.count("imported the record") == 1
     assert gitgov(bob, "store", "pull").stdout.count("imported the record") == 0
     lineage = gitgov(bob, "lineage", "models/count.txt", "--upstream")
     assert lineage.returncode == 0 and f"produced by run {count_id[:8]} count" in lineage.stdout

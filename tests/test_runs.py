@@ -314,7 +314,7 @@ def test_an_id_prefix_too_short_to_look_up_says_how_long_it_must_be(proj):
     assert out.returncode == 2
     assert out.stderr.strip() == (f"gitgov: no run matches '{run_id[:3]}'; an id prefix needs at least 4 "
                                   "characters; `gitgov runs list` shows the recorded runs (a run "
-                                  "recorded in another clone: `gitgov store pull ID` fetches it)")
+                                  "recorded in another clone: `gitgov store pull RUN` fetches it)")
     assert show(proj, run_id[:4])["run_id"] == run_id
 
 

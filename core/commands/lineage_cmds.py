@@ -280,8 +280,9 @@ def store_push() -> int:
 def store_pull(run_ref: str | None) -> int:
     """Download the run records and objects of RUN (default: of every run) missing here.
 
-    A run recorded in another clone and sent with `gitgov store push` is named
-    by its id or an id prefix; its record joins this ledger first.
+    A run recorded in another clone and sent with `gitgov store push` is found
+    on the remote by its id, an id prefix or its name (the newest run of that
+    name); its record joins this ledger first.
     """
     from ..gc import needed
     from ..run_query import NoSuchRun, resolve
