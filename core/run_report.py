@@ -44,12 +44,18 @@ def list_rows(runs: list[RunRecord]) -> list[list[str]]:
 LIST_HEADERS = ["run", "name", "status", "started (UTC)", "took", "commit", "metrics", "command"]
 
 
+def _imported(snap: dict[str, Any]) -> str:
+    """Where a run recorded in another clone came from (`gitgov store pull`)."""
+    mark = snap.get("imported")
+    return f", in another clone (its record came from {mark.get('from')})" if isinstance(mark, dict) else ""
+
+
 def show(run: RunRecord, in_store: Callable[[str], bool] = lambda _sha: True) -> str:
     """The run in full; ``in_store`` says whether the local store still has an object."""
     snap = run.snapshot
     lines = [f"run {run.run_id}" + (f"  ({run.name})" if run.name else ""),
              f"  status     {_status(run)}",
-             f"  started    {run.started} by {run.actor or '?'}",
+             f"  started    {run.started} by {run.actor or '?'}" + _imported(snap),
              f"  command    {command_line(run)}" + (f"   (in {run.cwd})" if run.cwd not in (None, ".") else ""),
              f"  commit     {run.commit or '(none)'}" + (f" on {run.branch}" if run.branch else "")
              + (_dirty(snap) if run.dirty else ""),

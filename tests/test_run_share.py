@@ -61,6 +61,9 @@ def test_a_run_pushed_from_one_clone_is_pulled_and_reproduced_in_another(team):
     shown = json.loads(gitgov(bob, "runs", "show", count_id, "--json").stdout)
     for key in ("actor", "command", "seed", "commit", "inputs", "outputs", "started", "state"):
         assert shown[key] == ran["count"][key], key
+    text = gitgov(bob, "runs", "show", count_id).stdout
+    assert f"by Ada <ada@example.com>, in another clone (its record came from {ada.parent / 'team-store'})" in text
+    assert "in another clone" not in gitgov(ada, "runs", "show", count_id).stdout
     out = gitgov(bob, "reproduce", count_id)
     assert out.returncode == 0 and "1 output(s) bit-identical" in out.stdout, out.stdout + out.stderr
     assert gitgov(bob, "verify").returncode == 0
