@@ -223,8 +223,12 @@ class Ledger:
         with _sqlite_errors(self.path):
             return _head(self._db)
 
-    def append(self, entries: Iterable[Entry]) -> list[Recorded]:
-        """Record `entries` in one transaction with their projections: all or nothing."""
+    def append(self, entries: Iterable[Entry], *,
+               unless: tuple[str, tuple[Any, ...]] | None = None) -> list[Recorded]:
+        """Record `entries` in one transaction with their projections: all or nothing.
+
+        ``unless``: a query (SQL, arguments) asked inside that transaction; when it finds a
+        row, nothing is recorded. Another process cannot slip the same entries in between."""
         entries = list(entries)
         batch = len(entries) >= ledger_canon.BATCH
         if batch:
@@ -237,6 +241,8 @@ class Ledger:
                 return []
             recorded: list[Recorded] = []
             with _sqlite_errors(self.path), self._queue.held(), _transaction(self._db):
+                if unless is not None and self._db.execute(*unless).fetchone() is not None:
+                    return []
                 if pipelined:
                     rows = ledger_rows.insert_pipelined(self._db, entries, now, _head(self._db), recorded)
                 else:  # rows go to SQLite as they are chained: each is inserted while still in the cache

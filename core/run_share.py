@@ -90,13 +90,12 @@ def import_record(ledger: "Ledger", run_id: str, entries: list[dict[str, Any]], 
     """Append a parsed record to this ledger in one transaction; False if the run is here already."""
     from .ledger import Entry
 
-    if ledger.db.execute("SELECT 1 FROM runs WHERE run_id = ?", (run_id,)).fetchone():
-        return False
-    ledger.append(Entry(kind=e["kind"], subject=run_id, actor=e["actor"], source=e["source"],
-                        time=e["time"], payload={**json.loads(e["payload"]),
-                                                 "imported": {"from": origin, "id": e["id"]}})
-                  for e in entries)
-    return True
+    recorded = ledger.append(
+        (Entry(kind=e["kind"], subject=run_id, actor=e["actor"], source=e["source"], time=e["time"],
+               payload={**json.loads(e["payload"]), "imported": {"from": origin, "id": e["id"]}})
+         for e in entries),
+        unless=("SELECT 1 FROM runs WHERE run_id = ?", (run_id,)))  # a pull running beside this one
+    return bool(recorded)
 
 
 def push_records(store: "ObjectStore", ledger: "Ledger") -> tuple[int, int]:

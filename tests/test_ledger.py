@@ -82,6 +82,18 @@ def rewrite(db, new_rows):
 
 # --- the chain -------------------------------------------------------------
 
+def test_an_append_unless_a_row_exists_is_decided_inside_its_transaction(led, db_path):
+    """`unless` is asked with the writers' queue held: two processes that both saw no row
+    cannot both append (run records imported by two `gitgov store pull` at once)."""
+    fill(led, 2)
+    seen = ("SELECT 1 FROM journal WHERE subject = ?", ("s1",))
+    assert led.append([Entry("note", "again", {"i": 9})], unless=seen) == []
+    assert len(rows(db_path)) == 2
+    fresh = ("SELECT 1 FROM journal WHERE subject = ?", ("nobody",))
+    [done] = led.append([Entry("note", "new", {"i": 10})], unless=fresh)
+    assert done.seq == 3 and len(rows(db_path)) == 3
+
+
 def test_append_chains_entries_by_the_contract_formula(led, db_path):
     recorded = fill(led, 5)
     stored = rows(db_path)

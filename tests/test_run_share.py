@@ -115,3 +115,22 @@ def test_a_damaged_or_foreign_record_is_refused_and_nothing_is_imported(team):
         out = gitgov(bob, "store", "pull")
         assert out.returncode == 2 and f"gitgov: {record}: {problem}" in out.stderr, out.stderr
         assert entries(bob) == before
+
+
+def test_a_record_is_imported_once_even_when_two_pulls_met_it_at_once(team):
+    """Both pulls saw the run missing; the second import finds it inside its transaction."""
+    from gitgov.core.ledger import open_ledger
+    from gitgov.core.run_share import import_record, parse_record
+
+    ada, bob = team
+    assert gitgov(ada, "run", "--name", "train", "--", PY, "train.py").returncode == 0
+    assert gitgov(ada, "store", "push").returncode == 0
+    [record] = (ada.parent / "team-store" / "runs").iterdir()
+    run_id, entries = parse_record(record.read_text(), str(record))
+    with open_ledger(bob / ".gitgov" / "ledger.db") as ledger:
+        first = ledger.head()
+        assert import_record(ledger, run_id, entries, "remote") is True
+        after = ledger.head()
+        assert after[0] == first[0] + len(entries)
+        assert import_record(ledger, run_id, entries, "remote") is False
+        assert ledger.head() == after
