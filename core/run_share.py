@@ -83,6 +83,12 @@ def _entry_problem(entry: Any, run_id: str) -> str:
         return f"kind {entry['kind']!r} is not part of a run record ({', '.join(KINDS)})"
     if entry["subject"] != run_id:
         return f"its subject {entry['subject']!r} is not the run {run_id}"
+    try:
+        payload = json.loads(entry["payload"])
+    except ValueError:
+        payload = None
+    if not isinstance(payload, dict):
+        return "its payload is not a JSON object"
     return ""
 
 

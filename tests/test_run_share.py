@@ -8,6 +8,7 @@ import pytest
 
 import run_project
 from conftest import git, gitgov, write
+from gitgov.core.ledger_canon import entry_id
 
 PY = sys.executable
 READS_UNTRACKED = ("import os; os.makedirs('models', exist_ok=True); "
@@ -108,7 +109,11 @@ def test_a_damaged_or_foreign_record_is_refused_and_nothing_is_imported(team):
                                   "imported")
     assert entries(bob) == before and gitgov(bob, "runs", "list", "--json").stdout.strip() == "[]"
 
-    for text, problem in (("{not json", "not a run record: Expecting property name"),
+    forged = dict(doc["entries"][0], payload="[1, 2]")  # its id made to match: only the shape is wrong
+    forged["id"] = entry_id(*(forged[k] for k in ("seq", "prev", "time", "kind", "actor", "source",
+                                                  "subject", "payload")))
+    for text, problem in ((json.dumps({**doc, "entries": [forged]}), "entry 1: its payload is not a JSON object"),
+                          ("{not json", "not a run record: Expecting property name"),
                           ('{"format": "gitgov-run-record", "version": 7}', "run record version 7"),
                           (json.dumps({**doc, "run_id": "x"}), "\"run_id\" is not a run id: 'x'")):
         record.write_text(text)
