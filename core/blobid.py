@@ -13,7 +13,6 @@ The commit hooks do not use this: they take the ids Git computed for the index.
 """
 from __future__ import annotations
 
-import _thread
 import hashlib
 import json
 import os
@@ -21,6 +20,8 @@ import stat
 import time
 from pathlib import Path
 from typing import Iterable
+
+from .cachefile import write_whole
 
 CACHED_FROM = 1 << 20  # smaller files hash in about a millisecond: not worth an entry
 RACY_NS = 2_000_000_000  # FAT keeps mtime to 2 s; other file systems far finer
@@ -136,10 +137,4 @@ def _save(cache: Path, known: dict[str, list]) -> None:
     if len(known) > MAX_ENTRIES:  # the files changed longest ago (by ctime) go first
         keep = sorted(known.items(), key=lambda kv: kv[1][3])[-MAX_ENTRIES:]
         known = dict(keep)
-    try:
-        cache.parent.mkdir(parents=True, exist_ok=True)
-        tmp = cache.with_name(f".{cache.name}.{os.getpid()}.{_thread.get_ident()}")  # hashing threads too
-        tmp.write_text(json.dumps(known, separators=(",", ":")), encoding="utf-8")
-        os.replace(tmp, cache)
-    except OSError:  # a read-only repository: hash again next time
-        pass
+    write_whole(cache, json.dumps(known, separators=(",", ":")))  # read-only: hash again next time

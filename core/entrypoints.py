@@ -229,15 +229,9 @@ class HookCache:
     def save(self) -> None:
         if not self.changed or self.path is None:
             return
-        import threading
+        from .cachefile import write_whole
 
-        # per process and thread: every command, the watcher's threads included, may save
-        tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.{threading.get_ident()}")
-        try:
-            tmp.write_text(json.dumps(self._data, sort_keys=True), encoding="utf-8")
-            os.replace(tmp, self.path)
-        except OSError:
-            tmp.unlink(missing_ok=True)  # a read-only cache only costs time
+        write_whole(self.path, json.dumps(self._data, sort_keys=True))
 
 
 def hook_names(obj: object, project: str) -> set[str]:

@@ -10,10 +10,10 @@ NaN) is not kept.
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any, Callable
 
+from .cachefile import write_whole
 from .small_hash import sha256
 
 CACHE_NAME = "policy-tables.json"
@@ -58,9 +58,4 @@ def _read(path: Path) -> dict[str, Any]:
 
 
 def _write(path: Path, tables: dict[str, Any]) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}")
-    try:
-        tmp.write_text(json.dumps(tables), encoding="utf-8")
-        os.replace(tmp, path)
-    except OSError:
-        tmp.unlink(missing_ok=True)  # a read-only cache only costs time
+    write_whole(path, json.dumps(tables))

@@ -33,7 +33,7 @@ class Early(NamedTuple):
 def start_early(request: RunRequest, git: Any, run_id: str, seed: int) -> Early | None:
     """The command started and held, or None when it must start after the record (it
     is not this interpreter, or gitgov will refuse the run for a reason it knows now)."""
-    from .runs import audit_hook_dir, command_env
+    from .runs import run_env
 
     exe = resolve_command(request.command)
     if not can_hold(exe, request.command):
@@ -44,8 +44,7 @@ def start_early(request: RunRequest, git: Any, run_id: str, seed: int) -> Early 
     run_dir = repo.state_dir / "runs" / run_id
     run_dir.mkdir(parents=True)
     try:
-        env = command_env(os.environ, run_id=run_id, seed=seed, params=request.params, run_dir=run_dir,
-                          root=repo.root, hook_dir=audit_hook_dir(repo.state_dir))
+        env = run_env(repo, request, run_id, seed, run_dir)
         held = hold(exe, request.command, env)
     except InputError:  # it could not start: the usual start records that as the run's end
         remove_tree(run_dir)

@@ -20,6 +20,7 @@ import re
 from typing import TYPE_CHECKING, Any
 
 from .errors import InputError
+from .ledger_rows import COLUMNS
 
 if TYPE_CHECKING:
     from .ledger import Ledger
@@ -31,15 +32,15 @@ KINDS = ("run_started", "run_snapshot", "run_finished", "lineage")
 # Runs worth sending: a run still going has no end yet, and a refused one never ran.
 ENDED = ("ok", "failed", "interrupted", "killed")
 _RUN_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
-_FIELDS = ("seq", "id", "prev", "time", "kind", "actor", "source", "subject", "payload")
+_FIELDS = tuple(COLUMNS.split(", "))  # a journal row's columns, in its order
 
 
 def record_of(ledger: "Ledger", run_id: str) -> str:
     """The run's record as the JSON text that goes to the remote."""
     marks = ",".join("?" * len(KINDS))
     rows = ledger.db.execute(
-        f"SELECT seq, id, prev, time, kind, actor, source, subject, payload FROM journal"
-        f" WHERE subject = ? AND kind IN ({marks}) ORDER BY seq", (run_id, *KINDS)).fetchall()
+        f"SELECT {COLUMNS} FROM journal WHERE subject = ? AND kind IN ({marks}) ORDER BY seq",
+        (run_id, *KINDS)).fetchall()
     entries = [dict(zip(_FIELDS, row)) for row in rows]
     return json.dumps({"format": FORMAT, "version": VERSION, "run_id": run_id, "entries": entries},
                       ensure_ascii=False, indent=1) + "\n"

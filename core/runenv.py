@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
+from .cachefile import write_whole
 from .process import shebang, which
 
 # Names that say "secret" are never recorded, even when allow-listed.
@@ -118,11 +119,7 @@ def interpreter_packages(interpreter: str, cache_dir: Path | None = None) -> dic
     if cache is not None and info.get("packages") is not None:
         stamps = {p: _mtime(p) for p in info.get("paths", [])}
         stamps[interpreter] = _mtime(interpreter)
-        try:
-            cache.parent.mkdir(parents=True, exist_ok=True)
-            cache.write_text(json.dumps({"stamps": stamps, "info": info}), encoding="utf-8")
-        except OSError:
-            pass  # a read-only state dir only costs time
+        write_whole(cache, json.dumps({"stamps": stamps, "info": info}))  # read-only: only time lost
     return info
 
 
@@ -183,11 +180,7 @@ def platform_info(cache_dir: Path | None = None) -> dict[str, Any]:
             pass
     info = _platform_now()
     if cache is not None:
-        try:
-            cache.parent.mkdir(parents=True, exist_ok=True)
-            cache.write_text(json.dumps({"key": key, "info": info}), encoding="utf-8")
-        except OSError:
-            pass
+        write_whole(cache, json.dumps({"key": key, "info": info}))
     return info
 
 

@@ -50,6 +50,12 @@ def audit_hook_dir(state_dir: Path) -> Path:
     return folder
 
 
+def run_env(repo: Any, request: RunRequest, run_id: str, seed: int, run_dir: Path) -> dict[str, str]:
+    """The environment of a `gitgov run` command in ``repo``, the audit hook included."""
+    return command_env(os.environ, run_id=run_id, seed=seed, params=request.params, run_dir=run_dir,
+                       root=repo.root, hook_dir=audit_hook_dir(repo.state_dir))
+
+
 def command_env(base: Mapping[str, str], *, run_id: str, seed: int, params: Mapping[str, Any],
                 run_dir: Path, root: Path | None, hook_dir: Path | None) -> dict[str, str]:
     """The environment a run's command gets (also used, with the same values, by reproduce)."""
@@ -174,8 +180,7 @@ def _prepare(live: _Live, seed: int, env: dict[str, str] | None) -> tuple[dict[s
     live.before_declared = scan_declared(root, live.declared_out) if live.declared_out else {}
     live.argv_files = command_files(root, request.command)
     if env is None:
-        env = command_env(os.environ, run_id=live.run_id, seed=seed, params=request.params,
-                          run_dir=live.run_dir, root=root, hook_dir=audit_hook_dir(repo.state_dir))
+        env = run_env(repo, request, live.run_id, seed, live.run_dir)
     return env, patterns
 
 

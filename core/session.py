@@ -5,7 +5,6 @@ time, and a Session that is never opened costs nothing.
 """
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Collection, Iterable
 
@@ -63,19 +62,14 @@ class Session:  # a plain class: a dataclass costs every command ~1 ms to define
 
     def write_fastpath_cache(self) -> None:
         """Refresh the pathspecs the pre-commit fast path reads (see hookrun.py)."""
+        from .cachefile import write_whole
         from .config import fastpath_pathspecs
         from .hookrun import CACHE, policy_stamp, render_cache
 
         path = self.repo.root / CACHE
         stamp = policy_stamp(self.repo.policy_path)
         text = render_cache(stamp, self.policy.limits.max_file_size, fastpath_pathspecs(self.policy))
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_suffix(".tmp")
-            tmp.write_text(text, encoding="utf-8")
-            os.replace(tmp, path)
-        except OSError:
-            pass  # a read-only .gitgov only costs the fast path, never correctness
+        write_whole(path, text)  # a read-only .gitgov only costs the fast path, never correctness
 
     def close(self) -> None:
         self.ctx.close()

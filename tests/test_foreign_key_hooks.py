@@ -223,13 +223,13 @@ def test_the_index_is_listed_once_for_every_dataset_and_file_that_asks(repo, mon
     monkeypatch.setattr(sources, "_git", lambda r, *args, **kw: calls.append(args) or real(r, *args, **kw))
     policy = load_policy(repo / "gitgov.toml")
     snap, listings, git_repo = sources.Snapshot("index"), {}, Repo.discover(repo)
-    customers = snap.files(git_repo, policy.datasets["customers"], listings)
-    orders = snap.files(git_repo, policy.datasets["orders"], listings)
+    customers = snap.files(git_repo, policy.datasets["customers"], listings, policy=policy)
+    orders = snap.files(git_repo, policy.datasets["orders"], listings, policy=policy)
     assert sorted(customers) == ["data/customers.csv", "data/customers2.csv"]
     assert list(orders) == ["data/orders.csv"]
-    assert snap.files(git_repo, policy.datasets["customers"], listings) == customers
+    assert snap.files(git_repo, policy.datasets["customers"], listings, policy=policy) == customers
     assert calls == [("ls-files", "-s", "-z")]
-    assert snap.files(git_repo, policy.datasets["orders"]) == orders  # without listings: asked again
+    assert snap.files(git_repo, policy.datasets["orders"], policy=policy) == orders  # without listings: asked again
     assert len(calls) == 2
 
 

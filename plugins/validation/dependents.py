@@ -63,7 +63,7 @@ def recheck(event: "DataAdded | DataRemoved", ctx: "Context") -> list[Finding | 
     out: list[Finding | Fact] = []
     for ds, cols in children:
         why = _why(cols, event)
-        for path, blob in sorted(snap.files(ctx.repo, ds, listings(ctx), ctx.policy).items()):
+        for path, blob in sorted(snap.files(ctx.repo, ds, listings(ctx), policy=ctx.policy).items()):
             if blob is None or path in own:
                 continue
             if not claim(ctx, event.stage, event.commit, path, blob):

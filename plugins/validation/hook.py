@@ -110,7 +110,7 @@ def references(ctx: "Context", snap: Snapshot, rs: RuleSet) -> tuple[dict, dict]
     for col, (target, tcol) in rs.foreign_keys.items():
         ds = ctx.policy.datasets[target]
         found, files = reference_values(
-            snap.files(ctx.repo, ds, listings(ctx), ctx.policy), ds, tcol, lambda p, f=ds.format: detect(p, f),
+            snap.files(ctx.repo, ds, listings(ctx), policy=ctx.policy), ds, tcol, lambda p, f=ds.format: detect(p, f),
             lambda p, b, name=ds.name: source_for(ctx, p, None if snap.kind == "worktree" else b, name),
             options(ctx).setdefault("reference_values", {}) if snap.kind != "worktree" else None)
         values[col] = found

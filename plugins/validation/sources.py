@@ -61,17 +61,15 @@ class Snapshot:
     kind: str
     commit: str | None = None
 
-    def files(self, repo: "Repo", ds: "DatasetPolicy", listings: dict | None = None,
-              policy: "Policy | None" = None) -> dict[str, str | None]:
-        """path -> blob id of the dataset's files in this state: those its globs match, or with
-        ``policy``, only those it owns (an earlier dataset that matches a file owns it).
+    def files(self, repo: "Repo", ds: "DatasetPolicy", listings: dict | None = None, *,
+              policy: "Policy") -> dict[str, str | None]:
+        """path -> blob id of the files the dataset owns in this state: those its globs match
+        and no earlier dataset of ``policy`` matches (the first that matches a file owns it).
 
         ``listings`` (one per run) keeps the index's or a commit's listing: during a hook
         neither changes, and every foreign key and every re-check asks for one."""
         def mine(path: str) -> bool:
-            if not ds.matches(path):
-                return False
-            owner = policy.dataset_for(path) if policy is not None else ds
+            owner = policy.dataset_for(path) if ds.matches(path) else None
             return owner is not None and owner.name == ds.name
 
         if self.kind == "worktree":
