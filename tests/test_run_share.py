@@ -8,6 +8,7 @@ import pytest
 
 import run_project
 from conftest import git, gitgov, write
+from gitgov.core.errors import InputError
 from gitgov.core.ledger_canon import entry_id
 
 PY = sys.executable
@@ -120,6 +121,57 @@ def test_a_damaged_or_foreign_record_is_refused_and_nothing_is_imported(team):
         out = gitgov(bob, "store", "pull")
         assert out.returncode == 2 and f"gitgov: {record}: {problem}" in out.stderr, out.stderr
         assert entries(bob) == before
+
+    sound = sorted(runs.iterdir())[0]
+    record.write_text(sound.read_text())  # another run's record under this run's name
+    out = gitgov(bob, "store", "pull")
+    assert out.returncode == 2 and out.stderr.strip() == (
+        f"gitgov: {record}: holds the record of run {sound.stem}, not of {record.stem}; no run record "
+        "was imported")
+    record.write_bytes(b"\xff\xfe not text")
+    out = gitgov(bob, "store", "pull")
+    assert out.returncode == 2 and out.stderr.strip() == (
+        f"gitgov: [store] remote {runs.parent}: runs/{record.name}: not UTF-8 text (byte 0); no run "
+        "record was imported")
+    twin = runs / f"{record.stem[:-4]}ffff.json"  # shares all but the last 4 characters of its id
+    twin.write_text(sound.read_text())
+    out = gitgov(bob, "store", "pull", record.stem[:8])
+    assert out.returncode == 2 and out.stderr.strip().startswith(
+        f"gitgov: run id prefix '{record.stem[:8]}' is ambiguous on {runs.parent}: ")
+    assert entries(bob) == before
+
+
+@pytest.mark.parametrize("change, problem", [
+    (lambda d: d.update(entries=[]), "\"entries\" must be a non-empty list"),
+    (lambda d: d["entries"][0].pop("actor"), "entry 1: must have exactly the fields seq, id, prev, time, "
+                                             "kind, actor, source, subject, payload"),
+    (lambda d: d["entries"][0].update(seq="1"), "entry 1: \"seq\" must be an integer and every other "
+                                                "field text"),
+    (lambda d: d["entries"][0].update(kind="data_added"), "entry 1: kind 'data_added' is not part of a "
+                                                          "run record (run_started, run_snapshot, "
+                                                          "run_finished, lineage)"),
+    (lambda d: d["entries"][0].update(subject="other"), "entry 1: its subject 'other' is not the run "),
+    (lambda d: d.update(entries=d["entries"][1:]), "the first entry must be the run's run_started"),
+])
+def test_each_shape_a_run_record_must_have_is_named(change, problem):
+    """What `gitgov store pull` says of a record of the wrong shape (before the path and the
+    "no run record was imported" the command adds, shown above)."""
+    from gitgov.core.run_share import FORMAT, VERSION, parse_record
+
+    run_id = "0123abcd-0000-4000-8000-000000000000"
+    entries = []
+    for seq, kind in enumerate(("run_started", "run_finished"), 1):
+        entry = {"seq": seq, "prev": "0" * 64, "time": "2026-01-01T00:00:00Z", "kind": kind,
+                 "actor": "Ada", "source": "cli", "subject": run_id, "payload": "{}"}
+        entry["id"] = entry_id(*(entry[k] for k in ("seq", "prev", "time", "kind", "actor", "source",
+                                                    "subject", "payload")))
+        entries.append(entry)
+    doc = {"format": FORMAT, "version": VERSION, "run_id": run_id, "entries": entries}
+    assert parse_record(json.dumps(doc), "r.json")[0] == run_id  # sound as made
+    change(doc)
+    with pytest.raises(InputError) as err:
+        parse_record(json.dumps(doc), "r.json")
+    assert str(err.value).startswith(f"r.json: {problem}")
 
 
 def test_a_record_is_imported_once_even_when_two_pulls_met_it_at_once(team):
