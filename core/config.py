@@ -135,7 +135,7 @@ def fastpath_pathspecs(policy: Policy) -> list[str]:
     specs = [_widen(g) for g in policy.governed_patterns()]
     for glob in policy.limits.secret_globs():
         specs += [_widen(glob)] if "/" in glob.rstrip("/") else [glob, "*/" + glob]
-    specs.append(".gitgov/")
+    specs += [".gitgov/", "gitgov.toml"]  # a policy change re-checks the data whose rules it changes
     return list(dict.fromkeys(specs))
 
 

@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING, Any, ClassVar, Mapping
 
 __all__ = ["SEVERITIES", "SOURCES", "EVENT_NAMES", "EVENT_TYPES", "Event", "Finding", "Fact", "utcnow",
            "error", "warning", "info", "DataAdded", "DataRemoved", "DataDisposed", "RetentionExpired",
-           "QualityAlert", "Change", "CommitCreated", "RefUpdate", "PushRequested", "PushReceived",
-           "RunStarted", "RunFinished"]
+           "QualityAlert", "PolicyStaged", "Change", "CommitCreated", "RefUpdate", "PushRequested",
+           "PushReceived", "RunStarted", "RunFinished"]
 
 SEVERITIES = ("info", "warning", "error")
 SOURCES = ("hook", "watcher", "cli", "server", "scheduler", "run", "plugin")
@@ -62,18 +62,20 @@ class Event:
 # run events. `from gitgov.core.events import DataAdded` works as before.
 
 _FAMILIES = {
-    "events_data": ("DataAdded", "DataRemoved", "DataDisposed", "RetentionExpired", "QualityAlert"),
+    "events_data": ("DataAdded", "DataRemoved", "DataDisposed", "RetentionExpired", "QualityAlert",
+                    "PolicyStaged"),
     "events_git": ("Change", "CommitCreated", "RefUpdate", "PushRequested", "PushReceived"),
     "events_run": ("RunStarted", "RunFinished"),
 }
 _HOME = {name: module for module, names in _FAMILIES.items() for name in names}
 # The lifecycle events in hook order, by the hook they fire; "data_added" -> DataAdded.
 EVENT_NAMES: tuple[str, ...] = ("data_added", "data_removed", "data_disposed", "retention_expired",
-                                "commit_created", "push_requested", "push_received", "run_started",
-                                "run_finished", "quality_alert")
+                                "policy_staged", "commit_created", "push_requested", "push_received",
+                                "run_started", "run_finished", "quality_alert")
 
 if TYPE_CHECKING:
-    from .events_data import DataAdded, DataDisposed, DataRemoved, QualityAlert, RetentionExpired  # noqa: F401
+    from .events_data import (DataAdded, DataDisposed, DataRemoved, PolicyStaged, QualityAlert,  # noqa: F401
+                              RetentionExpired)
     from .events_git import Change, CommitCreated, PushReceived, PushRequested, RefUpdate  # noqa: F401
     from .events_run import RunFinished, RunStarted  # noqa: F401
 

@@ -10,9 +10,10 @@ import os
 import sys
 
 from .errors import EXIT_BLOCKED, EXIT_INPUT, GitgovError
-from .events import Change, CommitCreated, DataAdded, DataRemoved, Event, PushRequested, RefUpdate
+from .events import (Change, CommitCreated, DataAdded, DataRemoved, Event, PolicyStaged, PushRequested,
+                     RefUpdate)
 from .git import RawChange, Repo
-from .hookrun import SECRET_CONTENT
+from .hookrun import POLICY, SECRET_CONTENT
 from .report import print_verdict
 from .session import Session
 from .server import pre_receive
@@ -121,8 +122,9 @@ def pre_commit(session: Session, args: list[str], stdin) -> int:
     session.write_fastpath_cache()
     repo = session.repo
     staged = repo.staged_changes()
-    events = _events_for(session, staged, _key_paths(session, staged),
-                         stage="staged", actor=session.actor())
+    actor = session.actor()
+    events = _events_for(session, staged, _key_paths(session, staged), stage="staged", actor=actor)
+    events += _policy_staged(staged, actor)
     marker = repo.local_dir / "state" / "pending-commit"
     if not events:
         marker.unlink(missing_ok=True)
@@ -136,6 +138,16 @@ def pre_commit(session: Session, args: list[str], stdin) -> int:
     marker.parent.mkdir(parents=True, exist_ok=True)
     marker.write_text(json.dumps([e.subject for e in events]), encoding="utf-8")
     return 0
+
+
+def _policy_staged(staged: list[RawChange], actor: str) -> list[Event]:
+    """gitgov.toml staged: the rules of data that is not staged may change with it."""
+    for c in staged:
+        if c.path == POLICY and not c.deleted:
+            previous = None if c.status == "A" or not c.old_blob.strip("0") else c.old_blob
+            return [PolicyStaged(path=c.path, blob=c.new_blob, previous=previous, actor=actor,
+                                 source="hook")]
+    return []
 
 
 def post_commit(session: Session, args: list[str], stdin) -> int:

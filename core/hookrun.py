@@ -20,7 +20,7 @@ import os
 import sys
 
 CACHE = os.path.join(".gitgov", "cache", "fastpath")
-CACHE_MAGIC = "gitgov-fastpath 2"
+CACHE_MAGIC = "gitgov-fastpath 3"
 PENDING = os.path.join(".gitgov", "state", "pending-commit")
 POLICY = "gitgov.toml"
 # Private keys and well-known tokens, found by content in any staged file by

@@ -20,7 +20,8 @@ if TYPE_CHECKING:  # the annotations below are strings; nothing heavy is importe
 
     from .context import Context
     from .events import (CommitCreated, DataAdded, DataDisposed, DataRemoved, Fact, Finding,
-                         PushReceived, PushRequested, RetentionExpired, RunFinished, RunStarted)
+                         PolicyStaged, PushReceived, PushRequested, RetentionExpired, RunFinished,
+                         RunStarted)
     from .events import QualityAlert
     from datetime import datetime
 
@@ -69,6 +70,17 @@ def data_disposed(event: DataDisposed, ctx: Context) -> Result:
 @hookspec
 def retention_expired(event: RetentionExpired, ctx: Context) -> Result:
     """A dataset version or some of its rows passed their retention period."""
+
+
+@hookspec
+def policy_staged(event: PolicyStaged, ctx: Context) -> Result:
+    """gitgov.toml is staged (pre-commit): ``event.blob`` is the new version, ``event.previous``
+    the committed one (None if there was none).
+
+    The files of a dataset whose rules change are not part of the change and
+    get no ``data_added`` event; a plugin that judges data under the policy
+    checks them here. Error findings block the commit.
+    """
 
 
 # ---- git lifecycle -------------------------------------------------------

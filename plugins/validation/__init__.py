@@ -7,7 +7,9 @@ The version's metrics and profile go to the ledger, drift from the last
 committed version raises alerts, and content that already passed under the
 same rules is not read again. A staged or pushed change of a dataset (a
 file added, changed or removed) also checks again, in the same state, the
-files whose foreign keys point to it (dependents.py). Commands: check,
+files whose foreign keys point to it (dependents.py); a staged change of
+gitgov.toml checks the files of each dataset whose rules it changes
+(rule_changes.py). Commands: check,
 profile, infer, quality.
 
 Importing this module is cheap: pyarrow is imported only when governed data
@@ -23,7 +25,7 @@ if TYPE_CHECKING:
     import click
 
     from gitgov.core.context import Context
-    from gitgov.core.events import DataAdded, DataRemoved
+    from gitgov.core.events import DataAdded, DataRemoved, PolicyStaged
 
 __version__ = "1.0"
 
@@ -46,6 +48,14 @@ def data_removed(event: "DataRemoved", ctx: "Context") -> Any:
     from .dependents import recheck
 
     return recheck(event, ctx)
+
+
+@hookimpl
+def policy_staged(event: "PolicyStaged", ctx: "Context") -> Any:
+    """gitgov.toml staged: the committed files of datasets whose rules it changes."""
+    from .rule_changes import recheck_rules
+
+    return recheck_rules(event, ctx)
 
 
 @hookimpl

@@ -57,21 +57,31 @@ def recheck(event: "DataAdded | DataRemoved", ctx: "Context") -> list[Finding | 
     children = referring(ctx.policy, event.dataset)
     if not children:
         return []
-    snap = snapshot_for(event.stage, event.commit)
-    own = {e.path for e in ctx.planned
-           if isinstance(e, DataAdded) and e.stage == event.stage and e.commit == event.commit}
     out: list[Finding | Fact] = []
     for ds, cols in children:
-        why = _why(cols, event)
-        for path, blob in sorted(snap.files(ctx.repo, ds, listings(ctx), policy=ctx.policy).items()):
-            if blob is None or path in own:
-                continue
-            if not claim(ctx, event.stage, event.commit, path, blob):
-                continue
-            child = DataAdded(path=path, dataset=ds.name, blob=blob, stage=event.stage,
-                              commit=event.commit, actor=event.actor, source=event.source)
-            because = {"dataset": event.dataset, "path": event.path, "foreign_keys": list(cols)}
-            out += [_marked(item, why, because) for item in check_version(child, ctx)]
+        because = {"dataset": event.dataset, "path": event.path, "foreign_keys": list(cols)}
+        out += check_again(ctx, ds, event, _why(cols, event), because)
+    return out
+
+
+def check_again(ctx: "Context", ds: "DatasetPolicy", cause: Any, why: str,
+                because: dict[str, Any]) -> list[Finding | Fact]:
+    """Check each file of `ds` that has no event of its own, in the state `cause` changes
+    (the staged index, unless it names a pushed commit), each marked with `why`; also
+    used by rule_changes.py."""
+    stage, commit = getattr(cause, "stage", "staged"), getattr(cause, "commit", None)
+    snap = snapshot_for(stage, commit)
+    own = {e.path for e in ctx.planned
+           if isinstance(e, DataAdded) and e.stage == stage and e.commit == commit}
+    out: list[Finding | Fact] = []
+    for path, blob in sorted(snap.files(ctx.repo, ds, listings(ctx), policy=ctx.policy).items()):
+        if blob is None or path in own:
+            continue
+        if not claim(ctx, stage, commit, path, blob):
+            continue
+        child = DataAdded(path=path, dataset=ds.name, blob=blob, stage=stage, commit=commit,
+                          actor=cause.actor, source=cause.source)
+        out += [_marked(item, why, because) for item in check_version(child, ctx)]
     return out
 
 
