@@ -2,7 +2,8 @@
 
 A new nightly CRM export with problems is blocked at commit with the report;
 `gitgov check --quarantine` splits it into the rows that pass and those that
-fail; the clean rows are committed; `gitgov quality` shows the history.
+fail; the clean rows are committed; `gitgov quality` shows the history; a
+tightened rule is checked against the committed data.
 Each step is a function of the Demo (core/demo.py), run after the step that
 committed data/raw/customers.csv.
 """
@@ -69,5 +70,22 @@ def quality_history(d: "Demo") -> None:
     d.run("gitgov", "quality", "customers")
 
 
+def tightened_rule(d: "Demo") -> None:
+    d.step("Tightening a rule checks the committed data", "A steward drops the US from the "
+           "countries customers may be in. The commit changes only gitgov.toml, yet pre-commit "
+           "checks the committed customers under the new rule: they fail it, so the rule cannot "
+           "land while the data breaks it. The steward puts the rule back.")
+    policy = d.root / "gitgov.toml"
+    text = policy.read_text(encoding="utf-8")
+    narrowed = text.replace('"PL", "SE", "US"]', '"PL", "SE"]', 1)
+    if narrowed == text:
+        from .demo import DemoFailed
+
+        raise DemoFailed(f"demo step {d.step_no}: sample_repo/gitgov.toml no longer allows US customers")
+    policy.write_text(narrowed, encoding="utf-8")
+    d.run("git", "commit", "-m", "Customers outside the US only", "gitgov.toml", expect=1)
+    policy.write_text(text, encoding="utf-8")
+
+
 STEPS: tuple[Callable[["Demo"], None], ...] = (dirty_export_blocked, quarantine_split,
-                                               clean_commit, quality_history)
+                                               clean_commit, quality_history, tightened_rule)
