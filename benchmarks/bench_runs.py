@@ -143,7 +143,7 @@ class _StoreBench:
 
 def bench_store(quick: bool) -> str:
     size = (128 if quick else 1024) << 20
-    times = 3 if quick else 5
+    times = 3 if quick else 7
     methods = {**{k: (*v, False) for k, v in STORE_WARM.items()}, **{k: (*v, True) for k, v in STORE_COLD.items()}}
     results: dict[str, list[float]] = {name: [] for name in methods}
     with common.scratch() as base:
@@ -155,24 +155,32 @@ def bench_store(quick: bool) -> str:
 
 
 def _store_report(size: int, times: int, results: dict[str, list[float]], how: dict[str, str]) -> str:
+    # Judged on each method's fastest run: on a virtual machine a gigabyte written into the
+    # page cache now and then stalls for a second or more (write-back on the host), which
+    # only ever adds time, to whichever method is running, `cp` as often as the store.
+    fastest = {name: min(samples) for name, samples in results.items()}
     median = {name: statistics.median(samples) for name, samples in results.items()}
-    warm_cp, cold_cp = median["`cp` (kernel copy)"], median["`cp`, source not in the page cache"]
+    warm_cp, cold_cp = fastest["`cp` (kernel copy)"], fastest["`cp`, source not in the page cache"]
     rows = []
-    for name, seconds in median.items():
+    for name, seconds in fastest.items():
         base_s = cold_cp if name in STORE_COLD else warm_cp
-        rows.append([name, f"{seconds * 1000:,.0f}", f"{size / seconds / 2**30:.2f}",
-                     common.fmt_ratio(seconds / base_s), how.get(name, "")])
-    copy_ratio = median["store, link = copy (copy and hash in parallel)"] / warm_cp
-    hash_ratio = median["SHA-256 of the file only (what a run records for each output)"] / warm_cp
-    cold_ratio = median["store, link = copy, source not in the page cache"] / cold_cp
-    link_ms = median["store, link = hardlink, hash known (reused from the run)"] * 1000
+        rows.append([name, f"{seconds * 1000:,.0f}", f"{median[name] * 1000:,.0f}",
+                     f"{size / seconds / 2**30:.2f}", common.fmt_ratio(seconds / base_s), how.get(name, "")])
+    copy_ratio = fastest["store, link = copy (copy and hash in parallel)"] / warm_cp
+    hash_ratio = fastest["SHA-256 of the file only (what a run records for each output)"] / warm_cp
+    cold_ratio = fastest["store, link = copy, source not in the page cache"] / cold_cp
+    link_ms = fastest["store, link = hardlink, hash known (reused from the run)"] * 1000
     verdict = "met" if copy_ratio <= GOAL_STORE_RATIO else "not met"
-    return (f"### Storing a {size >> 20} MiB output ({times} runs each, medians)\n\n"
+    return (f"### Storing a {size >> 20} MiB output ({times} runs each, fastest and median)\n\n"
             "Unless a row says otherwise, the source is in the page cache for every method (it is read"
             " once before timing); `cp` and the store both write into the page cache and neither syncs to"
-            " disk (before each method, untimed, `sync` writes back what the last one left). The cold rows drop the source's pages first (posix_fadvise DONTNEED), so both read"
-            " it from disk; their ratio is to the cold `cp`.\n\n"
-            + common.md_table(["method", "ms", "GiB/s", "vs cp", "stored as"], rows, right=(1, 2, 3))
+            " disk (before each method, untimed, `sync` writes back what the last one left). The cold rows"
+            " drop the source's pages first (posix_fadvise DONTNEED), so both read it from disk; their ratio"
+            " is to the cold `cp`. Ratios and GiB/s are of the fastest runs: now and then a gigabyte"
+            " written into the page cache stalls for a second or more while the machine writes back, which"
+            " only adds time, to `cp` as much as to the store, and moves medians by whole seconds.\n\n"
+            + common.md_table(["method", "fastest ms", "median ms", "GiB/s", "vs cp", "stored as"], rows,
+                              right=(1, 2, 3, 4))
             + f"\n\nA full copy into the store costs {copy_ratio:.2f}x `cp` from the page cache"
             f" ({cold_ratio:.2f}x from disk). It hashes every byte, which alone costs {hash_ratio:.2f}x `cp`"
             " here, while the kernel copies on another thread: with a second core free the two overlap"
