@@ -60,7 +60,12 @@ def print_verdict(findings: list[Finding], action: str, *, stream: TextIO = sys.
     if not n["error"] and not n["warning"]:
         return
     color = _use_color(stream)
-    print(_headline(n, action, blocking), file=stream)
+    headline = _headline(n, action, blocking)
+    pending = sum(1 for f in findings if f.severity == "warning" and f.details.get("acknowledge"))
+    if pending and blocking and not n["error"]:  # commit-msg has the last word on these
+        headline += (f", if its message acknowledges the breaking change{'s' if pending > 1 else ''}"
+                     " below")
+    print(headline, file=stream)
     print(format_findings(findings, color=color), file=stream)
     if n["error"] and bypass:
         print(bypass, file=stream)

@@ -154,6 +154,9 @@ def test_a_breaking_schema_change_needs_an_acknowledgement_in_the_message(repo):
     write(repo, "data/customers.csv", "id,email\n1,ada@example.com\n2,grace@example.org\n3,a@b.io\n")
     proc = commit(repo, "drop age", "gitgov.toml", "data/customers.csv")
     assert proc.returncode == 1
+    # pre-commit cannot see the message: it lets the commit go on to commit-msg, and says so
+    assert ("gitgov: commit allowed with 1 warning, if its message acknowledges the breaking "
+            "change below\n") in proc.stderr
     assert "breaking schema change: removed column age" in proc.stderr
     assert "not acknowledged in the commit message" in proc.stderr
     assert "Breaking-Change: customers" in proc.stderr

@@ -279,13 +279,18 @@ def _drift(ctx: "Context", event: "DataAdded", snap: Snapshot, rs: RuleSet, repo
     for d in compare(profile, prev_profile, conf, metrics, prev_metrics):
         tally = d.tally()
         severity, message = d.severity, f"{d.message} ({_note(tally)})"
+        details = {"previous": d.previous, "current": d.current, "change": d.change,
+                   "baseline_blob": base}
         if d.breaking and severity == "error":
             severity, message = _acknowledge(ctx, event, snap, blob, message)
+            if severity == "warning" and event.stage == "staged":
+                from gitgov.core.ack import TRAILER  # the line the commit-msg hook looks for
+
+                details["acknowledge"] = f"{TRAILER}: {event.dataset or event.path}"
         tally.severity = severity
         report.results.append(tally)
         out.append(Finding(severity=severity, code=tally.id, message=message, path=event.path,
-                           details={"previous": d.previous, "current": d.current,
-                                    "change": d.change, "baseline_blob": base}))
+                           details=details))
         if d.severity != "info":
             ctx.emit(QualityAlert(path=event.path, dataset=rs.dataset, metric=d.metric,
                                   severity=severity, message=d.message, previous=d.previous,
