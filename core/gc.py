@@ -6,6 +6,11 @@ those of runs (their uncommitted diff, untracked inputs and outputs). With
 objects (a run that produced a registered model always does). What was
 removed is recorded in the ledger, so a later `gitgov reproduce` can say why
 an input is gone.
+
+An object that no record names at all may belong to a run or a model
+registration still on its way to the ledger (the bytes are stored first,
+then recorded), so it is removed only once it is an hour old, as `git gc`
+keeps recent loose objects; ``--now`` removes it anyway.
 """
 from __future__ import annotations
 
@@ -15,6 +20,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 TMP_GRACE_S = 3600  # a temporary file this old belongs to no store operation still running
+ORPHAN_GRACE_S = 3600  # an unrecorded object this old belongs to no run still writing its record
 
 
 @dataclass
@@ -22,6 +28,7 @@ class GcReport:
     removed: list[str] = field(default_factory=list)
     freed: int = 0
     kept: int = 0
+    too_new: int = 0  # of kept: named by no record, but younger than ORPHAN_GRACE_S
     runs_released: int = 0
     dry_run: bool = False
 
@@ -59,7 +66,7 @@ def needed(db, released: set[str]) -> set[str]:
 
 
 def collect(session, *, older_than_days: int | None = None, keep_last: int | None = None,
-            dry_run: bool = False) -> GcReport:
+            dry_run: bool = False, now: bool = False) -> GcReport:
     from .ledger import Entry
     from .store import ObjectStore
 
@@ -67,10 +74,16 @@ def collect(session, *, older_than_days: int | None = None, keep_last: int | Non
     store = ObjectStore.for_repo(session.repo, session.policy)
     released = released_runs(ledger.db, older_than_days, keep_last)
     keep = needed(ledger.db, released)
+    recorded = needed(ledger.db, set()) if released else keep
     report = GcReport(runs_released=len(released), dry_run=dry_run)
+    clock = time.time()
     for digest in list(store.digests()):
         if digest in keep:
             report.kept += 1
+            continue
+        if not now and digest not in recorded and is_young(store.path(digest), clock):
+            report.kept += 1
+            report.too_new += 1
             continue
         report.removed.append(digest)
         report.freed += store.path(digest).stat().st_size if dry_run else store.remove(digest)
@@ -82,6 +95,15 @@ def collect(session, *, older_than_days: int | None = None, keep_last: int | Non
                                           "older_than_days": older_than_days, "keep_last": keep_last,
                                           "runs_released": sorted(released)})])
     return report
+
+
+def is_young(path, clock: float) -> bool:
+    """Stored within the grace period. The inode's change time, not the mtime: a hard link
+    keeps its source's mtime, however old, but linking it changes the ctime."""
+    try:
+        return clock - path.stat().st_ctime < ORPHAN_GRACE_S
+    except OSError:
+        return False
 
 
 def _clean_tmp(store) -> None:

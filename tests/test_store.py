@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import re
 import stat
@@ -204,3 +205,36 @@ def test_push_sends_the_good_objects_and_refuses_a_corrupt_one(tmp_path):
     assert "1 other object(s) were sent" in message
     assert store.remote_has([bad, good]) == {good} and not store.has(bad)
     assert not list(remote.rglob("*.partial*"))
+
+
+def test_gc_keeps_an_unrecorded_object_for_an_hour_unless_told_now(initialized):
+    """The bytes of a run's output are stored before its record is written: a gc in
+    between must not take them (as `git gc` keeps recent loose objects)."""
+    from conftest import gitgov
+
+    out = initialized / "model.bin"
+    out.write_bytes(b"weights" * 1000)
+    digest = ObjectStore(initialized / ".gitgov" / "objects", link="copy").put(out).sha256
+    kept = gitgov(initialized, "gc")
+    assert kept.returncode == 0, kept.stderr
+    assert ("removed 0 object(s), 0.0 MiB; kept 1 (1 named by no record yet, less than an hour old: "
+            "`--now` removes them)") in kept.stdout
+    assert ObjectStore(initialized / ".gitgov" / "objects").has(digest)
+    gone = gitgov(initialized, "gc", "--now", "--json")
+    assert gone.returncode == 0 and json.loads(gone.stdout)["removed"] == [digest]
+
+
+def test_an_object_is_young_by_when_it_was_stored_not_by_its_files_mtime(tmp_path):
+    """A hard link keeps the source's mtime, however old; linking changes the ctime."""
+    import time
+
+    from gitgov.core.gc import ORPHAN_GRACE_S, is_young
+
+    src = tmp_path / "old_input.csv"
+    src.write_text("id\n1\n")
+    os.utime(src, (0, 0))  # 1970
+    store = ObjectStore(tmp_path / "objects", link="hardlink")
+    obj = store.path(store.put(src).sha256)
+    assert obj.stat().st_mtime == 0 and obj.stat().st_ino == src.stat().st_ino
+    assert is_young(obj, time.time())
+    assert not is_young(obj, time.time() + ORPHAN_GRACE_S + 1)

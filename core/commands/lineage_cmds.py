@@ -236,20 +236,25 @@ def models_show(name: str, as_json: bool) -> int:
               help="Also release the objects of runs started more than DAYS days ago.")
 @click.option("--keep-last", type=count(0), metavar="N", help="Also release the objects of all but the newest N runs.")
 @click.option("--dry-run", is_flag=True, help="Only say what would be removed.")
+@click.option("--now", is_flag=True, help="Also remove objects no record names that are less than an "
+              "hour old (they may belong to a run still writing its record).")
 @json_option
-def gc_cmd(older_than: int | None, keep_last: int | None, dry_run: bool, as_json: bool) -> int:
+def gc_cmd(older_than: int | None, keep_last: int | None, dry_run: bool, now: bool, as_json: bool) -> int:
     """Remove objects that no run, model or dataset version needs."""
     from ..gc import collect
     from ..session import Session
 
     with Session.open(".") as session:
-        report = collect(session, older_than_days=older_than, keep_last=keep_last, dry_run=dry_run)
+        report = collect(session, older_than_days=older_than, keep_last=keep_last, dry_run=dry_run,
+                         now=now)
     if as_json:
         echo_json(report.to_dict())
     else:
         verb = "would remove" if dry_run else "removed"
+        young = (f" ({report.too_new} named by no record yet, less than an hour old: `--now` removes "
+                 "them)") if report.too_new else ""
         click.echo(f"gitgov: {verb} {len(report.removed)} object(s), {report.freed / 2**20:.1f} MiB; "
-                   f"kept {report.kept}")
+                   f"kept {report.kept}{young}")
     return 0
 
 
