@@ -417,3 +417,19 @@ def test_quarantine_keeps_files_of_the_same_name_apart_and_never_overwrites_an_i
     assert proc.returncode == 2 and "would overwrite the input keep/data/customers.passed.csv" in proc.stderr
     assert (repo / "keep/data/customers.passed.csv").read_text() == "id,email,age\n9,k@x.io,30\n"
     assert not (repo / "keep/keep").exists()
+
+
+def test_quarantine_warns_when_its_files_would_be_taken_for_a_dataset_s_data(repo):
+    write(repo, "data/customers.csv", DIRTY)
+    proc = gitgov(repo, "check", "data/customers.csv", "--quarantine", ".")
+    assert proc.returncode == 1, proc.stderr
+    assert ("gitgov: warning: --quarantine .: data/customers.passed.csv matches the paths of dataset "
+            "customers, so `git add` would take the split files for customers data; choose a DIR "
+            "outside every dataset's paths, or list it in .gitignore") in proc.stderr
+    assert (repo / "data/customers.failed.csv").exists()  # a warning: the split is still written
+    with open(repo / ".gitignore", "a") as f:
+        f.write("data/customers.*ed.csv\n")
+    again = gitgov(repo, "check", "data/customers.csv", "--quarantine", ".")
+    assert again.returncode == 1 and "warning" not in again.stderr, again.stderr
+    apart = gitgov(repo, "check", "data/customers.csv", "--quarantine", "quarantine")
+    assert apart.returncode == 1 and "warning" not in apart.stderr, apart.stderr

@@ -126,9 +126,14 @@ def check_cmd(paths: tuple[str, ...], dataset: str | None, quarantine: str | Non
 def _plan(session: Any, targets: list[tuple[str, str]], quarantine: str | None) -> dict | None:
     if quarantine is None:
         return None
-    from .quarantine import plan
+    from .quarantine import governed_outputs, plan
 
-    return plan(session.repo.root, [p for p, _d in targets], Path(quarantine))
+    planned = plan(session.repo.root, [p for p, _d in targets], Path(quarantine))
+    for out, ds in governed_outputs(session.repo.root, session.policy, planned):
+        click.echo(f"gitgov: warning: --quarantine {quarantine}: {out} matches the paths of dataset "
+                   f"{ds}, so `git add` would take the split files for {ds} data; choose a DIR "
+                   "outside every dataset's paths, or list it in .gitignore", err=True)
+    return planned
 
 
 def _compile_all(session: Any, names: set[str]) -> None:

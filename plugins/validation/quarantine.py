@@ -51,6 +51,30 @@ def plan(root: Path, paths: list[str], outdir: Path) -> dict[str, tuple[Path, Pa
     return planned
 
 
+def governed_outputs(root: Path, policy: Any, planned: dict[str, tuple[Path, Path]]) -> list[tuple[str, str]]:
+    """(output, dataset) for the first output of each dataset whose paths an output matches."""
+    found: dict[str, str] = {}
+    top = Path(root).resolve()
+    for outs in planned.values():
+        for out in outs:
+            try:
+                rel = out.resolve().relative_to(top).as_posix()
+            except ValueError:
+                continue  # outside the repository
+            ds = policy.dataset_for(rel)
+            if ds is not None and ds.name not in found and not _ignored(top, rel):
+                found[ds.name] = rel
+    return [(rel, name) for name, rel in found.items()]
+
+
+def _ignored(root: Path, rel: str) -> bool:
+    import subprocess
+
+    done = subprocess.run(["git", "check-ignore", "-q", "--no-index", "--", rel], cwd=root,
+                          capture_output=True)
+    return done.returncode == 0
+
+
 def split_all(session: Any, reports: list, planned: dict[str, tuple[Path, Path]]) -> None:
     from .hook import options
 
