@@ -62,8 +62,8 @@ class Event:
 # run events. `from gitgov.core.events import DataAdded` works as before.
 
 _FAMILIES = {
-    "events_data": ("DataAdded", "DataRemoved", "DataDisposed", "RetentionExpired", "QualityAlert",
-                    "PolicyStaged"),
+    "events_data": ("DataAdded", "DataRemoved", "DataDisposed", "RetentionExpired", "QualityAlert"),
+    "events_policy": ("PolicyStaged",),
     "events_git": ("Change", "CommitCreated", "RefUpdate", "PushRequested", "PushReceived"),
     "events_run": ("RunStarted", "RunFinished"),
 }
@@ -74,8 +74,8 @@ EVENT_NAMES: tuple[str, ...] = ("data_added", "data_removed", "data_disposed", "
                                 "run_started", "run_finished", "quality_alert")
 
 if TYPE_CHECKING:
-    from .events_data import (DataAdded, DataDisposed, DataRemoved, PolicyStaged, QualityAlert,  # noqa: F401
-                              RetentionExpired)
+    from .events_data import DataAdded, DataDisposed, DataRemoved, QualityAlert, RetentionExpired  # noqa: F401
+    from .events_policy import PolicyStaged  # noqa: F401
     from .events_git import Change, CommitCreated, PushReceived, PushRequested, RefUpdate  # noqa: F401
     from .events_run import RunFinished, RunStarted  # noqa: F401
 

@@ -1,5 +1,5 @@
 """Events about data: a governed file added, removed, disposed of, past its
-retention, or drifting in quality, and its policy changing. Loaded on first use through events.py."""
+retention, or drifting in quality. Loaded on first use through events.py."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -70,29 +70,6 @@ class RetentionExpired(Event):
     dataset: str
     expired_on: str = ""
     rows: int | None = None
-
-    @property
-    def subject(self) -> str:
-        return self.path
-
-
-# ---- the policy -----------------------------------------------------------
-
-@dataclass(frozen=True, kw_only=True)
-class PolicyStaged(Event):
-    """gitgov.toml is staged: the commit being made changes the policy (pre-commit).
-
-    ``blob`` is its new Git object id, ``previous`` the one it replaces (None
-    when the file is new); read either with ``ctx.repo.read_blob``. Files of
-    datasets whose rules change are not changed themselves, so they get no
-    ``data_added`` event: the validation plugin checks them again under the
-    new rules from this one.
-    """
-
-    name: ClassVar[str] = "policy_staged"
-    path: str
-    blob: str | None = None
-    previous: str | None = None
 
     @property
     def subject(self) -> str:

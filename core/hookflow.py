@@ -10,8 +10,7 @@ import os
 import sys
 
 from .errors import EXIT_BLOCKED, EXIT_INPUT, GitgovError
-from .events import (Change, CommitCreated, DataAdded, DataRemoved, Event, PolicyStaged, PushRequested,
-                     RefUpdate)
+from .events import Change, CommitCreated, DataAdded, DataRemoved, Event, PushRequested, RefUpdate
 from .git import RawChange, Repo
 from .hookrun import POLICY, SECRET_CONTENT
 from .report import print_verdict
@@ -144,6 +143,8 @@ def _policy_staged(staged: list[RawChange], actor: str) -> list[Event]:
     """gitgov.toml staged: the rules of data that is not staged may change with it."""
     for c in staged:
         if c.path == POLICY and not c.deleted:
+            from .events_policy import PolicyStaged  # its class costs a hook ~1 ms to define
+
             previous = None if c.status == "A" or not c.old_blob.strip("0") else c.old_blob
             return [PolicyStaged(path=c.path, blob=c.new_blob, previous=previous, actor=actor,
                                  source="hook")]
