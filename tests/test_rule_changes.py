@@ -44,9 +44,9 @@ def repo(tmp_path) -> Path:
     return path
 
 
-def commit(repo: Path, message: str, *paths: str):
+def commit(repo: Path, message: str, *paths: str, extra: tuple = ()):
     git(repo, "add", "-A", *paths)
-    return git(repo, "commit", "-q", "-m", message, check=False)
+    return git(repo, "commit", "-q", "-m", message, *extra, check=False)
 
 
 def edit_policy(repo: Path, old: str, new: str) -> None:
@@ -177,3 +177,15 @@ def test_hook_policy_staged_lets_a_plugin_judge_a_policy_change(repo):
     assert proc.returncode == 1, proc.stderr
     assert "guard/dataset-removed: gitgov.toml drops the rules of events" in proc.stderr
     assert commits(repo) == 3
+
+
+def test_fixing_a_policy_that_did_not_load_checks_every_dataset(repo):
+    policy = repo / "gitgov.toml"
+    good = policy.read_text()
+    policy.write_text(good.replace("max = 120", "max = = 120"))
+    assert commit(repo, "typo", "gitgov.toml", extra=("--no-verify",)).returncode == 0
+    policy.write_text(good.replace("max = 120", "max = 60"))
+    proc = commit(repo, "fix the typo", "gitgov.toml")
+    assert proc.returncode == 1, proc.stderr
+    assert "checked again: this commit replaces a gitgov.toml that did not load" in proc.stderr
+    assert "validation/age.max: 2 rows" in proc.stderr

@@ -34,11 +34,12 @@ def recheck_rules(event: "PolicyStaged", ctx: "Context") -> list["Finding | Fact
     """The findings and facts of the files whose dataset's rules this change alters."""
     if ctx.repo is None:
         return []
-    previous = _previous(event, ctx)
+    previous, unreadable = _previous(event, ctx)
     registry = registry_for(ctx)
     out: list[Finding | Fact] = []
     for ds in ctx.policy.datasets.values():
-        change = changed(previous, ds, ctx.policy, registry)
+        change = f"replaces a {event.path} that did not load" if unreadable else \
+            changed(previous, ds, ctx.policy, registry)
         if change is None:
             continue
         why = f"checked again: this commit {change} in {event.path}"
@@ -65,15 +66,15 @@ def changed(previous: "Policy | None", ds: "DatasetPolicy", policy: "Policy",
     return None if old == new else f"changes the rules of dataset {ds.name}"
 
 
-def _previous(event: "PolicyStaged", ctx: "Context") -> "Policy | None":
-    """The committed policy this change replaces; None when there was none or it did not load
-    (then every dataset is new to the rules)."""
+def _previous(event: "PolicyStaged", ctx: "Context") -> tuple["Policy | None", bool]:
+    """(the committed policy this change replaces, or None when there was none; whether the
+    committed one failed to load, in which case every dataset is checked)."""
     from gitgov.core.config import load_policy_text
 
     if event.previous is None or ctx.repo is None:
-        return None
+        return None, False
     try:
         text = ctx.repo.read_blob(event.previous).decode("utf-8")
-        return load_policy_text(text, f"HEAD:{event.path}")
+        return load_policy_text(text, f"HEAD:{event.path}"), False
     except (ConfigError, UnicodeDecodeError):
-        return None
+        return None, True
