@@ -104,6 +104,24 @@ def test_check_json_is_the_documented_schema(repo):
     assert rules["age.type"]["failed"] == 0  # every rule is listed, passing or not
 
 
+def test_the_readme_shows_the_json_as_check_prints_it(repo):
+    """The README's example has exactly the keys of the real document, at every level."""
+    import re
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    section = readme.split("### `gitgov check --json`: a stable interface", 1)[1]
+    shown = json.loads(re.search(r"```json\n(.*?)\n```", section, re.S).group(1))
+    write(repo, "data/customers.csv", DIRTY)
+    real = json.loads(gitgov(repo, "check", "data/customers.csv", "--json").stdout)
+    assert set(shown) == set(real) and set(shown["summary"]) == set(real["summary"])
+    [shown_file], [real_file] = shown["files"], real["files"]
+    assert set(shown_file) == set(real_file)
+    real_rule = next(r for r in real_file["rules"] if r["id"] == "age.max")
+    [shown_rule] = shown_file["rules"]
+    assert set(shown_rule) == set(real_rule)
+    assert set(shown_rule["samples"][0]) == set(real_rule["samples"][0])
+
+
 def test_check_skips_content_that_passed_and_force_checks_again(repo):
     write(repo, "data/customers.csv", "id,email,age\n1,ada@example.com,36\n")
     assert gitgov(repo, "check", "data/customers.csv").returncode == 0
