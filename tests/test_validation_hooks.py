@@ -238,6 +238,34 @@ def test_hook_quality_alert_reaches_plugins_on_drift(repo):
     assert (repo / "alerts.log").read_text() == "customers rows 3 11\n"
 
 
+RULES = '''
+from gitgov.core.hookspecs import hookimpl
+from gitgov.plugins.validation.rules import column_rule
+
+@column_rule("no_test_domain", description="is an address at a test domain")
+def no_test_domain(values, param):
+    import pyarrow.compute as pc
+    return pc.ends_with(values, "@" + param)
+
+@hookimpl
+def register_rules():
+    return [no_test_domain]
+'''
+
+
+def test_hook_register_rules_adds_a_rule_from_a_local_plugin_file(repo):
+    write(repo, "checks/rules.py", RULES)
+    policy = repo / "gitgov.toml"
+    policy.write_text(policy.read_text()
+                      .replace('pii = "email"', 'pii = "email"\nchecks = { no_test_domain = "example.net" }')
+                      .replace('enable = ["validation", "secrets"]',
+                               'enable = ["validation", "secrets", "rules"]\nlocal = ["checks/rules.py"]'))
+    write(repo, "data/customers.csv", CLEAN)
+    proc = commit(repo, "v1", "gitgov.toml", "checks/rules.py", "data/customers.csv")
+    assert proc.returncode == 1
+    assert "validation/email.no_test_domain: 1 row where 'email' is an address at a test domain: row 3" in proc.stderr
+
+
 def readme_rule() -> tuple[str, str, str]:
     """The README's custom rule: the plugin file, and its two lines in gitgov.toml."""
     import re
@@ -249,8 +277,8 @@ def readme_rule() -> tuple[str, str, str]:
     return code, re.search(r"^local = .*$", toml, re.M).group(0), re.search(r"^checks = .*$", toml, re.M).group(0)
 
 
-def test_hook_register_rules_adds_a_rule_from_a_local_plugin_file(repo):
-    """The README's example, as a user would copy it."""
+def test_the_readme_s_custom_rule_works_as_shown(repo):
+    """The README's example of a rule in a local plugin file, copied as a user would."""
     code, local, checks = readme_rule()
     assert local == 'local = ["checks/no_test_domain.py"]'
     write(repo, "checks/no_test_domain.py", code)
