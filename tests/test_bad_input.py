@@ -235,7 +235,7 @@ def test_read_only_ledger_blocks_the_commit(initialized, tmp_path):
     try:
         proc = refused_commit(initialized, GOVERNED, CSV, prefix)
         lines = proc.stderr.splitlines()
-        assert len(lines) == 1 and lines[0].startswith(f"gitgov: ") and str(ledger) in lines[0]
+        assert len(lines) == 1 and lines[0].startswith("gitgov: ") and str(ledger) in lines[0]
         assert "read-only" in lines[0] or "not writable" in lines[0]
         assert hook(initialized, "pre-commit", prefix).returncode == 2
     finally:
