@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 from gitgov.core.errors import ConfigError
 
 from .dependents import check_again
-from .hook import registry_for
+from .hook import registry_for, ruleset_for
 from .ruleset import compile_rules
 
 if TYPE_CHECKING:
@@ -27,19 +27,16 @@ if TYPE_CHECKING:
     from gitgov.core.context import Context
     from gitgov.core.events import Fact, Finding, PolicyStaged
 
-    from .rules import Registry
-
 
 def recheck_rules(event: "PolicyStaged", ctx: "Context") -> list["Finding | Fact"]:
     """The findings and facts of the files whose dataset's rules this change alters."""
     if ctx.repo is None:
         return []
     previous, unreadable = _previous(event, ctx)
-    registry = registry_for(ctx)
     out: list[Finding | Fact] = []
     for ds in ctx.policy.datasets.values():
         change = f"replaces a {event.path} that did not load" if unreadable else \
-            changed(previous, ds, ctx.policy, registry)
+            changed(previous, ds, ctx)
         if change is None:
             continue
         why = f"checked again: this commit {change} in {event.path}"
@@ -47,8 +44,7 @@ def recheck_rules(event: "PolicyStaged", ctx: "Context") -> list["Finding | Fact
     return out
 
 
-def changed(previous: "Policy | None", ds: "DatasetPolicy", policy: "Policy",
-            registry: "Registry") -> str | None:
+def changed(previous: "Policy | None", ds: "DatasetPolicy", ctx: "Context") -> str | None:
     """How the change alters what `ds` demands of its files, in words, or None."""
     before = previous.datasets.get(ds.name) if previous is not None else None
     if before is None:
@@ -56,11 +52,11 @@ def changed(previous: "Policy | None", ds: "DatasetPolicy", policy: "Policy",
     if before.paths != ds.paths:
         return f"changes which files dataset {ds.name} holds"
     try:
-        old = compile_rules(previous, before, registry).fingerprint
+        old = compile_rules(previous, before, registry_for(ctx)).fingerprint
     except ConfigError:
         return f"replaces the rules of dataset {ds.name}"  # the old ones did not even load
     try:
-        new = compile_rules(policy, ds, registry).fingerprint
+        new = ruleset_for(ctx, ds).fingerprint  # compiled once: the check uses it too
     except ConfigError:
         return f"changes the rules of dataset {ds.name}"  # check_version reports the error
     return None if old == new else f"changes the rules of dataset {ds.name}"
