@@ -41,8 +41,13 @@ def acknowledged(message: str, dataset: str | None, path: str) -> bool:
     return False
 
 
+def trailer(dataset: str | None, path: str) -> str:
+    """The start of the line that acknowledges a breaking change of this dataset or path."""
+    return f"{TRAILER}: {dataset or path}"
+
+
 def how_to(dataset: str | None, path: str) -> str:
-    return f"add the line '{TRAILER}: {dataset or path} <what changed and why>' to the commit message"
+    return f"add the line '{trailer(dataset, path)} <what changed and why>' to the commit message"
 
 
 def request(worktree: Path, items: Iterable[dict[str, Any]]) -> None:

@@ -145,7 +145,7 @@ def _policy_staged(staged: list[RawChange], actor: str) -> list[Event]:
         if c.path == POLICY and not c.deleted:
             from .events_policy import PolicyStaged  # its class costs a hook ~1 ms to define
 
-            previous = None if c.status == "A" or not c.old_blob.strip("0") else c.old_blob
+            previous = c.old_blob if c.old_blob.strip("0") else None  # all zeros: a new file
             return [PolicyStaged(path=c.path, blob=c.new_blob, previous=previous, actor=actor,
                                  source="hook")]
     return []

@@ -60,16 +60,16 @@ def recheck(event: "DataAdded | DataRemoved", ctx: "Context") -> list[Finding | 
     out: list[Finding | Fact] = []
     for ds, cols in children:
         because = {"dataset": event.dataset, "path": event.path, "foreign_keys": list(cols)}
-        out += check_again(ctx, ds, event, _why(cols, event), because)
+        out += check_again(ctx, ds, event, _why(cols, event), because,
+                           stage=event.stage, commit=event.commit)
     return out
 
 
-def check_again(ctx: "Context", ds: "DatasetPolicy", cause: Any, why: str,
-                because: dict[str, Any]) -> list[Finding | Fact]:
-    """Check each file of `ds` that has no event of its own, in the state `cause` changes
-    (the staged index, unless it names a pushed commit), each marked with `why`; also
+def check_again(ctx: "Context", ds: "DatasetPolicy", cause: Any, why: str, because: dict[str, Any],
+                *, stage: str = "staged", commit: str | None = None) -> list[Finding | Fact]:
+    """Check each file of `ds` that has no event of its own in this state (the staged index,
+    or the pushed `commit`), each marked with `why` and checked as by `cause`'s actor; also
     used by rule_changes.py."""
-    stage, commit = getattr(cause, "stage", "staged"), getattr(cause, "commit", None)
     snap = snapshot_for(stage, commit)
     own = {e.path for e in ctx.planned
            if isinstance(e, DataAdded) and e.stage == stage and e.commit == commit}

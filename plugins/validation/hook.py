@@ -110,7 +110,8 @@ def references(ctx: "Context", snap: Snapshot, rs: RuleSet) -> tuple[dict, dict]
     for col, (target, tcol) in rs.foreign_keys.items():
         ds = ctx.policy.datasets[target]
         found, files = reference_values(
-            snap.files(ctx.repo, ds, listings(ctx), policy=ctx.policy), ds, tcol, lambda p, f=ds.format: detect(p, f),
+            snap.files(ctx.repo, ds, listings(ctx), policy=ctx.policy), ds, tcol,
+            lambda p, f=ds.format: detect(p, f),
             lambda p, b, name=ds.name: source_for(ctx, p, None if snap.kind == "worktree" else b, name),
             options(ctx).setdefault("reference_values", {}) if snap.kind != "worktree" else None)
         values[col] = found
@@ -282,11 +283,9 @@ def _drift(ctx: "Context", event: "DataAdded", snap: Snapshot, rs: RuleSet, repo
         details = {"previous": d.previous, "current": d.current, "change": d.change,
                    "baseline_blob": base}
         if d.breaking and severity == "error":
-            severity, message = _acknowledge(ctx, event, snap, blob, message)
-            if severity == "warning" and event.stage == "staged":
-                from gitgov.core.ack import TRAILER  # the line the commit-msg hook looks for
-
-                details["acknowledge"] = f"{TRAILER}: {event.dataset or event.path}"
+            severity, message, pending = _acknowledge(ctx, event, snap, blob, message)
+            if pending:
+                details["acknowledge"] = pending  # the commit-msg hook decides
         tally.severity = severity
         report.results.append(tally)
         out.append(Finding(severity=severity, code=tally.id, message=message, path=event.path,
@@ -305,22 +304,25 @@ def _note(tally: Any) -> str:
 
 
 def _acknowledge(ctx: "Context", event: "DataAdded", snap: Snapshot, blob: str | None,
-                 message: str) -> tuple[str, str]:
-    """A breaking change: blocks unless the commit message acknowledges it."""
+                 message: str) -> tuple[str, str, str | None]:
+    """A breaking change: blocks unless the commit message acknowledges it. Returns the
+    severity, the message, and the line the message still needs when the commit-msg hook
+    is left to decide (staged), else None."""
     from gitgov.core import ack
 
     how = ack.how_to(event.dataset, event.path)
     if event.stage == "pushed" and ctx.repo is not None:
         if ack.acknowledged(snap.message(ctx.repo) or "", event.dataset, event.path):
-            return "warning", f"{message}; acknowledged in commit {event.commit[:12]}"
-        return "error", f"{message}; commit {(event.commit or '')[:12]} does not acknowledge it: {how}"
+            return "warning", f"{message}; acknowledged in commit {event.commit[:12]}", None
+        return "error", f"{message}; commit {(event.commit or '')[:12]} does not acknowledge it: {how}", None
     if event.stage == "staged" and ctx.repo is not None:
         if not _commit_msg_hook(ctx):
-            return "error", f"{message}; run `gitgov init` to install the commit-msg hook, then {how}"
+            return "error", f"{message}; run `gitgov init` to install the commit-msg hook, then {how}", None
         ack.request(ctx.repo.root, [{"path": event.path, "blob": blob, "dataset": event.dataset,
                                      "summary": message}])
-        return "warning", f"{message}; the commit must acknowledge it: {how}"
-    return "warning", f"{message}; a commit of this version must acknowledge it: {how}"
+        return ("warning", f"{message}; the commit must acknowledge it: {how}",
+                ack.trailer(event.dataset, event.path))
+    return "warning", f"{message}; a commit of this version must acknowledge it: {how}", None
 
 
 def _commit_msg_hook(ctx: "Context") -> bool:
