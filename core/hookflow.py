@@ -10,7 +10,8 @@ import os
 import sys
 
 from .errors import EXIT_BLOCKED, EXIT_INPUT, GitgovError
-from .events import Change, CommitCreated, DataAdded, DataRemoved, Event, PushRequested, RefUpdate
+from .events import (Change, CommitCreated, DataAdded, DataRemoved, Event, Finding, PushRequested,
+                     RefUpdate)
 from .git import RawChange, Repo
 from .hookrun import POLICY, SECRET_CONTENT
 from .report import print_verdict
@@ -121,10 +122,15 @@ def pre_commit(session: Session, args: list[str], stdin) -> int:
     session.write_fastpath_cache()
     repo = session.repo
     staged = repo.staged_changes()
+    marker = repo.local_dir / "state" / "pending-commit"
+    unstaged = _policy_not_staged(session, staged)
+    if unstaged is not None:
+        marker.unlink(missing_ok=True)
+        print_verdict([unstaged], "commit")
+        return EXIT_BLOCKED
     actor = session.actor()
     events = _events_for(session, staged, _key_paths(session, staged), stage="staged", actor=actor)
     events += _policy_staged(staged, actor)
-    marker = repo.local_dir / "state" / "pending-commit"
     if not events:
         marker.unlink(missing_ok=True)
         return 0
@@ -137,6 +143,39 @@ def pre_commit(session: Session, args: list[str], stdin) -> int:
     marker.parent.mkdir(parents=True, exist_ok=True)
     marker.write_text(json.dumps([e.subject for e in events]), encoding="utf-8")
     return 0
+
+
+def _policy_not_staged(session: Session, staged: list[RawChange]) -> Finding | None:
+    """The finding that blocks a commit of governed data while gitgov.toml has unstaged changes.
+
+    The hooks read the working tree's gitgov.toml, and the commit takes the staged one:
+    loosened in the working tree only, its rules would let through data that breaks the
+    rules committed beside it. As pre-commit does for its own config, such a commit waits
+    until the two agree. Commits of files that neither version governs go on."""
+    change = session.repo.policy_not_staged()
+    if change is None or not _governed(session, staged, change.old_blob):
+        return None
+    what = (f"stages another version of {POLICY}" if any(c.path == POLICY for c in staged)
+            else "holds data it governs")
+    return Finding(severity="error", code="policy-not-staged", path=POLICY, plugin="gitgov",
+                   message=f"{POLICY} has changes that are not staged, and this commit {what}: "
+                   "the data would be checked against rules the commit does not contain; stage "
+                   f"them (`git add {POLICY}`) or set them aside (`git stash push {POLICY}`), "
+                   "then commit again")
+
+
+def _governed(session: Session, staged: list[RawChange], index_blob: str) -> bool:
+    """Whether a staged change is gitgov.toml itself or in a dataset of either version of it."""
+    from .config import load_policy_text
+
+    if any(c.path == POLICY or session.policy.dataset_for(c.path) for c in staged):
+        return True
+    try:
+        text = session.repo.read_blob(index_blob).decode("utf-8")
+        staged_policy = load_policy_text(text, f"{POLICY} (staged)")
+    except (GitgovError, UnicodeDecodeError):
+        return bool(staged)  # its datasets cannot be told: any staged file may be one
+    return any(staged_policy.dataset_for(c.path) for c in staged)
 
 
 def _policy_staged(staged: list[RawChange], actor: str) -> list[Event]:

@@ -11,7 +11,8 @@ three questions, in C:
    --cached -P`` over the staged paths)
 3. is any staged blob over the size limit?  (``git cat-file --batch-check``)
 
-If all three say no, the hook exits 0. Otherwise site-packages are enabled
+If all three say no, and gitgov.toml has no unstaged changes (the cached
+pathspecs come from the working tree's version), the hook exits 0. Otherwise site-packages are enabled
 and the full flow in :mod:`gitgov.core.hookflow` decides, with the exact
 globs and the plugins. The pathspec cache (.gitgov/cache/fastpath) is keyed by
 gitgov.toml's size and mtime; the full flow rewrites it when it is stale.
@@ -157,7 +158,13 @@ def needs_full_check(limit, pathspecs):
 def _fast_pre_commit():
     """0 when nothing staged needs a check, None when the full flow must run."""
     cache = _load_cache()
-    if cache is None or needs_full_check(*cache):
+    if cache is None:
+        return None
+    # The cached pathspecs come from the working tree's gitgov.toml; when it differs from
+    # the staged one, the full flow judges the commit (hookflow._policy_not_staged).
+    policy = _spawn(["--no-optional-locks", "diff", "--quiet", "--no-ext-diff", "--", POLICY])
+    full = needs_full_check(*cache)
+    if _finish(*policy)[0] != 0 or full:
         return None
     try:
         os.unlink(PENDING)  # left by a commit that failed after pre-commit

@@ -217,7 +217,7 @@ def test_unknown_role_blocks_the_commit_with_the_same_message(team):
     write(team, "gitgov.toml", RESTRICTED.replace('consumers = ["ml-team"]\n\n[datasets.customers.columns.id]',
                                                   'consumers = ["ml-teem"]\n\n[datasets.customers.columns.id]'))
     write(team, "data/customers.csv", GOOD)
-    git(team, "add", "data/customers.csv")
+    git(team, "add", "gitgov.toml", "data/customers.csv")
     result = git(team, "commit", "-q", "-m", "x", check=False, env=person("dana"))
     assert result.returncode == 1
     assert "access/config: gitgov.toml:6: datasets.customers.consumers[0]: unknown role 'ml-teem'" in result.stderr
@@ -228,6 +228,9 @@ def test_a_dataset_without_owner_is_a_warning_not_a_block(team):
     access = gitgov(team, "access", "scratch")
     assert access.returncode == 0
     assert "gitgov: warning: gitgov.toml:35: datasets.scratch: has no owner" in access.stderr
+    git(team, "add", "gitgov.toml")
+    assert git(team, "commit", "-q", "-m", "scratch space", check=False,
+               env=person("dana")).returncode == 0
     write(team, "scratch/a.csv", "x\n1\n")
     git(team, "add", "scratch/a.csv")
     result = git(team, "commit", "-q", "-m", "scratch", check=False, env=person("eve"))

@@ -187,7 +187,7 @@ def test_a_header_naming_a_column_twice_is_one_line_for_scan_and_protect(priv_re
         assert out.returncode == 2 and out.stderr == (
             "gitgov: data/contacts.csv: line 1 (the header) names column 'contact' twice\n")
     assert not (priv_repo / "data/contacts.protected.csv").exists()
-    git(priv_repo, "add", "data/contacts.csv")
+    git(priv_repo, "add", "gitgov.toml", "data/contacts.csv")
     proc = git(priv_repo, "commit", "-m", "contacts", check=False)
     assert "plugin-error" not in proc.stderr
     assert "privacy/not-scanned" in proc.stderr and "names column 'contact' twice" in proc.stderr
@@ -302,7 +302,7 @@ def test_binary_bytes_named_csv_are_not_scanned_with_one_line_not_a_plugin_failu
         out = gitgov(priv_repo, "scan", path)
         assert out.returncode == 2 and out.stderr.startswith(f"gitgov: {path}: cannot read as csv: ")
         assert why[path] in out.stderr and out.stderr.count("\n") == 1
-    git(priv_repo, "add", "data")
+    git(priv_repo, "add", "gitgov.toml", "data")
     proc = git(priv_repo, "commit", "-m", "junk", check=False)
     assert "plugin-error" not in proc.stderr
     assert proc.stderr.count("privacy/not-scanned") == 2

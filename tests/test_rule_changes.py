@@ -138,8 +138,11 @@ def test_widening_a_dataset_s_paths_checks_the_files_it_gains(repo):
 def test_the_hook_s_fast_path_does_not_skip_a_staged_policy(repo):
     edit_policy(repo, "max = 120", "max = 60")
     write(repo, "data/events.csv", EVENTS + "2,view\n")
-    # a full check after the edit: it caches its pathspecs under the edited policy's stamp
-    assert commit(repo, "more events", "data/events.csv").returncode == 0
+    # a full check after the edit caches its pathspecs under the edited policy's stamp (and
+    # holds the commit back until the policy is staged too)
+    held = commit(repo, "more events", "data/events.csv")
+    assert held.returncode == 1 and "gitgov/policy-not-staged" in held.stderr, held.stderr
+    git(repo, "reset", "-q", "data/events.csv")
     proc = commit(repo, "retire the over-60s", "gitgov.toml")
     assert proc.returncode == 1 and WHY in proc.stderr, proc.stderr
 
