@@ -28,6 +28,8 @@ def test_infer_puts_the_dataset_before_the_catch_all_so_that_its_rules_apply(fre
     proc = gitgov(fresh, "infer", "data/sales/orders.csv", "--dataset", "orders")
     assert proc.returncode == 0, proc.stderr
     assert "before [datasets.data]" in proc.stdout and "first dataset" in proc.stdout
+    assert ("review the rules, then `gitgov check --dataset orders`; commit gitgov.toml with the "
+            "data") in proc.stdout
     assert "warning" not in proc.stderr
     text = (fresh / "gitgov.toml").read_text()
     # The block sits right above [datasets.data]; everything else is byte for byte as it was.

@@ -226,7 +226,8 @@ def infer_into(path: Path, dataset: str, *, force: bool = False, write: bool = T
                          "gitgov.toml; nothing was written: `--print` shows them")
     if write:
         policy_path.write_bytes((bom + text).encode("utf-8"))
-        notes.append(f"review the rules, then `{next_step(dataset)}`")
+        notes.append(f"review the rules, then `{next_step(dataset)}`; commit gitgov.toml with "
+                     "the data (a commit of the data alone waits for it)")
     return Inferred(block, notes, _still_not_applied(updated, dataset, rel))
 
 
