@@ -10,16 +10,21 @@ never written.
 """
 from __future__ import annotations
 
+import contextlib
 import csv
 import gzip
 import json
+import os
+import shutil
+import tempfile
 from pathlib import Path, PurePosixPath
-from typing import Any, IO
+from typing import IO, Any, Iterator
 
 from gitgov.core import arrow_values as av
 from gitgov.core.errors import InputError
 
 ROW, FAILURES = "_gitgov_row", "_gitgov_failures"
+PARTIAL = ".gitgov-quarantine-"  # + pid: a split in progress (see _written_whole)
 
 
 def out_paths(path: str, outdir: Path) -> tuple[Path, Path]:
@@ -101,17 +106,57 @@ def split(root: Path, path: str, state: dict[str, Any], outs: tuple[Path, Path])
         opened = open_lines(source, fmt)
     else:
         opened = open_batches(source, fmt, delimiter=rs.delimiter, null_values=rs.null_values)
-    writer = _writer(fmt, source, opened, passed, failed, rs.delimiter)
-    engine = Engine(rs, FileReport(path, rs.dataset, str(fmt)), references=state.get("references"),
-                    known_repeats=state.get("repeats"), on_batch=writer.write)
-    try:
-        with opened:
-            engine.run(opened)
-        writer.problems(opened.problems)
-    finally:
-        writer.close()
+    with _written_whole(outs) as (passed_tmp, failed_tmp):
+        writer = _writer(fmt, source, opened, passed_tmp, failed_tmp, rs.delimiter)
+        engine = Engine(rs, FileReport(path, rs.dataset, str(fmt)),
+                        references=state.get("references"), known_repeats=state.get("repeats"),
+                        on_batch=writer.write)
+        try:
+            with opened:
+                engine.run(opened)
+            writer.problems(opened.problems)
+        finally:
+            writer.close()
     return {"passed": str(passed), "failed": str(failed), "passed_rows": writer.passed_rows,
             "failed_rows": writer.failed_rows}
+
+
+@contextlib.contextmanager
+def _written_whole(outs: tuple[Path, Path]) -> Iterator[tuple[Path, Path]]:
+    """Paths to write both outputs to, in a private folder beside them, moved into place once
+    the split is complete. A split that fails or is killed never leaves a file cut short
+    under an output's name: a passed file with rows missing would look like a result.
+    (The files keep their own names there, which gzip writes into its header.)"""
+    passed, failed = outs
+    _remove_leftovers(passed.parent)
+    try:
+        folder = Path(tempfile.mkdtemp(dir=passed.parent, prefix=f"{PARTIAL}{os.getpid()}-"))
+    except OSError as exc:
+        raise InputError(f"cannot write {passed}: {exc.strerror or exc}") from None
+    try:
+        yield folder / passed.name, folder / failed.name
+        os.replace(folder / passed.name, passed)
+        os.replace(folder / failed.name, failed)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _remove_leftovers(parent: Path) -> None:
+    """The folders of splits whose process is gone (killed): another run's are kept."""
+    for folder in parent.glob(f"{PARTIAL}*-*"):
+        pid = folder.name[len(PARTIAL):].split("-", 1)[0]
+        if pid.isdigit() and not _alive(int(pid)):
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # someone else's process: alive
+        return True
+    return True
 
 
 def _reasons(n: int, masks: list[tuple[str, Any]]) -> list[str]:
