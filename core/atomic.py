@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import stat
 import tempfile
 from typing import Iterator
 
@@ -36,3 +37,22 @@ def replacing(dest: str | os.PathLike[str], mode: int | None = None) -> Iterator
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
+
+
+def rewrite(dest: str | os.PathLike[str], data: bytes) -> None:
+    """Replace a user's file (gitgov.toml, .gitattributes) with ``data`` whole: an edit that is
+    cut short leaves the file as it was. It keeps its permissions; a new file gets the usual
+    ones (0666 less the umask)."""
+    try:
+        mode = stat.S_IMODE(os.stat(dest).st_mode)
+    except FileNotFoundError:
+        mode = 0o666 & ~_umask()
+    with replacing(dest, mode) as tmp:
+        with open(tmp, "wb") as f:
+            f.write(data)
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)  # reading it means setting it: put it straight back
+    os.umask(mask)
+    return mask

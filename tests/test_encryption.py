@@ -66,6 +66,9 @@ def test_setup_writes_filter_attributes_and_a_private_master_key(enc_repo):
     assert stat.S_IMODE(os.stat(keys / "master.key").st_mode) == 0o600
     assert stat.S_IMODE(os.stat(keys).st_mode) == 0o700
     assert "data/vault/** filter=gitgov diff=gitgov" in (enc_repo / ".gitattributes").read_text()
+    umask = os.umask(0o022)
+    os.umask(umask)
+    assert stat.S_IMODE(os.stat(enc_repo / ".gitattributes").st_mode) == 0o666 & ~umask  # not private
     config = git(enc_repo, "config", "--local", "--get-regexp", "gitgov").stdout
     assert "filter.gitgov.process" in config and "filter.gitgov.required true" in config
     assert git(enc_repo, "check-ignore", ".gitgov/keys/master.key").returncode == 0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shlex
+import stat
 from pathlib import Path
 
 import pytest
@@ -211,3 +212,16 @@ def test_infer_force_gathers_a_dataset_split_by_another_table(tmp_path):
     assert text.endswith('[plugins]\nenable = ["validation"]\n\n'
                          '# How long data is kept\n[retention]\naction = "report"\n')
     assert gitgov(path, "check", "data/sales/orders.csv").returncode == 0
+
+
+def test_infer_replaces_gitgov_toml_whole_keeping_its_permissions(fresh):
+    policy = fresh / "gitgov.toml"
+    policy.chmod(0o640)
+    inode = policy.stat().st_ino
+    write(fresh, "data/sales/orders.csv", ORDERS)
+    proc = gitgov(fresh, "infer", "data/sales/orders.csv", "--dataset", "orders")
+    assert proc.returncode == 0, proc.stderr
+    assert "[datasets.orders]" in policy.read_text()
+    # a new file renamed over the old one (a cut-short write cannot leave half a policy)
+    assert policy.stat().st_ino != inode and stat.S_IMODE(policy.stat().st_mode) == 0o640
+    assert sorted(p.name for p in fresh.iterdir() if p.name.startswith(".gitgov.toml")) == []

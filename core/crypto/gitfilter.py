@@ -266,7 +266,9 @@ def _write_attributes(root: Path, block: list[str]) -> bool:
     new = "\n".join(lines) + "\n" if lines else ""
     if new == old:
         return False
-    path.write_text(new, encoding="utf-8")
+    from ..atomic import rewrite
+
+    rewrite(path, new.encode("utf-8"))
     return True
 
 

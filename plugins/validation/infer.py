@@ -225,7 +225,9 @@ def infer_into(path: Path, dataset: str, *, force: bool = False, write: bool = T
         raise InputError(f"cannot write the rules of {header(dataset)} into this layout of "
                          "gitgov.toml; nothing was written: `--print` shows them")
     if write:
-        policy_path.write_bytes((bom + text).encode("utf-8"))
+        from gitgov.core.atomic import rewrite
+
+        rewrite(policy_path, (bom + text).encode("utf-8"))
         notes.append(f"review the rules, then `{next_step(dataset)}`; commit gitgov.toml with "
                      "the data (a commit of the data alone waits for it)")
     return Inferred(block, notes, _still_not_applied(updated, dataset, rel))
