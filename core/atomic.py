@@ -43,13 +43,17 @@ def rewrite(dest: str | os.PathLike[str], data: bytes) -> None:
     """Replace a user's file (gitgov.toml, .gitattributes) with ``data`` whole: an edit that is
     cut short leaves the file as it was. It keeps its permissions; a new file gets the usual
     ones (0666 less the umask)."""
-    try:
-        mode = stat.S_IMODE(os.stat(dest).st_mode)
-    except FileNotFoundError:
-        mode = 0o666 & ~_umask()
-    with replacing(dest, mode) as tmp:
+    with replacing(dest, kept_mode(dest)) as tmp:
         with open(tmp, "wb") as f:
             f.write(data)
+
+
+def kept_mode(dest: str | os.PathLike[str]) -> int:
+    """The permissions ``dest`` has, or those a new file gets (0666 less the umask)."""
+    try:
+        return stat.S_IMODE(os.stat(dest).st_mode)
+    except FileNotFoundError:
+        return 0o666 & ~_umask()
 
 
 def _umask() -> int:

@@ -5,6 +5,7 @@ import json
 import os
 import random
 import shutil
+import stat
 
 import pytest
 
@@ -148,8 +149,10 @@ def test_declared_then_protected_commit_passes_and_git_holds_no_plain_value(priv
     assert blocked.returncode == 1
     assert "column 'contact' is declared protect = \"encrypt\" but 120 of 120 sampled values are not encrypted" in blocked.stderr
     assert "column 'card' is declared protect = \"drop\" but is still in the file" in blocked.stderr
+    (priv_repo / "data/contacts.csv").chmod(0o664)
     out = gitgov(priv_repo, "protect", "data/contacts.csv", "--in-place", check=True)
     assert "contact (encrypt), phone (mask), card (drop)" in out.stdout
+    assert stat.S_IMODE((priv_repo / "data/contacts.csv").stat().st_mode) == 0o664  # as it was
     text = (priv_repo / "data/contacts.csv").read_text()
     header, first = text.splitlines()[:2]
     assert header.replace('"', "") == "customer_id,name,contact,phone,plan"

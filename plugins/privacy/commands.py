@@ -140,9 +140,9 @@ def protect_cmd(path: str, output: str | None, in_place: bool, dataset: str | No
                          "pseudonymize | mask | drop in gitgov.toml")
     first = first_row(fmt)
     dest = Path(path) if in_place else Path(output or _default_output(path))
-    from gitgov.core.atomic import replacing
+    from gitgov.core.atomic import kept_mode, replacing
 
-    with replacing(dest) as tmp:  # first: a destination that cannot be written mints no key
+    with replacing(dest, kept_mode(dest)) as tmp:  # first: an unwritable one mints no key
         new, done = protect_table(tbl, ds, KeyStore.for_repo(repo), rel, plan, first)
         _write(new, fmt, tmp)
     record(repo, "data_protected", rel, {**done, "output": _relpath(repo, str(dest))})
@@ -170,10 +170,10 @@ def _default_output(path: str) -> str:
 
 
 def write_table(tbl: Any, fmt: str, dest: Path) -> None:
-    """Write atomically: a failure leaves the destination as it was."""
-    from gitgov.core.atomic import replacing
+    """Write atomically: a failure leaves the destination as it was (and its permissions)."""
+    from gitgov.core.atomic import kept_mode, replacing
 
-    with replacing(dest) as tmp:
+    with replacing(dest, kept_mode(dest)) as tmp:
         _write(tbl, fmt, tmp)
 
 
