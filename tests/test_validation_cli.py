@@ -189,6 +189,15 @@ def test_profile_of_a_file_it_cannot_read_is_one_line_and_exit_2(repo):
             assert proc.stderr.count("\n") == 1 and "Traceback" not in proc.stderr
 
 
+def test_profile_of_a_header_only_file_shows_its_columns_and_the_problem(repo):
+    write(repo, "data/customers.csv", "id\n")
+    proc = gitgov(repo, "profile", "data/customers.csv")
+    assert proc.returncode == 1, proc.stderr
+    lines = proc.stdout.splitlines()
+    assert lines[0] == "data/customers.csv  (csv, 0 rows, 1 column, dataset customers)"
+    assert lines[-1] == "problem: no_rows: the file has a header (line 1) but no data rows"
+
+
 def test_infer_writes_a_starter_rule_set_keeping_the_file_as_it_was(repo):
     write(repo, "data/orders.csv", "order_id,email,amount,status,day\n"
           "1,a@x.io,9.5,paid,2024-01-01\n2,b@x.io,12,paid,2024-01-02\n"

@@ -69,7 +69,7 @@ def render_profile(result: dict[str, Any]) -> str:
     from gitgov.core.commands.options import table
 
     head = (f"{result['path']}  ({result['format']}, {_plural(result['rows'], 'row')}, "
-            f"{len(result['columns'])} columns" + (f", dataset {result['dataset']}" if result["dataset"] else "")
+            f"{_plural(len(result['columns']), 'column')}" + (f", dataset {result['dataset']}" if result["dataset"] else "")
             + ")")
     rows = []
     for c in result["columns"]:
@@ -86,7 +86,7 @@ def render_profile(result: dict[str, Any]) -> str:
                               "std", "top values"])]
     for p in result.get("problems", []):
         out.append(f"problem: {p['rule']}: {p['message']}")
-        out += [f"  {sample_text(_sample(s))}" for s in p["samples"]]
+        out += [f"  {text}" for s in p["samples"] if (text := sample_text(_sample(s)))]
     return "\n".join(out)
 
 
