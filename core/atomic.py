@@ -42,7 +42,10 @@ def replacing(dest: str | os.PathLike[str], mode: int | None = None) -> Iterator
 def rewrite(dest: str | os.PathLike[str], data: bytes) -> None:
     """Replace a user's file (gitgov.toml, .gitattributes) with ``data`` whole: an edit that is
     cut short leaves the file as it was. It keeps its permissions; a new file gets the usual
-    ones (0666 less the umask)."""
+    ones (0666 less the umask). A file this process may not write is not replaced either:
+    PermissionError, as writing it in place would raise."""
+    if os.path.exists(dest):
+        open(dest, "ab").close()  # a rename would go around a read-only mark
     with replacing(dest, kept_mode(dest)) as tmp:
         with open(tmp, "wb") as f:
             f.write(data)
