@@ -180,13 +180,13 @@ class Repo(NamedTuple):
         return parse_raw(self.git("diff", "--cached", "--raw", "-z", "--no-renames", "--no-ext-diff",
                                   "--no-abbrev"))
 
-    def policy_not_staged(self) -> RawChange | None:
-        """gitgov.toml where the working tree differs from the index (the version a commit
-        takes; old_blob is the staged one), or None when they agree or it is untracked."""
+    def not_staged(self, paths: Sequence[str]) -> list[RawChange]:
+        """Those of ``paths`` whose working tree differs from the index (the version a commit
+        takes: old_blob is the staged one); untracked files are not listed."""
         # --no-optional-locks: `git commit` holds the index lock while its hooks run
-        out = self.git("--no-optional-locks", "diff", "--raw", "-z", "--no-renames", "--no-ext-diff",
-                       "--no-abbrev", "--", "gitgov.toml")
-        return next(iter(parse_raw(out)), None)
+        out = self.git("--no-optional-locks", "--literal-pathspecs", "diff", "--raw", "-z",
+                       "--no-renames", "--no-ext-diff", "--no-abbrev", "--", *paths)
+        return parse_raw(out)
 
     def commit_changes(self, sha: str) -> list[RawChange]:
         """What a commit changed relative to its first parent (all files for a root commit)."""

@@ -123,7 +123,7 @@ def pre_commit(session: Session, args: list[str], stdin) -> int:
     repo = session.repo
     staged = repo.staged_changes()
     marker = repo.local_dir / "state" / "pending-commit"
-    unstaged = _policy_not_staged(session, staged)
+    unstaged = _rules_not_staged(session, staged)
     if unstaged is not None:
         marker.unlink(missing_ok=True)
         print_verdict([unstaged], "commit")
@@ -145,33 +145,43 @@ def pre_commit(session: Session, args: list[str], stdin) -> int:
     return 0
 
 
-def _policy_not_staged(session: Session, staged: list[RawChange]) -> Finding | None:
-    """The finding that blocks a commit of governed data while gitgov.toml has unstaged changes.
+def _rules_not_staged(session: Session, staged: list[RawChange]) -> Finding | None:
+    """The finding that blocks a commit of governed data while gitgov.toml or a local plugin
+    file has unstaged changes.
 
-    The hooks read the working tree's gitgov.toml, and the commit takes the staged one:
-    loosened in the working tree only, its rules would let through data that breaks the
-    rules committed beside it. As pre-commit does for its own config, such a commit waits
-    until the two agree. Commits of files that neither version governs go on."""
-    change = session.repo.policy_not_staged()
-    if change is None or not _governed(session, staged, change.old_blob):
+    The hooks run the working tree's rules, and the commit takes the staged ones: loosened in
+    the working tree only, they would let through data that breaks the rules committed beside
+    it. As pre-commit does for its own config, such a commit waits until the two agree.
+    Commits of files that neither version of gitgov.toml governs go on."""
+    rule_files = [POLICY, *session.policy.plugins.local]
+    changed = session.repo.not_staged(rule_files)
+    policy = next((c for c in changed if c.path == POLICY), None)
+    if not changed or not _governed(session, staged, policy.old_blob if policy else None):
         return None
-    what = (f"stages another version of {POLICY}" if any(c.path == POLICY for c in staged)
-            else "holds data it governs")
-    return Finding(severity="error", code="policy-not-staged", path=POLICY, plugin="gitgov",
-                   message=f"{POLICY} has changes that are not staged, and this commit {what}: "
-                   "the data would be checked against rules the commit does not contain; stage "
-                   f"them (`git add {POLICY}`) or set them aside (`git stash push {POLICY}`), "
-                   "then commit again")
+    names = [c.path for c in changed]
+    staged_rules = [c.path for c in staged if c.path in rule_files]
+    what = (f"stages another version of {', '.join(staged_rules)}" if staged_rules
+            else "holds governed data")
+    shown = " ".join(names)
+    return Finding(severity="error", code="rules-not-staged", path=names[0], plugin="gitgov",
+                   message=f"{', '.join(names)} {'has' if len(names) == 1 else 'have'} changes that "
+                   f"are not staged, and this commit {what}: the data would be checked against "
+                   f"rules the commit does not contain; stage them (`git add {shown}`) or set "
+                   f"them aside (`git stash push {shown}`), then commit again")
 
 
-def _governed(session: Session, staged: list[RawChange], index_blob: str) -> bool:
-    """Whether a staged change is gitgov.toml itself or in a dataset of either version of it."""
+def _governed(session: Session, staged: list[RawChange], index_policy: str | None) -> bool:
+    """Whether a staged change is a rule file itself or in a dataset of either version of
+    gitgov.toml (``index_policy``: the staged one's blob, when it differs)."""
     from .config import load_policy_text
 
-    if any(c.path == POLICY or session.policy.dataset_for(c.path) for c in staged):
+    rule_files = {POLICY, *session.policy.plugins.local}
+    if any(c.path in rule_files or session.policy.dataset_for(c.path) for c in staged):
         return True
+    if index_policy is None:
+        return False
     try:
-        text = session.repo.read_blob(index_blob).decode("utf-8")
+        text = session.repo.read_blob(index_policy).decode("utf-8")
         staged_policy = load_policy_text(text, f"{POLICY} (staged)")
     except (GitgovError, UnicodeDecodeError):
         return bool(staged)  # its datasets cannot be told: any staged file may be one

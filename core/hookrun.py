@@ -161,7 +161,9 @@ def _fast_pre_commit():
     if cache is None:
         return None
     # The cached pathspecs come from the working tree's gitgov.toml; when it differs from
-    # the staged one, the full flow judges the commit (hookflow._policy_not_staged).
+    # the staged one, the full flow judges the commit (hookflow._rules_not_staged). Local
+    # plugin files need no such question here: with gitgov.toml as staged, the pathspecs
+    # are right, and a commit of governed data takes the full flow anyway.
     policy = _spawn(["--no-optional-locks", "diff", "--quiet", "--no-ext-diff", "--", POLICY])
     full = needs_full_check(*cache)
     if _finish(*policy)[0] != 0 or full:

@@ -141,7 +141,7 @@ def test_the_hook_s_fast_path_does_not_skip_a_staged_policy(repo):
     # a full check after the edit caches its pathspecs under the edited policy's stamp (and
     # holds the commit back until the policy is staged too)
     held = commit(repo, "more events", "data/events.csv")
-    assert held.returncode == 1 and "gitgov/policy-not-staged" in held.stderr, held.stderr
+    assert held.returncode == 1 and "gitgov/rules-not-staged" in held.stderr, held.stderr
     git(repo, "reset", "-q", "data/events.csv")
     proc = commit(repo, "retire the over-60s", "gitgov.toml")
     assert proc.returncode == 1 and WHY in proc.stderr, proc.stderr

@@ -1,5 +1,6 @@
-"""The hooks read the working tree's gitgov.toml, and a commit takes the staged one. A rule
-loosened in the working tree only must not let data through that breaks the committed rules."""
+"""The hooks read the working tree's gitgov.toml and local plugins, and a commit takes the
+staged ones. A rule loosened in the working tree only must not let data through that breaks
+the committed rules."""
 from __future__ import annotations
 
 import subprocess
@@ -25,8 +26,8 @@ timeout = 30
 """
 GOOD = "id,age\n1,30\n"
 BAD = "id,age\n1,30\n2,500\n"
-BLOCKED = ("gitgov/policy-not-staged: gitgov.toml has changes that are not staged, and this "
-           "commit holds data it governs")
+BLOCKED = ("gitgov/rules-not-staged: gitgov.toml has changes that are not staged, and this "
+           "commit holds governed data")
 
 
 @pytest.fixture
@@ -73,7 +74,7 @@ def test_a_commit_of_files_neither_version_governs_goes_on(repo):
     write(repo, "README.md", "people data\n")
     proc = commit(repo, "README.md")
     assert proc.returncode == 0, proc.stderr
-    assert "policy-not-staged" not in proc.stderr
+    assert "rules-not-staged" not in proc.stderr
 
 
 def test_the_fast_path_does_not_skip_data_the_staged_policy_governs(repo):
@@ -112,4 +113,41 @@ def test_an_untracked_policy_is_the_policy(tmp_path):
     write(path, "data/people.csv", BAD)
     proc = commit(path, "data/people.csv")
     assert proc.returncode == 1, proc.stderr
-    assert "validation/age.max" in proc.stderr and "policy-not-staged" not in proc.stderr
+    assert "validation/age.max" in proc.stderr and "rules-not-staged" not in proc.stderr
+
+
+RULE = '''
+from gitgov.core.hookspecs import hookimpl
+from gitgov.plugins.validation.rules import column_rule
+
+
+@column_rule("small", description="is too large")
+def small(values, param):
+    import pyarrow.compute as pc
+    return pc.greater(values, param)
+
+
+@hookimpl
+def register_rules():
+    return [small]
+'''
+
+
+def test_a_local_rule_loosened_in_the_working_tree_only_is_blocked_too(repo):
+    write(repo, "checks/rules.py", RULE)
+    policy = repo / "gitgov.toml"
+    policy.write_text(policy.read_text().replace("max = 120", "max = 120\nchecks = { small = 50 }")
+                      .replace('enable = ["validation"]', 'enable = ["validation", "rules"]')
+                      .replace("timeout = 30", 'timeout = 30\nlocal = ["checks/rules.py"]'))
+    assert commit(repo, "gitgov.toml", "checks/rules.py").returncode == 0
+    write(repo, "checks/rules.py", RULE.replace("pc.greater(values, param)", "pc.greater(values, 1000)"))
+    write(repo, "data/people.csv", "id,age\n1,30\n2,90\n")
+    proc = commit(repo, "data/people.csv")
+    assert proc.returncode == 1, proc.stderr
+    assert ("gitgov/rules-not-staged: checks/rules.py has changes that are not staged, and this "
+            "commit holds governed data") in proc.stderr
+    assert "`git add checks/rules.py`" in proc.stderr
+    # with the plugin as committed, the file fails its rule
+    git(repo, "checkout", "checks/rules.py")
+    proc = git(repo, "commit", "-q", "-m", "people", check=False)
+    assert proc.returncode == 1 and "validation/age.small" in proc.stderr, proc.stderr
