@@ -38,6 +38,17 @@ class Exit(NamedTuple):  # a NamedTuple, not a dataclass: cheaper to define on e
     received: tuple[str, ...] = ()  # terminal signals gitgov saw during the run
 
 
+def alive(pid: int) -> bool:
+    """Whether process ``pid`` exists on this host (someone else's counts too)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 def resolve_command(command: Sequence[str], cwd: Path | None = None) -> str:
     """The executable for ``command[0]``, or a one-line error saying why there is none."""
     if not command:

@@ -2,13 +2,13 @@
 from __future__ import annotations
 
 import json
-import os
 import re
 import socket
 from dataclasses import dataclass, field
 from typing import Any
 
 from .errors import InputError
+from .process import alive
 
 _ID_PREFIX = re.compile(r"[0-9a-f-]+")  # what a run id is made of: '%' or '_' would be LIKE wildcards
 MIN_PREFIX = 4  # shorter prefixes would match too many runs to be worth looking up
@@ -59,7 +59,7 @@ class RunRecord:
         """The status, with 'lost' for a run whose gitgov process died before recording its end."""
         if self.status != "running":
             return self.status
-        if self.host == socket.gethostname() and self.pid and not _alive(self.pid):
+        if self.host == socket.gethostname() and self.pid and not alive(self.pid):
             return "lost"
         return "running"
 
@@ -68,16 +68,6 @@ class RunRecord:
         data["status"] = data["state"] = self.state  # as the text shows it: a lost run is not "running"
         data["effective_params"] = self.used_params
         return data
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def _record(row: tuple) -> RunRecord:

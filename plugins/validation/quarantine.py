@@ -143,20 +143,12 @@ def _written_whole(outs: tuple[Path, Path]) -> Iterator[tuple[Path, Path]]:
 
 def _remove_leftovers(parent: Path) -> None:
     """The folders of splits whose process is gone (killed): another run's are kept."""
+    from gitgov.core.process import alive
+
     for folder in parent.glob(f"{PARTIAL}*-*"):
         pid = folder.name[len(PARTIAL):].split("-", 1)[0]
-        if pid.isdigit() and not _alive(int(pid)):
+        if pid.isdigit() and not alive(int(pid)):
             shutil.rmtree(folder, ignore_errors=True)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except OSError:  # someone else's process: alive
-        return True
-    return True
 
 
 def _reasons(n: int, masks: list[tuple[str, Any]]) -> list[str]:
