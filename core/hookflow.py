@@ -153,7 +153,7 @@ def _rules_not_staged(session: Session, staged: list[RawChange]) -> Finding | No
     the working tree only, they would let through data that breaks the rules committed beside
     it. As pre-commit does for its own config, such a commit waits until the two agree.
     Commits of files that neither version of gitgov.toml governs go on."""
-    rule_files = [POLICY, *session.policy.plugins.local]
+    rule_files = _rule_files(session)
     changed = session.repo.not_staged(rule_files)
     policy = next((c for c in changed if c.path == POLICY), None)
     if not changed or not _governed(session, staged, policy.old_blob if policy else None):
@@ -170,12 +170,19 @@ def _rules_not_staged(session: Session, staged: list[RawChange]) -> Finding | No
                    f"them aside (`git stash push {shown}`), then commit again")
 
 
+def _rule_files(session: Session) -> list[str]:
+    """gitgov.toml and the local plugin files, as git names them ("./x.py" is "x.py")."""
+    import posixpath
+
+    return [POLICY, *(posixpath.normpath(p) for p in session.policy.plugins.local)]
+
+
 def _governed(session: Session, staged: list[RawChange], index_policy: str | None) -> bool:
     """Whether a staged change is a rule file itself or in a dataset of either version of
     gitgov.toml (``index_policy``: the staged one's blob, when it differs)."""
     from .config import load_policy_text
 
-    rule_files = {POLICY, *session.policy.plugins.local}
+    rule_files = set(_rule_files(session))
     if any(c.path in rule_files or session.policy.dataset_for(c.path) for c in staged):
         return True
     if index_policy is None:

@@ -138,7 +138,7 @@ def test_a_local_rule_loosened_in_the_working_tree_only_is_blocked_too(repo):
     policy = repo / "gitgov.toml"
     policy.write_text(policy.read_text().replace("max = 120", "max = 120\nchecks = { small = 50 }")
                       .replace('enable = ["validation"]', 'enable = ["validation", "rules"]')
-                      .replace("timeout = 30", 'timeout = 30\nlocal = ["checks/rules.py"]'))
+                      .replace("timeout = 30", 'timeout = 30\nlocal = ["./checks/rules.py"]'))
     assert commit(repo, "gitgov.toml", "checks/rules.py").returncode == 0
     write(repo, "checks/rules.py", RULE.replace("pc.greater(values, param)", "pc.greater(values, 1000)"))
     write(repo, "data/people.csv", "id,age\n1,30\n2,90\n")
@@ -147,6 +147,12 @@ def test_a_local_rule_loosened_in_the_working_tree_only_is_blocked_too(repo):
     assert ("gitgov/rules-not-staged: checks/rules.py has changes that are not staged, and this "
             "commit holds governed data") in proc.stderr
     assert "`git add checks/rules.py`" in proc.stderr
+    git(repo, "add", "checks/rules.py")  # staged, then loosened further: part of it is staged
+    write(repo, "checks/rules.py", RULE.replace("pc.greater(values, param)", "pc.greater(values, 2000)"))
+    partly = git(repo, "commit", "-q", "-m", "people", check=False)
+    assert partly.returncode == 1 and "this commit stages another version of checks/rules.py" in \
+        partly.stderr, partly.stderr
+    git(repo, "reset", "-q", "checks/rules.py")
     # with the plugin as committed, the file fails its rule
     git(repo, "checkout", "checks/rules.py")
     proc = git(repo, "commit", "-q", "-m", "people", check=False)
