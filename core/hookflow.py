@@ -155,8 +155,8 @@ def _rules_not_staged(session: Session, staged: list[RawChange]) -> Finding | No
     Commits of files that neither version of gitgov.toml governs go on."""
     rule_files = _rule_files(session)
     changed = session.repo.not_staged(rule_files)
-    policy = next((c for c in changed if c.path == POLICY), None)
-    if not changed or not _governed(session, staged, policy.old_blob if policy else None):
+    policy = next((c.old_blob for c in changed if c.path == POLICY), None)
+    if not changed or not _governed(session, staged, rule_files, policy):
         return None
     names = [c.path for c in changed]
     staged_rules = [c.path for c in staged if c.path in rule_files]
@@ -177,12 +177,12 @@ def _rule_files(session: Session) -> list[str]:
     return [POLICY, *(posixpath.normpath(p) for p in session.policy.plugins.local)]
 
 
-def _governed(session: Session, staged: list[RawChange], index_policy: str | None) -> bool:
+def _governed(session: Session, staged: list[RawChange], rule_files: list[str],
+              index_policy: str | None) -> bool:
     """Whether a staged change is a rule file itself or in a dataset of either version of
     gitgov.toml (``index_policy``: the staged one's blob, when it differs)."""
     from .config import load_policy_text
 
-    rule_files = set(_rule_files(session))
     if any(c.path in rule_files or session.policy.dataset_for(c.path) for c in staged):
         return True
     if index_policy is None:

@@ -14,8 +14,9 @@ three questions, in C:
 If all three say no, and gitgov.toml has no unstaged changes (the cached
 pathspecs come from the working tree's version), the hook exits 0. Otherwise
 site-packages are enabled and the full flow in :mod:`gitgov.core.hookflow`
-decides, with the exact globs and the plugins. The pathspec cache (.gitgov/cache/fastpath) is keyed by
-gitgov.toml's size and mtime; the full flow rewrites it when it is stale.
+decides, with the exact globs and the plugins. The pathspec cache
+(.gitgov/cache/fastpath) is keyed by gitgov.toml's size and mtime; the full
+flow rewrites it when it is stale.
 """
 import os
 import sys
