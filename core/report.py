@@ -20,6 +20,17 @@ def one_line(text: str) -> str:
     return text.translate(_CONTROL)
 
 
+def human_size(n: float | None) -> str:
+    """Bytes in binary units, as git shows them: "512 B", "4.9 KiB", "1.2 GiB"."""
+    if n is None:
+        return "-"
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if n < 1024 or unit == "GiB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return str(n)
+
+
 def _use_color(stream: TextIO) -> bool:
     return stream.isatty() and "NO_COLOR" not in os.environ
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 from typing import Any, Callable
 
+from .report import human_size
 from .run_query import RunRecord
 from .runenv import package_differences
 
@@ -13,15 +14,6 @@ def _value(v: Any) -> str:
         return f"{v:.6g}"
     return v if isinstance(v, str) else json.dumps(v)
 
-
-def _size(n: int | None) -> str:
-    if n is None:
-        return "-"
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if n < 1024 or unit == "GiB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1024
-    return str(n)
 
 
 def command_line(run: RunRecord) -> str:
@@ -88,7 +80,7 @@ def _status(run: RunRecord) -> str:
     if state == "refused":
         return "refused by policy before the command started"
     extra = f"exit {run.exit_code}" + (f", {run.signal}" if run.signal else "")
-    peak = f", peak memory {_size(run.peak_memory)}" if run.peak_memory else ""
+    peak = f", peak memory {human_size(run.peak_memory)}" if run.peak_memory else ""
     return f"{state} ({extra}) in {run.duration:.2f} s{peak}"
 
 
@@ -117,7 +109,7 @@ def _files(title: str, files: dict[str, dict], in_store: Callable[[str], bool]) 
         where = "git" if rec.get("clean") else ("-" if not rec.get("stored") else
                                                  "store" if in_store(rec["sha256"]) else "removed by gc")
         out.append(f"  {title if i == 0 else '':<10} {path}  sha256:{rec['sha256'][:12]}  "
-                   f"{_size(rec.get('size'))}  [{where}]")
+                   f"{human_size(rec.get('size'))}  [{where}]")
     return out
 
 

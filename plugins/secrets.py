@@ -12,6 +12,7 @@ import re
 
 from gitgov.core.events import DataAdded, Finding, error
 from gitgov.core.hookspecs import hookimpl
+from gitgov.core.report import human_size
 
 __version__ = "1.0"
 SCAN_BYTES = 1 << 20  # keys and tokens sit near the top of the small files that hold them
@@ -21,14 +22,6 @@ TOKENS = (
     ("github-token", re.compile(rb"\bgh[pousr]_[A-Za-z0-9]{36,}\b"), "a GitHub token"),
     ("slack-token", re.compile(rb"\bxox[baprs]-[A-Za-z0-9-]{10,}\b"), "a Slack token"),
 )
-
-
-def _size(n: int) -> str:
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if n < 1024 or unit == "GiB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1024
-    return str(n)
 
 
 @functools.lru_cache(maxsize=8)
@@ -85,7 +78,7 @@ def _by_size(event: DataAdded, ctx) -> list[Finding]:
     limit = ctx.policy.limits.max_file_size
     if event.size is None or event.size <= limit:
         return []
-    return [error("too-large", f"file is {_size(event.size)}, over the {_size(limit)} limit of "
+    return [error("too-large", f"file is {human_size(event.size)}, over the {human_size(limit)} limit of "
                   "[limits] max_file_size in gitgov.toml; keep large data in the object store "
                   "or raise the limit", size=event.size, limit=limit)]
 

@@ -242,6 +242,13 @@ def test_a_table_keeps_each_row_on_one_line_whatever_a_file_is_called():
                                 "a\\tb\\x1b[31m.csv    3"]  # nor a terminal escape
 
 
+def test_sizes_read_in_the_same_binary_units_in_every_report():
+    from gitgov.core.report import human_size
+
+    assert [human_size(n) for n in (None, 0, 1023, 1024, 5000, 3 * 2**20, 5 * 2**40)] == \
+        ["-", "0 B", "1023 B", "1.0 KiB", "4.9 KiB", "3.0 MiB", "5120.0 GiB"]
+
+
 def test_log_and_the_commit_report_keep_a_file_name_with_a_line_break_on_one_line(initialized):
     name = "data/raw/customers\n     1  2020-01-01T00:00:00  data_added  forged.csv"
     write(initialized, name, CSV + "-----BEGIN " + "RSA PRIVATE KEY-----\nx\n")

@@ -15,9 +15,11 @@ from typing import Any
 import jinja2
 from markupsafe import Markup
 
+from gitgov.core.report import human_size
+
 from . import charts, drawing
 from .gather import MAX_CHARTS
-from .text import number, short, size, when
+from .text import number, short, when
 
 RUN_CHART_GROUPS, RUN_CHART_METRICS = 4, 2
 
@@ -81,7 +83,7 @@ def _compiled() -> jinja2.BytecodeCache | None:
 def _env() -> jinja2.Environment:
     env = _Environment(**_OPTIONS, undefined=jinja2.StrictUndefined, loader=jinja2.FunctionLoader(_asset),
                        bytecode_cache=_compiled())
-    env.filters.update(size=size, short=short, when=when, number=number, pct=_pct, who=_who,
+    env.filters.update(size=human_size, short=short, when=when, number=number, pct=_pct, who=_who,
                        slug=lambda v: re.sub(r"[^A-Za-z0-9]+", "-", str(v)).strip("-"))
     return env
 

@@ -4,19 +4,10 @@ from __future__ import annotations
 from typing import Any
 
 from gitgov.core.commands.options import table
+from gitgov.core.report import human_size
 
 FIRST_STEPS = ("declare a dataset in gitgov.toml ([datasets.NAME] with paths = [\"data/...\"]), "
                "then commit a file of it")
-
-
-def size(n: int | None) -> str:
-    if n is None:
-        return "-"
-    for unit in ("B", "kB", "MB", "GB"):
-        if n < 1000 or unit == "GB":
-            return f"{n} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1000
-    return str(n)
 
 
 def short(sha: str | None, n: int = 8) -> str:
@@ -53,7 +44,7 @@ def current(e: dict[str, Any]) -> str:
         return "no versions yet: commit a file matching " + " or ".join(e["paths"] or ["its paths"])
     files = cur["files"]
     what = files[0]["path"] if len(files) == 1 else f"{len(files)} files"
-    parts = [what, rows_of(cur["rows"]), size(cur["bytes"])]
+    parts = [what, rows_of(cur["rows"]), human_size(cur["bytes"])]
     parts.append(f"commit {short(cur['commit'])}" if cur["commit"] else f"not committed ({files[-1]['stage']})")
     if cur["blob"]:
         parts.append(f"blob {short(cur['blob'])}")
