@@ -188,6 +188,13 @@ class Repo(NamedTuple):
                        "--no-renames", "--no-ext-diff", "--no-abbrev", "--", *paths)
         return parse_raw(out)
 
+    def untracked(self, paths: Sequence[str]) -> list[str]:
+        """Those of ``paths`` that exist in the working tree but not in the index, ignored or not
+        (either way a commit leaves them out)."""
+        out = self.git("--no-optional-locks", "--literal-pathspecs", "ls-files", "-z", "--others",
+                       "--", *paths)
+        return [p.decode("utf-8", "surrogateescape") for p in out.split(b"\0") if p]
+
     def commit_changes(self, sha: str) -> list[RawChange]:
         """What a commit changed relative to its first parent (all files for a root commit)."""
         return next(iter(self.changes_by_commit([sha]).values()), [])

@@ -124,9 +124,9 @@ def pre_commit(session: Session, args: list[str], stdin) -> int:
     staged = repo.staged_changes()
     marker = repo.local_dir / "state" / "pending-commit"
     unstaged = _rules_not_staged(session, staged)
-    if unstaged is not None:
+    if unstaged:
         marker.unlink(missing_ok=True)
-        print_verdict([unstaged], "commit")
+        print_verdict(unstaged, "commit")
         return EXIT_BLOCKED
     actor = session.actor()
     events = _events_for(session, staged, _key_paths(session, staged), stage="staged", actor=actor)
@@ -145,9 +145,9 @@ def pre_commit(session: Session, args: list[str], stdin) -> int:
     return 0
 
 
-def _rules_not_staged(session: Session, staged: list[RawChange]) -> Finding | None:
-    """The finding that blocks a commit of governed data while gitgov.toml or a local plugin
-    file has unstaged changes.
+def _rules_not_staged(session: Session, staged: list[RawChange]) -> list[Finding]:
+    """The findings that block a commit of governed data while gitgov.toml or a local plugin
+    file has unstaged changes, or a local plugin file is not tracked at all.
 
     The hooks run the working tree's rules, and the commit takes the staged ones: loosened in
     the working tree only, they would let through data that breaks the rules committed beside
@@ -155,19 +155,47 @@ def _rules_not_staged(session: Session, staged: list[RawChange]) -> Finding | No
     Commits of files that neither version of gitgov.toml governs go on."""
     rule_files = _rule_files(session)
     changed = session.repo.not_staged(rule_files)
+    untracked = _untracked_plugins(session, rule_files)
     policy = next((c.old_blob for c in changed if c.path == POLICY), None)
-    if not changed or not _governed(session, staged, rule_files, policy):
-        return None
-    names = [c.path for c in changed]
+    if not (changed or untracked) or not _governed(session, staged, rule_files, policy):
+        return []
     staged_rules = [c.path for c in staged if c.path in rule_files]
     what = (f"stages another version of {', '.join(staged_rules)}" if staged_rules
             else "holds governed data")
-    shown = " ".join(names)
+    out = []
+    if changed:
+        names = [c.path for c in changed]
+        shown = " ".join(names)
+        out.append(_not_staged(names, f"{_agree(names, 'has', 'have')} changes that are not "
+                               f"staged, and this commit {what}: the data would be checked "
+                               f"against rules the commit does not contain; stage them (`git add "
+                               f"{shown}`) or set them aside (`git stash push {shown}`), then "
+                               "commit again"))
+    if untracked:
+        shown, it = " ".join(untracked), _agree(untracked, "it", "them")
+        out.append(_not_staged(untracked, f"{_agree(untracked, 'is', 'are')} listed in [plugins] "
+                               f"local in {POLICY} but not tracked by git, and this commit {what}: "
+                               f"every other clone would check the data without {it}; add {it} "
+                               f"(`git add {shown}`), then commit again"))
+    return out
+
+
+def _not_staged(names: list[str], rest: str) -> Finding:
     return Finding(severity="error", code="rules-not-staged", path=names[0], plugin="gitgov",
-                   message=f"{', '.join(names)} {'has' if len(names) == 1 else 'have'} changes that "
-                   f"are not staged, and this commit {what}: the data would be checked against "
-                   f"rules the commit does not contain; stage them (`git add {shown}`) or set "
-                   f"them aside (`git stash push {shown}`), then commit again")
+                   message=f"{', '.join(names)} {rest}")
+
+
+def _agree(names: list[str], one: str, many: str) -> str:
+    return one if len(names) == 1 else many
+
+
+def _untracked_plugins(session: Session, rule_files: list[str]) -> list[str]:
+    """Local plugin files on disk that git does not track, once gitgov.toml is tracked (before
+    its first commit there are no committed rules to keep whole)."""
+    if len(rule_files) == 1:  # no local plugins: no process to start
+        return []
+    untracked = session.repo.untracked(rule_files)
+    return [] if POLICY in untracked else untracked
 
 
 def _rule_files(session: Session) -> list[str]:

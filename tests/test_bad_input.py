@@ -143,7 +143,7 @@ def test_a_plugin_returning_a_fact_without_a_subject_is_named_as_the_culprit(ini
     policy = initialized / "gitgov.toml"
     policy.write_text(policy.read_text().replace('enable = ["secrets"]',
                                                  'enable = ["secrets", "sloppy"]\nlocal = ["checks/sloppy.py"]'))
-    git(initialized, "add", "gitgov.toml")
+    git(initialized, "add", "gitgov.toml", "checks/sloppy.py")
     proc = refused_commit(initialized, GOVERNED, CSV)
     assert ("error   sloppy/plugin-error: plugin 'sloppy' failed in data_added: TypeError: "
             "fact 'rows' has a subject of type NoneType, expected str") in proc.stderr
@@ -158,7 +158,7 @@ def test_a_plugin_that_fails_to_load_is_reported_once_per_commit(initialized):
     policy.write_text(policy.read_text().replace('enable = ["secrets"]',
                                                  'enable = ["secrets", "broken"]\nlocal = ["checks/broken.py"]'))
     write(initialized, GOVERNED, CSV)
-    git(initialized, "add", "gitgov.toml", GOVERNED)
+    git(initialized, "add", "gitgov.toml", "checks/broken.py", GOVERNED)
     proc = git(initialized, "commit", "-q", "-m", "data")  # pre-commit and post-commit both run
     warning = "gitgov: warning: plugin 'broken' (local) was skipped: SyntaxError: "
     assert [line for line in proc.stderr.splitlines() if line.startswith(warning)] == [

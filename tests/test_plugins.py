@@ -88,13 +88,13 @@ def data_added(event, ctx):
 
 
 def use_plugins(repo: Path, lines: str, **files: str) -> None:
-    """Write local plugin files and put `lines` into gitgov.toml's [plugins] table, staged
-    (a commit beside an unstaged gitgov.toml waits for it)."""
+    """Write local plugin files and put `lines` into gitgov.toml's [plugins] table, all staged
+    (a commit beside an unstaged gitgov.toml or an untracked plugin file waits for it)."""
     for name, text in files.items():
         write(repo, f"checks/{name}.py", text)
     policy = repo / "gitgov.toml"
     policy.write_text(policy.read_text().replace("[plugins]\ntimeout = 5\n", f"[plugins]\n{lines}\n"))
-    git(repo, "add", "gitgov.toml")
+    git(repo, "add", "gitgov.toml", *(f"checks/{name}.py" for name in files))
 
 
 def local(*names: str) -> str:

@@ -157,3 +157,51 @@ def test_a_local_rule_loosened_in_the_working_tree_only_is_blocked_too(repo):
     git(repo, "checkout", "checks/rules.py")
     proc = git(repo, "commit", "-q", "-m", "people", check=False)
     assert proc.returncode == 1 and "validation/age.small" in proc.stderr, proc.stderr
+
+
+def use_local_rule(repo: Path) -> None:
+    write(repo, "checks/rules.py", RULE)
+    policy = repo / "gitgov.toml"
+    policy.write_text(policy.read_text().replace("max = 120", "max = 120\nchecks = { small = 50 }")
+                      .replace('enable = ["validation"]', 'enable = ["validation", "rules"]')
+                      .replace("timeout = 30", 'timeout = 30\nlocal = ["./checks/rules.py"]'))
+
+
+def test_a_local_rule_git_does_not_track_is_blocked(repo):
+    """Committed without its plugin file, the policy names a rule no other clone can run."""
+    use_local_rule(repo)
+    before = head(repo)
+    proc = commit(repo, "gitgov.toml")
+    assert proc.returncode == 1, proc.stderr
+    assert ("gitgov/rules-not-staged: checks/rules.py is listed in [plugins] local in gitgov.toml "
+            "but not tracked by git, and this commit stages another version of gitgov.toml: every "
+            "other clone would check the data without it; add it (`git add checks/rules.py`), "
+            "then commit again") in proc.stderr
+    assert head(repo) == before
+    assert commit(repo, "checks/rules.py").returncode == 0  # together: the rule travels
+    assert git(repo, "ls-files", "checks").stdout == "checks/rules.py\n"
+    # An ignored plugin file is left out of commits all the same.
+    write(repo, ".gitignore", "checks/\n")
+    git(repo, "rm", "-q", "--cached", "checks/rules.py")
+    git(repo, "commit", "-q", "--no-verify", "-m", "drop the rule file")
+    write(repo, "data/people.csv", "id,age\n1,30\n2,40\n")
+    proc = commit(repo, "data/people.csv")
+    assert proc.returncode == 1 and "checks/rules.py is listed in [plugins] local" in proc.stderr
+    assert "this commit holds governed data" in proc.stderr
+
+
+def test_untracked_local_rules_do_not_stop_other_commits_or_a_first_policy(repo, tmp_path):
+    use_local_rule(repo)
+    git(repo, "add", "gitgov.toml")
+    git(repo, "commit", "-q", "--no-verify", "-m", "rules without their file")
+    write(repo, "README.md", "people data\n")
+    proc = commit(repo, "README.md")
+    assert proc.returncode == 0 and "rules-not-staged" not in proc.stderr, proc.stderr
+    # Before gitgov.toml is first committed, nothing committed can lose its rules.
+    (tmp_path / "fresh").mkdir()
+    fresh = governed_repo(tmp_path / "fresh", POLICY, commit=False)
+    use_local_rule(fresh)
+    write(fresh, "data/people.csv", "id,age\n1,30\n2,90\n")
+    proc = commit(fresh, "data/people.csv")
+    assert proc.returncode == 1, proc.stderr
+    assert "validation/age.small" in proc.stderr and "rules-not-staged" not in proc.stderr
