@@ -296,9 +296,14 @@ def test_binary_bytes_named_csv_are_not_scanned_with_one_line_not_a_plugin_failu
     with open(priv_repo / "gitgov.toml", "a") as f:
         f.write(DECLARE)
     cases = {"data/contacts.csv": b"id,na\rme\n\x01\x02\x03,x\n",  # a carriage return in the header
-             "data/contacts-blob.csv": b"PK\x03\x04\x00\x00\x08\x00" + bytes(range(256)) * 8}  # a NUL byte
+             "data/contacts-blob.csv": b"PK\x03\x04\x00\x00\x08\x00" + bytes(range(256)) * 8,  # a NUL
+             "data/contacts-utf16.csv": "id,email\n1,a@b.de\n".encode("utf-16"),
+             "data/contacts-parquet.csv": b"PAR1" + bytes(64)}
+    # the same words as `gitgov check` of the same bytes
     why = {"data/contacts.csv": "line 1 (the header) cannot be parsed",
-           "data/contacts-blob.csv": "binary data, not text (a NUL byte on line 1)"}
+           "data/contacts-blob.csv": "binary data, not text (a NUL byte on line 1)",
+           "data/contacts-utf16.csv": "the file is UTF-16 text; save it as UTF-8",
+           "data/contacts-parquet.csv": "this is a Parquet file, not text; give it a .parquet name"}
     (priv_repo / "data").mkdir(exist_ok=True)
     for path, data in cases.items():
         (priv_repo / path).write_bytes(data)
@@ -308,4 +313,4 @@ def test_binary_bytes_named_csv_are_not_scanned_with_one_line_not_a_plugin_failu
     git(priv_repo, "add", "gitgov.toml", "data")
     proc = git(priv_repo, "commit", "-m", "junk", check=False)
     assert "plugin-error" not in proc.stderr
-    assert proc.stderr.count("privacy/not-scanned") == 2
+    assert proc.stderr.count("privacy/not-scanned") == 4

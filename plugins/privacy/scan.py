@@ -79,6 +79,7 @@ def read_table(data: bytes, fmt: str, what: str) -> "pa.Table":
             return pq.read_table(pa.BufferReader(data))
         if fmt == "jsonl":
             import pyarrow.json as pj
+            _text_only(data)
             return pj.read_json(pa.BufferReader(data))
     except (pa.ArrowInvalid, pa.ArrowTypeError, OSError, ValueError) as exc:
         raise InputError(f"{what}: cannot read as {fmt}: {str(exc).splitlines()[0]}") from None
@@ -95,14 +96,20 @@ def _unique_names(table: "pa.Table", what: str) -> "pa.Table":
     return table
 
 
+def _text_only(data: bytes) -> None:
+    """pyarrow would read binary data as text of some sort: say what it is instead."""
+    from gitgov.core.textsniff import sniff_binary
+
+    reason = sniff_binary(data[:1 << 16])
+    if reason:
+        raise ValueError(reason)
+
+
 def _read_csv(data: bytes, delimiter: str) -> "pa.Table":
     import pyarrow as pa
     import pyarrow.csv as pcsv
 
-    nul = data.find(b"\0", 0, 1 << 16)
-    if nul >= 0:  # pyarrow would read it as text of some sort: say what it is instead
-        line = data.count(b"\n", 0, nul) + 1
-        raise ValueError(f"binary data, not text (a NUL byte on line {line})")
+    _text_only(data)
     first = data.split(b"\n", 1)[0].decode("utf-8-sig", "replace").rstrip("\r")
     try:
         names = next(csv.reader(io.StringIO(first), delimiter=delimiter), [])

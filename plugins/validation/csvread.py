@@ -11,8 +11,10 @@ import csv
 import io
 from typing import Any, Iterator
 
+from gitgov.core.textsniff import sniff_binary
+
 from .formats import Batches, Format, ReadError, RowProblem, Source, prefetch, repeated_name
-from .streams import HEAD_BYTES, BufferReads, ByteStream, StreamError, sniff_binary
+from .streams import HEAD_BYTES, BufferReads, ByteStream, StreamError
 
 FIRST_BLOCK = 1 << 20  # the first batch comes quickly; the rest are full blocks
 

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 from typing import IO, Any, Callable, Iterator
 
-from .streams import HEAD_BYTES, ByteStream, sniff_binary
+from .streams import HEAD_BYTES, ByteStream
 
 BLOCK_SIZE = 8 << 20  # CSV/JSON parse block: ~20k rows of a typical table
 PARQUET_BATCH = 65536
@@ -309,4 +309,4 @@ def _first_line(exc: BaseException) -> str:
 
 
 __all__ = ["Batches", "Format", "ReadError", "RowProblem", "Source", "detect", "open_batches",
-           "prefetch", "sniff_binary"]
+           "prefetch"]

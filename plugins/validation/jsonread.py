@@ -16,9 +16,10 @@ import json
 from typing import Any, Iterator
 
 from gitgov.core import arrow_values as av
+from gitgov.core.textsniff import sniff_binary
 
 from .formats import Batches, Format, ReadError, Reopen, RowProblem, Source, prefetch
-from .streams import ByteStream, StreamError, sniff_binary
+from .streams import ByteStream, StreamError
 
 ROWS_PER_BATCH = 16384
 

@@ -236,18 +236,5 @@ def _count(data: bytes | bytearray, byte: bytes, end: int | None = None) -> int:
     return n
 
 
-def sniff_binary(head: bytes) -> str | None:
-    """Why `head` is not text a CSV/JSON reader should see, or None."""
-    if head.startswith((b"\xff\xfe", b"\xfe\xff")):
-        return "the file is UTF-16 text; save it as UTF-8"
-    if head.startswith(b"PAR1"):
-        return "this is a Parquet file, not text; give it a .parquet name or set `format`"
-    nul = head.find(b"\0")
-    if nul >= 0:
-        line = head.count(b"\n", 0, nul) + 1
-        return f"binary data, not text (a NUL byte on line {line})"
-    return None
-
-
 def line_of_offset(head: bytes, offset: int) -> int:
     return head.count(b"\n", 0, offset) + 1
