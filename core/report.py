@@ -83,7 +83,7 @@ def print_verdict(findings: list[Finding], action: str, *, stream: TextIO = sys.
 
 
 def _headline(n: dict[str, int], action: str, blocking: bool) -> str:
-    errors, warnings = _plural(n["error"], "error"), _plural(n["warning"], "warning")
+    errors, warnings = plural(n["error"], "error"), plural(n["warning"], "warning")
     both = f"{errors}, {warnings}" if n["warning"] else errors
     if not blocking:
         return f"gitgov: {action} was recorded with {both if n['error'] else warnings}"
@@ -92,5 +92,5 @@ def _headline(n: dict[str, int], action: str, blocking: bool) -> str:
     return f"gitgov: {action} allowed with {warnings}"
 
 
-def _plural(n: int, word: str) -> str:
+def plural(n: int, word: str) -> str:
     return f"{n} {word}" + ("" if n == 1 else "s")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, TextIO
 
-from .report import one_line
+from .report import one_line, plural
 
 if TYPE_CHECKING:
     from .events import Finding
@@ -30,15 +30,15 @@ def print_report(verdict: "Verdict", server: "ServerPolicy", stream: TextIO) -> 
     if server.text is None:
         where = f"no policy yet ({server.branch} has no gitgov.toml)"
     if errors:
-        head = f"gitgov: push rejected by policy ({_plural(errors, 'error')}"
+        head = f"gitgov: push rejected by policy ({plural(errors, 'error')}"
     else:
-        head = f"gitgov: push accepted with {_plural(warnings, 'warning')}"
+        head = f"gitgov: push accepted with {plural(warnings, 'warning')}"
         head += f" (policy: {where})"
         print(head, file=stream)
         _body(shown, stream)
         return
     if warnings:
-        head += f", {_plural(warnings, 'warning')}"
+        head += f", {plural(warnings, 'warning')}"
     print(head + f"; policy: {where})", file=stream)
     _body(shown, stream)
     if any(sha for _, sha, f in shown if f.blocks):
@@ -76,7 +76,3 @@ def _body(shown: list[tuple[str, str, "Finding"]], stream: TextIO) -> None:
     if len(lines) > MAX_LINES:
         print(f"  ... and {len(lines) - MAX_LINES} more lines (`gitgov audit` on the server has them all)",
               file=stream)
-
-
-def _plural(n: int, word: str) -> str:
-    return f"{n} {word}" + ("" if n == 1 else "s")
