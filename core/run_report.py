@@ -15,7 +15,6 @@ def _value(v: Any) -> str:
     return v if isinstance(v, str) else json.dumps(v)
 
 
-
 def command_line(run: RunRecord) -> str:
     import shlex
 
