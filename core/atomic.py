@@ -55,8 +55,21 @@ def kept_mode(dest: str | os.PathLike[str]) -> int:
     """The permissions ``dest`` has, or those a new file gets (0666 less the umask)."""
     try:
         return stat.S_IMODE(os.stat(dest).st_mode)
-    except FileNotFoundError:
+    except (FileNotFoundError, NotADirectoryError):  # replacing() then says why it cannot be
         return 0o666 & ~_umask()
+
+
+def unwritable(folder: str | os.PathLike[str]) -> str | None:
+    """Why files cannot be made in ``folder`` (with the folders it needs), or None. Asked
+    before work whose output would otherwise fail at the end, or be recorded and missing."""
+    path = os.path.abspath(folder)
+    while not os.path.lexists(path):
+        path = os.path.dirname(path)
+    if not os.path.isdir(path):
+        return f"{path} is a file, not a folder"
+    if not os.access(path, os.W_OK | os.X_OK):
+        return f"{path} is not writable"
+    return None
 
 
 def _umask() -> int:

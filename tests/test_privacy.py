@@ -177,6 +177,10 @@ def test_protect_into_a_missing_folder_is_one_line_and_writes_nothing(priv_repo,
     target = tmp_path / "no" / "p.csv"
     out = gitgov(priv_repo, "protect", "data/contacts.csv", "-o", str(target))
     assert out.returncode == 2 and out.stderr == f"gitgov: cannot write {target}: No such file or directory\n"
+    (tmp_path / "a-file").write_text("")
+    under_a_file = tmp_path / "a-file" / "p.csv"
+    out = gitgov(priv_repo, "protect", "data/contacts.csv", "-o", str(under_a_file))
+    assert out.returncode == 2 and out.stderr == f"gitgov: cannot write {under_a_file}: Not a directory\n"
     assert sorted(p.name for p in (priv_repo / "data").iterdir()) == before
     assert gitgov(priv_repo, "keys", "list", "--json", check=True).stdout == keys  # no key minted
 
@@ -242,6 +246,10 @@ def test_reveal_follows_the_access_table_and_records_a_refusal(priv_repo, tmp_pa
     assert [(e["subject"], e["actor"]) for e in refused] == [("data/contacts.csv", "Lee <lee@example.com>")]
     out = gitgov(priv_repo, "reveal", "data/contacts.csv", "-o", str(tmp_path / "no" / "plain.csv"))
     assert out.returncode == 2 and "cannot write there" in out.stderr
+    (tmp_path / "a-file").write_text("")
+    out = gitgov(priv_repo, "reveal", "data/contacts.csv", "-o", str(tmp_path / "a-file" / "plain.csv"))
+    assert out.returncode == 2 and out.stderr == (f"gitgov: -o {tmp_path}/a-file/plain.csv: cannot write "
+                                                  f"there: {tmp_path}/a-file is a file, not a folder\n")
     assert json.loads(gitgov(priv_repo, "log", "--kind", "data_revealed", "--json").stdout) == []
     out = gitgov(priv_repo, "reveal", "data/contacts.csv", "--limit", "1")  # the owner may
     assert out.returncode == 0 and "person0@example.com" in out.stdout

@@ -444,6 +444,11 @@ def test_quarantine_keeps_files_of_the_same_name_apart_and_never_overwrites_an_i
     assert proc.returncode == 2 and "would overwrite the input keep/data/customers.passed.csv" in proc.stderr
     assert (repo / "keep/data/customers.passed.csv").read_text() == "id,email,age\n9,k@x.io,30\n"
     assert not (repo / "keep/keep").exists()
+    # a DIR under a file: one line before the check, nothing written
+    proc = gitgov(repo, "check", "data/customers.csv", "--quarantine", "keep/data/customers.passed.csv/q")
+    assert proc.returncode == 2 and proc.stdout == ""
+    assert proc.stderr == ("gitgov: --quarantine keep/data/customers.passed.csv/q: cannot write there: "
+                           f"{repo}/keep/data/customers.passed.csv is a file, not a folder\n")
 
 
 def test_quarantine_warns_when_its_files_would_be_taken_for_a_dataset_s_data(repo):

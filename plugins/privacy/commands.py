@@ -1,7 +1,6 @@
 """`gitgov scan`, `gitgov protect` and `gitgov reveal`."""
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -197,6 +196,15 @@ def _write(tbl: Any, fmt: str, dest: str | Any) -> None:
 
 # ---- reveal -----------------------------------------------------------------------------------
 
+def _writable(output: str) -> None:
+    from gitgov.core.atomic import unwritable
+
+    folder = Path(output).resolve().parent
+    why = unwritable(folder) if folder.exists() else f"{folder} does not exist"
+    if why:
+        raise InputError(f"-o {output}: cannot write there: {why}")
+
+
 def _may_reveal(repo, policy, ds, rel: str) -> None:
     """The access table's `reveal` column, enforced: a refusal is recorded, then exit 1.
 
@@ -238,8 +246,8 @@ def reveal_cmd(path: str, rev: str | None, columns: tuple[str, ...], output: str
     if ds is None:
         raise InputError(f"{rel} is in no dataset of gitgov.toml; give --dataset NAME")
     _may_reveal(repo, policy, ds, rel)
-    if output and not os.access(Path(output).resolve().parent, os.W_OK):  # before the reveal is recorded
-        raise InputError(f"-o {output}: cannot write there (no such folder, or not writable)")
+    if output:  # before the reveal is recorded
+        _writable(output)
     tbl, fmt = _read(path, ds.format, rev, repo)
     if limit:
         tbl = tbl.slice(0, limit)

@@ -40,6 +40,11 @@ def out_paths(path: str, outdir: Path) -> tuple[Path, Path]:
 def plan(root: Path, paths: list[str], outdir: Path) -> dict[str, tuple[Path, Path]]:
     """Each input's outputs, decided before the check runs, so that a run that would write
     over one of its own inputs, or write one output twice, stops before anything is written."""
+    from gitgov.core.atomic import unwritable
+
+    why = unwritable(outdir)
+    if why:
+        raise InputError(f"--quarantine {outdir}: cannot write there: {why}")
     inputs = {(Path(root) / p).resolve(): p for p in paths}
     planned = {p: out_paths(p, outdir) for p in paths}
     seen: dict[Path, str] = {}
@@ -101,7 +106,10 @@ def split(root: Path, path: str, state: dict[str, Any], outs: tuple[Path, Path])
     full = str(Path(root) / path)
     source = Source(path, lambda: open(full, "rb"), local=full)
     passed, failed = outs
-    passed.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        passed.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:  # what unwritable() cannot foresee (/proc, a full disk)
+        raise InputError(f"cannot make the folder {passed.parent}: {exc.strerror or exc}") from None
     if state.get("reopened"):
         opened = open_lines(source, fmt)
     else:
