@@ -168,6 +168,23 @@ def test_declared_then_protected_commit_passes_and_git_holds_no_plain_value(priv
     assert "data_revealed" in log and "person2@example.com" not in log
 
 
+def test_a_dropped_column_is_not_asked_for_by_the_validation_rules(priv_repo):
+    """protect = "drop" removes the column; validation, on as well, must not miss it."""
+    policy = (priv_repo / "gitgov.toml").read_text().replace('disable = ["validation"]', "")
+    write(priv_repo, "gitgov.toml", policy + DECLARE)
+    write(priv_repo, "data/contacts.csv", contacts(5))
+    dropped = gitgov(priv_repo, "check", "--json", "data/contacts.csv")
+    assert json.loads(dropped.stdout)["files"][0]["verdict"] == "pass", dropped.stdout
+    assert "4111 1111" not in gitgov(priv_repo, "log", "--json").stdout  # its profile is masked
+    gitgov(priv_repo, "protect", "data/contacts.csv", "--in-place", check=True)
+    git(priv_repo, "add", "gitgov.toml", "data/contacts.csv")
+    proc = git(priv_repo, "commit", "-m", "protected", check=False)
+    assert proc.returncode == 0, proc.stderr
+    assert "card.missing" not in proc.stderr
+    checked = gitgov(priv_repo, "check", "--force", "data/contacts.csv")
+    assert checked.returncode == 0 and "PASS" in checked.stdout, checked.stdout
+
+
 def test_protect_into_a_missing_folder_is_one_line_and_writes_nothing(priv_repo, tmp_path):
     write(priv_repo, "data/contacts.csv", contacts(5))
     with open(priv_repo / "gitgov.toml", "a") as f:

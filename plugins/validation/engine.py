@@ -144,7 +144,9 @@ class Engine:
         listed = ", ".join(names[:12]) + (", ..." if len(names) > 12 else "")
         line = 1 if self.opened and self.opened.line_offset == 1 else None
         fresh = self.rs.table.get("freshness_column") if "freshness_days" in self.rs.table else None
-        wanted = dict.fromkeys(list(self.rs.columns) + list(self.rs.table.get("columns_required") or [])
+        # a protect = "drop" column is absent from a protected file, as it must be
+        kept = [n for n, c in self.rs.columns.items() if c.conf.get("protect") != "drop"]
+        wanted = dict.fromkeys(kept + list(self.rs.table.get("columns_required") or [])
                                + list(self.rs.primary_key) + list(self.rs.foreign_keys)
                                + ([fresh] if fresh else []))
         for col in wanted:
