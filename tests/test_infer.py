@@ -225,3 +225,23 @@ def test_infer_replaces_gitgov_toml_whole_keeping_its_permissions(fresh):
     # a new file renamed over the old one (a cut-short write cannot leave half a policy)
     assert policy.stat().st_ino != inode and stat.S_IMODE(policy.stat().st_mode) == 0o640
     assert sorted(p.name for p in fresh.iterdir() if p.name.startswith(".gitgov.toml")) == []
+
+
+def test_infer_writes_the_policy_of_the_repository_it_runs_in(fresh, tmp_path):
+    """A sample in another repository (or in none) is refused, naming the repository the
+    command runs in: that repository's gitgov.toml is the one a user means to edit."""
+    other = tmp_path / "other"
+    git(tmp_path, "init", "-q", "-b", "main", str(other))
+    gitgov(other, "init", check=True)
+    write(other, "data/s.csv", ORDERS)
+    before = {p: (p / "gitgov.toml").read_text() for p in (fresh, other)}
+    proc = gitgov(fresh, "infer", str(other / "data/s.csv"), "--dataset", "zz")
+    assert proc.returncode == 2 and proc.stderr == (
+        f"gitgov: {other}/data/s.csv: is outside the repository {fresh}; copy a sample into it "
+        "where the dataset's files will live\n")
+    assert {p: (p / "gitgov.toml").read_text() for p in (fresh, other)} == before
+    write(fresh, "data/sales/orders.csv", ORDERS)
+    proc = gitgov(fresh / "data", "infer", "sales/orders.csv", "--dataset", "orders")  # from below
+    assert proc.returncode == 0, proc.stderr
+    assert "[datasets.orders]" in (fresh / "gitgov.toml").read_text()
+    assert (other / "gitgov.toml").read_text() == before[other]

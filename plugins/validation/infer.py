@@ -180,11 +180,12 @@ def infer_into(path: Path, dataset: str, *, force: bool = False, write: bool = T
 
     from .formats import ReadError, detect
 
-    repo = Repo.discover(path.resolve().parent)
+    repo = Repo.discover(".")  # the one the user is in, as for check and profile
     try:
         rel = path.resolve().relative_to(repo.root.resolve()).as_posix()
     except ValueError:
-        raise InputError(f"{path}: is outside the repository {repo.root}") from None
+        raise InputError(f"{path}: is outside the repository {repo.root}; copy a sample into it "
+                         "where the dataset's files will live") from None
     try:
         fmt = detect(rel)
     except ReadError as exc:
