@@ -56,10 +56,26 @@ def run_hook(hook: str, args: list[str], stdin=None) -> int:
         return EXIT_INPUT
 
 
-def _report_load_errors(session: Session) -> None:
+def _report_load_errors(session: Session, *, unknown: bool = False) -> None:
+    """One line per plugin that did not load; names in [plugins] enable that match no plugin
+    (``unknown``) only where pre-commit and pre-push have not judged them already."""
     for info in session.host.load_errors:
-        print(f"gitgov: warning: plugin '{info.name}' ({info.origin}) was skipped: {info.error}",
-              file=sys.stderr)
+        if (info.origin == "unknown") == unknown:
+            print(f"gitgov: warning: plugin '{info.name}' ({info.origin}) was skipped: {info.error}",
+                  file=sys.stderr)
+
+
+def _missing_plugins(session: Session, governed: bool) -> list[Finding]:
+    """Names in [plugins] enable that no installed plugin has: a typo, or a plugin not installed
+    here. What it checks would go unchecked, so governed data waits (the server refuses such a
+    push too); other changes go on with a warning."""
+    if not governed:
+        _report_load_errors(session, unknown=True)
+        return []
+    return [Finding(severity="error", code="plugin-missing", path=POLICY, plugin="gitgov",
+                    message=f"plugin '{i.name}' is {i.error}; what it checks would go unchecked: "
+                            "correct the name, or install the plugin")
+            for i in session.host.load_errors if i.origin == "unknown"]
 
 
 # ---- classifying changes ------------------------------------------------------
@@ -131,6 +147,11 @@ def pre_commit(session: Session, args: list[str], stdin) -> int:
     actor = session.actor()
     events = _events_for(session, staged, _key_paths(session, staged), stage="staged", actor=actor)
     events += _policy_staged(staged, actor)
+    missing = _missing_plugins(session, bool(events))
+    if missing:
+        marker.unlink(missing_ok=True)
+        print_verdict(missing, "commit")
+        return EXIT_BLOCKED
     if not events:
         marker.unlink(missing_ok=True)
         return 0
@@ -317,6 +338,10 @@ def pre_push(session: Session, args: list[str], stdin) -> int:
     events: list[Event] = [PushRequested(remote=remote, url=url, refs=tuple(refs), actor=actor,
                                          source="hook")]
     events += _pushed(session, refs, remote, actor)
+    missing = _missing_plugins(session, len(events) > 1)
+    if missing:
+        print_verdict(missing, "push")
+        return EXIT_BLOCKED
     session.ctx.planned = events
     outcome = session.emit(events)
     print_verdict(outcome.findings, "push", bypass=BYPASS_PUSH)

@@ -210,6 +210,30 @@ def test_a_typo_in_enable_is_reported_with_the_nearest_name(repo):
     assert "not-installed-here" not in plugins  # disabling what is absent is harmless
 
 
+def test_a_typo_in_enable_blocks_governed_data_and_lets_other_commits_go_on(initialized, tmp_path):
+    """A typo turns the intended plugin off: what it checks would go unchecked."""
+    use_plugins(initialized, 'enable = ["secret"]')
+    missing = "plugin 'secret' is named in [plugins] enable in gitgov.toml, but no plugin has this name"
+    policy = git(initialized, "commit", "-q", "-m", "typo", check=False)  # the typo itself waits
+    assert policy.returncode == 1 and f"gitgov/plugin-missing: {missing}" in policy.stderr
+    git(initialized, "commit", "-q", "--no-verify", "-m", "typo")
+    write(initialized, "README.md", "notes\n")
+    git(initialized, "add", "README.md")
+    other = git(initialized, "commit", "-q", "-m", "notes", check=False)
+    assert other.returncode == 0 and "plugin-missing" not in other.stderr, other.stderr
+    proc = commit_data(initialized)
+    assert proc.returncode == 1, proc.stderr
+    assert proc.stderr.count("plugin 'secret'") == 1  # said once, as the error
+    assert (f"error   gitgov/plugin-missing: {missing} (did you mean 'secrets'?); what it checks "
+            "would go unchecked: correct the name, or install the plugin") in proc.stderr
+    assert git(initialized, "log", "-1", "--format=%s").stdout.strip() == "notes"
+    # The same data committed with --no-verify waits at pre-push.
+    git(tmp_path, "init", "-q", "--bare", str(tmp_path / "remote.git"))
+    git(initialized, "commit", "-q", "--no-verify", "-m", "data")
+    push = git(initialized, "push", str(tmp_path / "remote.git"), "HEAD:main", check=False)
+    assert push.returncode != 0 and "gitgov/plugin-missing" in push.stderr, push.stderr
+
+
 # ---- gitgov plugins ----------------------------------------------------------------------
 
 def test_gitgov_plugins_lists_name_version_origin_hooks_and_errors(repo):
