@@ -21,6 +21,18 @@ class LazyGroup(click.Group):
             self._load(BUILTIN_COMMANDS[name])
         return super().get_command(ctx, name)
 
+    def resolve_command(self, ctx: click.Context, args: list[str]):  # type: ignore[no-untyped-def]
+        try:
+            return super().resolve_command(ctx, args)
+        except click.UsageError:
+            plugin = _plugin_adding(args[0]) if args and not args[0].startswith("-") else None
+            if plugin is None:
+                raise
+            raise click.UsageError(f"No such command '{args[0]}': it comes with the plugin "
+                                   f"'{plugin}', which is not enabled here ([plugins] enable and "
+                                   "disable in gitgov.toml, GITGOV_DISABLE; `gitgov plugins` "
+                                   "lists them)", ctx) from None
+
     def list_commands(self, ctx: click.Context) -> list[str]:
         for module in dict.fromkeys(BUILTIN_COMMANDS.values()):
             self._load(module)
@@ -34,3 +46,23 @@ def cli() -> None:
 
     Run `gitgov init` in a Git repository to begin, or `gitgov demo` to see it work.
     """
+
+
+def _plugin_adding(command: str) -> str | None:
+    """The installed plugin that adds `command`, whatever gitgov.toml or GITGOV_DISABLE turn
+    off; asked only once the command was not found."""
+    from .entrypoints import entry_points
+    from .plugins import ENTRY_POINT_GROUP
+
+    for ep in sorted(entry_points(ENTRY_POINT_GROUP), key=lambda e: e.name):
+        scratch = click.Group()
+        try:
+            hook = getattr(ep.load(), "register_commands", None)
+            if hook is None:
+                continue
+            hook(cli=scratch)
+        except Exception:  # noqa: BLE001 - a broken plugin is no answer here
+            continue
+        if command in scratch.commands:
+            return ep.name
+    return None

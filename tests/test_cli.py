@@ -3,6 +3,7 @@ run as a user would: the real CLI in a child process, in real repositories."""
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import stat
 from pathlib import Path
@@ -229,6 +230,12 @@ def test_unknown_command_is_a_usage_error(repo):
     option = gitgov(repo, "log", "--no-such-option")
     assert option.returncode == 2
     assert option.stderr == "gitgov: No such option '--no-such-option' (see `gitgov log --help`)\n"
+    # A plugin's command, with that plugin left off: which plugin, and where that is decided.
+    proc = gitgov(repo, "check", env={**os.environ, "GITGOV_DISABLE": "validation"})
+    assert proc.returncode == 2 and proc.stderr == (
+        "gitgov: No such command 'check': it comes with the plugin 'validation', which is not "
+        "enabled here ([plugins] enable and disable in gitgov.toml, GITGOV_DISABLE; `gitgov "
+        "plugins` lists them) (see `gitgov --help`)\n")
 
 
 def test_a_table_keeps_each_row_on_one_line_whatever_a_file_is_called():
