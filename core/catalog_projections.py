@@ -25,18 +25,25 @@ VIEWS = ("current_files", "latest_quality", "dataset_summary", "run_summary", "f
 # (The lenses on the journal itself are not in VIEWS: JOURNAL_LENSES below drops
 # and creates each of them again.)
 
+def current_files_view() -> str:
+    """The statement of current_files as it is now (a ledger migration recreates it)."""
+    return next(s for s in SCHEMA if s.lstrip().startswith("CREATE VIEW current_files"))
+
+
 SCHEMA: tuple[str, ...] = (
     # The catalog reads the checks of one file, and the versions of one dataset, in order.
     "CREATE INDEX quality_checks_by_path ON quality_checks(path, seq)",
     "CREATE INDEX dataset_versions_by_dataset ON dataset_versions(dataset, seq)",
     # The version of each governed file the repository holds now: its newest
-    # entry, skipping staged versions a check blocked (they were never committed).
+    # entry, skipping staged versions a check blocked (they were never committed)
+    # and `gitgov check` runs (a look at the working tree, which records no removal).
     """CREATE VIEW current_files AS
         SELECT v.dataset, v.path, v.blob, v.sha256, v.size, v.stage, v.commit_sha, v.verdict,
                v.time, v.actor, v.seq
         FROM (SELECT DISTINCT path FROM dataset_versions) AS p
         JOIN dataset_versions AS v ON v.seq = (
             SELECT MAX(w.seq) FROM dataset_versions AS w WHERE w.path = p.path
+              AND w.stage IS NOT 'checked'
               AND NOT (w.stage IS 'staged' AND w.verdict IS 'block' AND w.change = 'added'))
         WHERE v.change = 'added'""",
     # The newest quality check of each dataset, whatever its verdict.

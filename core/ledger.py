@@ -110,6 +110,14 @@ def _migrate_quality_versions(db: sqlite3.Connection) -> None:
     db.execute(quality_projections.versions_view())
 
 
+def _migrate_current_files(db: sqlite3.Connection) -> None:
+    # Step 9: current_files leaves out `gitgov check` runs. A view: nothing to replay.
+    from gitgov.core import catalog_projections
+
+    db.execute("DROP VIEW IF EXISTS current_files")
+    db.execute(catalog_projections.current_files_view())
+
+
 # Applied in order; PRAGMA user_version = number applied. Append, never edit:
 # a step that changes projection tables should just call _migrate_projections.
 # Step 3: runs, run_files, metrics, lineage_nodes/_edges, models, reproductions.
@@ -118,8 +126,10 @@ def _migrate_quality_versions(db: sqlite3.Connection) -> None:
 # Step 6: journal_notable without an IN list (cheaper for every append).
 # Step 7: whole-file disposals in dataset_versions.
 # Step 8: quality_versions per dataset (a file moved to another dataset is a version of both).
+# Step 9: current_files without `gitgov check` runs (what the repository holds, not a look at it).
 MIGRATIONS = (_migrate_journal, _migrate_projections, _migrate_projections, _migrate_projections,
-              _migrate_projections, _migrate_notable_index, _migrate_disposals, _migrate_quality_versions)
+              _migrate_projections, _migrate_notable_index, _migrate_disposals, _migrate_quality_versions,
+              _migrate_current_files)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

@@ -142,3 +142,40 @@ def test_a_dataset_dropped_from_the_policy_is_still_listed(project, tmp_path):
     out = gitgov(copy, "catalog")
     assert "customers  [not in gitgov.toml]" in out.stdout
     assert "1 without an owner" in out.stdout  # contacts; a dataset gone from the policy has none to set
+
+
+def test_a_check_of_the_working_tree_is_not_the_current_version(project, tmp_path):
+    """`gitgov check` looks at files; the catalog shows what the repository holds."""
+    import shutil
+
+    copy = tmp_path / "copy"
+    shutil.copytree(project, copy, symlinks=True)
+    before = _json(gitgov(copy, "catalog", "--json"))[0]["current"]
+    gitgov(copy, "check", "--force", "data/raw/customers.csv", check=True)
+    write(copy, "data/raw/customers_draft.csv", "customer_id,age\n1,30\n")
+    gitgov(copy, "check", "data/raw/customers_draft.csv", check=True)
+    (copy / "data/raw/customers_draft.csv").unlink()
+    after = _json(gitgov(copy, "catalog", "--json"))[0]["current"]
+    assert after == before
+    assert [f["path"] for f in after["files"]] == ["data/raw/customers.csv"]
+    assert after["files"][0]["stage"] != "checked" and after["bytes"] > 0
+
+
+def test_a_ledger_before_schema_9_gets_the_current_files_view(project, tmp_path):
+    import shutil
+
+    from gitgov.core.ledger import MIGRATIONS, _migrate_current_files, open_ledger
+
+    copy = tmp_path / "copy"
+    shutil.copytree(project, copy, symlinks=True)
+    ledger = copy / ".gitgov" / "ledger.db"
+    with sqlite3.connect(ledger) as db:
+        old = db.execute("SELECT sql FROM sqlite_master WHERE name = 'current_files'").fetchone()[0]
+        db.execute("DROP VIEW current_files")
+        db.execute(old.replace("AND w.stage IS NOT 'checked'", ""))
+        db.execute(f"PRAGMA user_version = {MIGRATIONS.index(_migrate_current_files)}")
+    open_ledger(ledger).close()
+    with sqlite3.connect(ledger) as db:
+        sql = db.execute("SELECT sql FROM sqlite_master WHERE name = 'current_files'").fetchone()[0]
+        assert "w.stage IS NOT 'checked'" in sql
+        assert db.execute("SELECT count(*) FROM dataset_summary").fetchone()[0] >= 1  # still reads

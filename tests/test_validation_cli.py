@@ -280,10 +280,10 @@ def test_a_file_moved_to_another_dataset_is_a_version_of_the_one_it_was_committe
     assert [v["path"] for v in data] == ["data/customers.csv"]  # as it was checked then
 
 
-def test_a_ledger_of_the_last_schema_gets_the_per_dataset_versions_view(repo):
+def test_a_ledger_before_schema_8_gets_the_per_dataset_versions_view(repo):
     import sqlite3
 
-    from gitgov.core.ledger import SCHEMA_VERSION, open_ledger
+    from gitgov.core.ledger import MIGRATIONS, SCHEMA_VERSION, _migrate_quality_versions, open_ledger
 
     ledger = repo / ".gitgov" / "ledger.db"
     old_view = ("CREATE VIEW quality_versions AS SELECT dataset, path, blob, NULL AS commit_sha, verdict,"
@@ -291,7 +291,7 @@ def test_a_ledger_of_the_last_schema_gets_the_per_dataset_versions_view(repo):
     with sqlite3.connect(ledger) as db:
         db.execute("DROP VIEW quality_versions")
         db.execute(old_view)
-        db.execute(f"PRAGMA user_version = {SCHEMA_VERSION - 1}")
+        db.execute(f"PRAGMA user_version = {MIGRATIONS.index(_migrate_quality_versions)}")
     open_ledger(ledger).close()
     with sqlite3.connect(ledger) as db:
         sql = db.execute("SELECT sql FROM sqlite_master WHERE name = 'quality_versions'").fetchone()[0]
