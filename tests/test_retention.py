@@ -226,8 +226,12 @@ def test_apply_commit_and_what_history_still_holds(rrepo):
     assert "committed the disposal of 1 file(s)" in proc.stdout
     assert git(rrepo, "log", "-1", "--format=%s").stdout.strip() == "Dispose of data past its retention period"
     assert git(rrepo, "show", "HEAD:data/raw/customers.csv").stdout == KEPT.replace("\r\n", "\n")  # text mode
-    assert "data/raw/customers.csv: 2 commit(s) in Git history still hold earlier versions" in proc.stdout
-    assert "git filter-repo --path data/raw/customers.csv --invert-paths" in proc.stdout
+    # The disposal's own commit holds what was kept: only the earlier one is named.
+    earlier = git(rrepo, "rev-parse", "HEAD~1").stdout.strip()[:12]
+    assert (f"data/raw/customers.csv: 1 commit(s) in Git history still hold earlier versions "
+            f"({earlier})") in proc.stdout
+    assert ("copy the file aside, `git filter-repo --path data/raw/customers.csv --invert-paths` "
+            "(which takes it out of every commit), put the copy back and commit it") in proc.stdout
     assert "datasets.customers is not encrypted (no `encrypt`): there is no key to shred" in proc.stdout
 
 
@@ -324,3 +328,20 @@ def test_rows_disposed_of_from_an_encrypted_file_leave_the_rest_decryptable(tmp_
     assert [(r["id"], r["email"]) for r in csv.DictReader(io.StringIO(shown.stdout))] == [
         ("1", "ada@example.com"), ("3", "grace@example.com"), ("4", "alan@example.com")]
     assert (root / "data/people.csv").read_text().splitlines()[1] == first  # a row above keeps its bytes
+
+
+def test_a_refused_disposal_commit_shows_why_and_leaves_the_disposal_staged(rrepo):
+    write(rrepo, "data/raw/customers.csv", CUSTOMERS.encode())
+    git(rrepo, "add", "gitgov.toml", ".gitignore", "data/raw/customers.csv")
+    git(rrepo, "commit", "-q", "-m", "customers")
+    hook = rrepo / ".git" / "hooks" / "pre-commit.legacy"  # runs before gitgov's, and blocks
+    hook.write_text("#!/bin/sh\necho 'the team hook says no' >&2\nexit 1\n")
+    hook.chmod(0o755)
+    proc = gitgov(rrepo, "retention", "apply", "--commit")
+    assert proc.returncode == 1, proc.stderr
+    assert "the team hook says no" in proc.stderr  # git's own report reaches the user
+    assert proc.stderr.rstrip().endswith(
+        "gitgov: --commit: git commit refused the disposal (see above); the disposed files are "
+        "staged as they are now: fix what it says and commit them")
+    assert git(rrepo, "log", "-1", "--format=%s").stdout.strip() == "customers"
+    assert git(rrepo, "diff", "--cached", "--name-only").stdout == "data/raw/customers.csv\n"

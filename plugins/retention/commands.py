@@ -1,12 +1,13 @@
 """`gitgov retention check | apply`."""
 from __future__ import annotations
 
+import subprocess
 from datetime import date, datetime, timezone
 
 import click
 
 from gitgov.core.commands.options import echo_json, json_option, table
-from gitgov.core.errors import EXIT_BLOCKED
+from gitgov.core.errors import EXIT_BLOCKED, PolicyBlocked
 
 from .expiry import Expired, already_reported, find
 
@@ -169,7 +170,12 @@ def _commit(session, paths: list[str]) -> None:
         click.echo("gitgov: --commit: none of the disposed files is tracked by Git; nothing to commit")
         return
     repo.git("add", "-A", "--", *tracked)
-    repo.git("commit", "-q", "-m", "Dispose of data past its retention period", "--", *tracked)
+    # Through the hooks, with their report on the terminal: a refusal must say why.
+    proc = subprocess.run(["git", "commit", "-q", "-m", "Dispose of data past its retention period",
+                           "--", *tracked], cwd=repo.root, stdin=subprocess.DEVNULL)
+    if proc.returncode != 0:
+        raise PolicyBlocked("--commit: git commit refused the disposal (see above); the disposed "
+                            "files are staged as they are now: fix what it says and commit them")
     click.echo(f"gitgov: committed the disposal of {len(tracked)} file(s)")
 
 

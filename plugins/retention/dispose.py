@@ -59,15 +59,27 @@ def dispose(repo: Any, item: Expired, policy: Any, today: date, *, source: str,
 @dataclass
 class History:
     path: str
-    commits: list[str]  # short ids, newest first
+    commits: list[str]  # short ids, newest first: those that left another version there
 
 
 def history(repo: Any, paths: list[str]) -> list[History]:
-    """Commits on any ref that hold a version of each path."""
+    """Commits on any ref that hold another version of each path than the one on disk now
+    (the disposal's own commit holds what was kept)."""
     out = []
     for rel in paths:
-        text = repo.git("log", "--all", "--format=%h", "--", rel, check=False).decode()
-        commits = text.split()
+        kept = repo.git("hash-object", "--", rel, check=False).decode().strip()
+        # Each commit that changed the path, with the blob it left there ("0..." if deleted).
+        text = repo.git("log", "--all", "--format=>%H", "--raw", "--no-abbrev", "--no-renames",
+                        "--", rel, check=False).decode()
+        commits, commit = [], None
+        for line in text.splitlines():
+            if line.startswith(">"):
+                commit = line[1:]
+            elif line.startswith(":") and commit is not None:
+                blob = line.split()[3]
+                if blob != kept and blob.strip("0"):
+                    commits.append(commit[:12])  # as the other reports name commits
+                commit = None
         if commits:
             out.append(History(rel, commits))
     return out
@@ -86,8 +98,9 @@ def history_advice(found: list[History], encrypted: set[str], datasets: dict[str
                          f"`gitgov keys shred {ds}`) makes every committed version unreadable")
         else:
             lines.append(f"  dataset '{ds}' is not encrypted: remove the old versions by rewriting "
-                         f"history (e.g. `git filter-repo --path {h.path} --invert-paths`, then "
-                         "force-push and have every clone re-clone)")
+                         f"history: copy the file aside, `git filter-repo --path {h.path} "
+                         "--invert-paths` (which takes it out of every commit), put the copy back "
+                         "and commit it, then force-push and have every clone re-clone")
     return lines
 
 
