@@ -280,6 +280,14 @@ def test_a_file_moved_to_another_dataset_is_a_version_of_the_one_it_was_committe
     assert [v["path"] for v in data] == ["data/customers.csv"]  # as it was checked then
 
 
+def test_quality_of_a_ledger_that_is_not_one_says_so(repo):
+    ledger = repo / ".gitgov" / "ledger.db"
+    ledger.write_bytes(b"this is not a database\n" * 50)
+    proc = gitgov(repo, "quality", "customers")  # not "no checked versions yet", exit 0
+    assert proc.returncode == 2
+    assert proc.stderr == f"gitgov: {ledger} is not a gitgov ledger (not an SQLite database)\n"
+
+
 def test_a_ledger_before_schema_8_gets_the_per_dataset_versions_view(repo):
     import sqlite3
 

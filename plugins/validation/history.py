@@ -13,8 +13,11 @@ def history(dataset: str, path: str | None = None) -> dict[str, Any]:
     from gitgov.core.errors import InputError
     from gitgov.core.git import Repo
 
+    from gitgov.core.ledger import open_ledger
+
     repo = Repo.discover(".")
     policy = load_policy(repo.policy_path)
+    open_ledger(repo.ledger_path).close()  # one that is missing or not a ledger says so (exit 2)
     store = Store(repo.ledger_path)
     versions = store.versions(dataset, path)
     if not versions and dataset not in policy.datasets:
