@@ -93,6 +93,7 @@ class Report:
     files: list[FileHit] = field(default_factory=list)
     no_column: list[str] = field(default_factory=list)  # governed files without that column
     with_column: int = 0  # governed files that have it
+    in_datasets: set[str] = field(default_factory=set)  # the datasets of those files
     elsewhere: list[str] = field(default_factory=list)  # files still holding the value in another column
     commits: dict[str, list[str]] = field(default_factory=dict)  # commit -> paths
     objects: list[dict] = field(default_factory=list)  # {"sha256", "runs": [...]}
@@ -138,6 +139,7 @@ def find_rows(session: Any, column: str, value: str, dataset: str | None, report
                 continue
             raise
         report.with_column += 1
+        report.in_datasets.add(ds.name)
         protected.refuse_masked(ds, column)
         cells: frozenset[str] = frozenset()
         if probe.protected:  # ciphertexts or pseudonyms: the typed value cannot match them as text

@@ -364,3 +364,16 @@ def test_erase_before_init_says_so_and_leaves_nothing(tmp_path):
     assert proc.returncode == 2 and proc.stderr.strip().endswith("run `gitgov init`")
     assert not (root / ".gitgov").exists()  # no erasure key made for a request that cannot be recorded
     assert (root / "data/raw/customers.csv").read_text() == CUSTOMERS
+
+
+def test_only_encrypted_datasets_that_can_hold_the_subject_are_offered_for_shredding(erepo):
+    """Shredding destroys every version of a dataset: it is no advice for one without the column."""
+    policy = POLICY.replace("[watch]", '[datasets.medical]\npaths = ["data/medical/*.csv"]\n'
+                            'encrypt = "file"\n\n[datasets.vault]\npaths = ["data/vault/*.csv"]\n'
+                            'encrypt = "file"\n\n[datasets.vault.columns.email]\npii = "email"\n\n[watch]')
+    write(erepo, "gitgov.toml", policy)
+    write(erepo, "data/medical/m.csv", "patient,reading\n1,7\n")
+    proc = gitgov(erepo, "erase", "--subject", f"email={VALUE}", "--dry-run")
+    assert proc.returncode == 0, proc.stderr
+    assert "gitgov keys shred vault" in proc.stdout  # it declares the column
+    assert "medical" not in proc.stdout

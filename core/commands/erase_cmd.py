@@ -110,7 +110,9 @@ def _show_history(report, session) -> None:
         click.echo("    a history rewrite removes it: put the line `VALUE==>***REMOVED***` in a file F "
                    "and run `git filter-repo --replace-text F`, then force-push; every clone must "
                    "re-clone")
-    encrypted = [n for n, ds in session.policy.datasets.items() if ds.encrypt]
+    # Only datasets that can hold the subject: shredding destroys all of a dataset's history.
+    encrypted = [n for n, ds in session.policy.datasets.items() if ds.encrypt and (
+        n in report.in_datasets or report.column in ds.columns)]
     for name in encrypted:
         click.echo(f"    dataset '{name}' is encrypted in Git: `gitgov keys shred {name}` makes every "
                    "committed version of it unreadable (all rows, not just this subject's)")
