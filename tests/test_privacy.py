@@ -10,6 +10,7 @@ import stat
 import pytest
 
 from conftest import git, gitgov, write
+from gitgov.core.errors import InputError
 from gitgov.plugins.privacy.detectors import BUILTIN, iban_ok, luhn
 
 POLICY = """\
@@ -125,6 +126,14 @@ def test_a_large_csv_is_classified_from_line_runs_spread_over_it():
     assert all(v == f"user{i}@example.com" for i, v in zip(ids, table.column("contact").to_pylist()))
     quoted = data.replace(b"user1@", b'"user1"@', 1)  # quotes: a line break may not end a row
     assert read_sample(quoted, "csv", "big.csv", 1000).num_rows == 1000  # read whole, then sampled
+    # A row without its fields in every run: the error names the file's line, not the sample's.
+    half = len(rows) // 2
+    first = next(i for i in range(half, len(rows)) if i % 5 == 4)
+    ragged = ("id,contact,n\n" + "\n".join(str(i) if i >= half and i % 5 == 4 else r
+                                            for i, r in enumerate(rows)) + "\n").encode()
+    with pytest.raises(InputError) as err:
+        read_sample(ragged, "csv", "big.csv", 1000)
+    assert str(err.value) == f"big.csv: cannot read as csv: line {first + 2}: 1 field where the header has 3"
 
 
 def test_undeclared_pii_blocks_the_commit_with_how_to_declare_it(priv_repo):
@@ -323,12 +332,16 @@ def test_binary_bytes_named_csv_are_not_scanned_with_one_line_not_a_plugin_failu
     cases = {"data/contacts.csv": b"id,na\rme\n\x01\x02\x03,x\n",  # a carriage return in the header
              "data/contacts-blob.csv": b"PK\x03\x04\x00\x00\x08\x00" + bytes(range(256)) * 8,  # a NUL
              "data/contacts-utf16.csv": "id,email\n1,a@b.de\n".encode("utf-16"),
-             "data/contacts-parquet.csv": b"PAR1" + bytes(64)}
+             "data/contacts-parquet.csv": b"PAR1" + bytes(64),
+             "data/contacts-ragged.csv": b"id,email\n1,a@b.de\n2\n3,c@d.de\n",
+             "data/contacts-latin1.csv": b"id,name\n1,Ann\n2,Ren\xe9\n"}
     # the same words as `gitgov check` of the same bytes
     why = {"data/contacts.csv": "line 1 (the header) cannot be parsed",
            "data/contacts-blob.csv": "binary data, not text (a NUL byte on line 1)",
            "data/contacts-utf16.csv": "the file is UTF-16 text; save it as UTF-8",
-           "data/contacts-parquet.csv": "this is a Parquet file, not text; give it a .parquet name"}
+           "data/contacts-parquet.csv": "this is a Parquet file, not text; give it a .parquet name",
+           "data/contacts-ragged.csv": "line 3: 1 field where the header has 2",
+           "data/contacts-latin1.csv": "line 3 is not UTF-8 text"}
     (priv_repo / "data").mkdir(exist_ok=True)
     for path, data in cases.items():
         (priv_repo / path).write_bytes(data)
@@ -338,4 +351,4 @@ def test_binary_bytes_named_csv_are_not_scanned_with_one_line_not_a_plugin_failu
     git(priv_repo, "add", "gitgov.toml", "data")
     proc = git(priv_repo, "commit", "-m", "junk", check=False)
     assert "plugin-error" not in proc.stderr
-    assert proc.stderr.count("privacy/not-scanned") == 4
+    assert proc.stderr.count("privacy/not-scanned") == 6

@@ -115,12 +115,46 @@ def _read_csv(data: bytes, delimiter: str) -> "pa.Table":
         names = next(csv.reader(io.StringIO(first), delimiter=delimiter), [])
     except csv.Error as exc:  # a stray carriage return, say: one line, not a plugin failure
         raise ValueError(f"line 1 (the header) cannot be parsed: {exc}") from None
-    return pcsv.read_csv(
-        pa.py_buffer(data),
-        read_options=pcsv.ReadOptions(block_size=1 << 24),
-        parse_options=pcsv.ParseOptions(delimiter=delimiter),
-        convert_options=pcsv.ConvertOptions(column_types={n: pa.string() for n in names},
-                                            strings_can_be_null=False, quoted_strings_can_be_null=False))
+    bad: list[Any] = []
+
+    def first_bad(row: Any) -> str:  # pyarrow's own message quotes the row, not its line
+        bad.append(row)
+        return "error"
+
+    try:
+        return pcsv.read_csv(
+            pa.py_buffer(data),
+            read_options=pcsv.ReadOptions(block_size=1 << 24),
+            parse_options=pcsv.ParseOptions(delimiter=delimiter, invalid_row_handler=first_bad),
+            convert_options=pcsv.ConvertOptions(column_types={n: pa.string() for n in names},
+                                                strings_can_be_null=False,
+                                                quoted_strings_can_be_null=False))
+    except pa.ArrowInvalid as exc:
+        raise ValueError(_where(data, bad[0] if bad else None, exc)) from None
+
+
+def _where(data: bytes, row: Any, exc: Exception) -> str:
+    """pyarrow's complaint about a CSV, with the line it is about, as `gitgov check` says it."""
+    if row is not None:
+        line = row.number if row.number and row.number > 0 else _line_of(data, row.text)
+        at = f"line {line}: " if line else ""
+        n = row.actual_columns
+        return f"{at}{n} field{'' if n == 1 else 's'} where the header has {row.expected_columns}"
+    if "invalid UTF8" in str(exc):
+        try:
+            data.decode("utf-8")
+        except UnicodeDecodeError as err:
+            return f"line {_line_at(data, err.start)} is not UTF-8 text"
+    return str(exc).splitlines()[0]
+
+
+def _line_of(data: bytes, text: str) -> int | None:
+    at = data.find(text.encode("utf-8", "surrogateescape")) if text else -1
+    return _line_at(data, at) if at >= 0 else None
+
+
+def _line_at(data: bytes, offset: int) -> int:
+    return data.count(b"\n", 0, offset) + 1
 
 
 def read_sample(data: bytes, fmt: str, what: str, rows: int) -> "pa.Table":
@@ -132,7 +166,10 @@ def read_sample(data: bytes, fmt: str, what: str, rows: int) -> "pa.Table":
     so every run holds whole rows. Other files are read whole, then sampled.
     """
     if fmt in ("csv", "tsv") and len(data) > SAMPLE_FROM_BYTES and b'"' not in data:
-        data = _line_runs(data, rows)
+        try:
+            return sample(read_table(_line_runs(data, rows), fmt, what), rows)
+        except InputError:
+            pass  # its line would be the sample's: the whole file names the right one
     return sample(read_table(data, fmt, what), rows)
 
 
