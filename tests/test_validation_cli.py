@@ -101,6 +101,8 @@ def test_check_json_is_the_documented_schema(repo):
     assert rules["age.max"]["samples"] == [{"row": 3, "line": 4, "value": "400"}]
     assert rules["email.format"]["samples"] == [{"row": 2, "line": 3, "value": "xxx"}]
     assert rules["id.unique"]["samples"][0]["note"] == "same as row 2"
+    # the integer id as written, a string like every other sample of a CSV
+    assert [s["value"] for s in rules["id.unique"]["samples"]] == ["2"]
     assert rules["age.type"]["failed"] == 0  # every rule is listed, passing or not
 
 

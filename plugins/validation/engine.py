@@ -298,7 +298,8 @@ class Engine:
         for st in self.states.values():
             if st.keys is not None and st.keys.known is None:
                 self.repeats[f"{st.name}.unique"] = st.keys.finish(
-                    self.tally(f"{st.name}.unique"), where, lambda v, m=st.masked: shown(v, m))
+                    self.tally(f"{st.name}.unique"), where,
+                    lambda v, m=st.masked: shown(self.as_written(v), m))
         keyrules.finish(self, where)
         tables.nulls(self, rows)
         tables.row_count(self, rows)
@@ -310,6 +311,13 @@ class Engine:
                 p.row, p.text or None, p.line or opened.line_of(p.row), note=p.message)
         self.report.results = sorted(self.tallies.values(), key=self._order)
         self.report.profile = {"rows": rows, "columns": [st.profile.result() for st in self.states.values()]}
+
+    def as_written(self, value: Any) -> Any:
+        """A typed key as a text file holds it: samples of every rule on a CSV show text
+        (the others show the cell as read, "7"), not 7 for some and "7" for others."""
+        text = self.opened is not None and self.opened.fmt.name in ("csv", "tsv")
+        return str(value) if text and value is not None and not isinstance(value, (str, bytes)) \
+            else value
 
     def _order(self, t: Tally) -> tuple:
         """Reading problems first (they explain the rest), then by column, then table rules."""

@@ -88,7 +88,7 @@ def finish(engine: "Engine", where: Where) -> None:
     if engine.pk is not None and engine.pk.known is None:
         masked = any(engine.states[c].masked for c in engine.rs.primary_key)
         engine.repeats["primary_key"] = engine.pk.finish(engine.tallies["primary_key"], where,
-                                                         lambda v: key_shown(v, masked))
+                                                         lambda v: key_shown(engine.as_written(v), masked))
     for col, (target, tcol) in engine.rs.foreign_keys.items():
         if col in engine.states and engine.references.get(col) is None:
             engine.tally(f"{col}.foreign_key").add(None, None, note=f"dataset {target} has no "
