@@ -344,8 +344,23 @@ def pre_push(session: Session, args: list[str], stdin) -> int:
         return EXIT_BLOCKED
     session.ctx.planned = events
     outcome = session.emit(events)
-    print_verdict(outcome.findings, "push", bypass=BYPASS_PUSH)
+    print_verdict(_with_commits(outcome), "push", bypass=BYPASS_PUSH)
     return EXIT_BLOCKED if outcome.blocked else 0
+
+
+def _with_commits(outcome) -> list[Finding]:
+    """The findings, each file named with the commit that holds it: the verdict says to fix
+    those commits, and a push may carry many."""
+    import dataclasses
+
+    out = []
+    for event in outcome.events:
+        sha = getattr(event, "commit", None)
+        for f in outcome.findings_for(event):
+            named = sha and f.path
+            out.append(dataclasses.replace(f, path=f"{f.path} (commit {sha[:12]})") if named else f)
+    seen = {id(f) for e in outcome.events for f in outcome.findings_for(e)}
+    return out + [f for f in outcome.findings if id(f) not in seen]
 
 
 def commit_msg(session: Session, args: list[str], stdin) -> int:

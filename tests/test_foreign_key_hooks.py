@@ -143,7 +143,8 @@ def test_pre_push_catches_a_no_verify_commit_of_the_parent(repo, tmp_path, chang
     proc = git(repo, "push", "-q", "origin", "main", check=False)
     assert proc.returncode == 1, proc.stderr
     assert "push blocked by policy" in proc.stderr
-    assert "  data/orders.csv\n" in proc.stderr
+    head = git(repo, "rev-parse", "HEAD").stdout.strip()
+    assert f"  data/orders.csv (commit {head[:12]})\n" in proc.stderr  # as that commit leaves it
     assert "validation/customer_id.foreign_key" in proc.stderr
     assert "checked again: its foreign key customer_id points to customers, which commit" in proc.stderr
     assert git(remote, "rev-parse", "main").stdout == pushed

@@ -388,12 +388,15 @@ def test_pre_push_rechecks_what_no_verify_skipped(initialized, remote):
     old = rev(initialized)
     write(initialized, "data/raw/customers.csv", CSV + PEM)
     assert commit(initialized, "data/raw/customers.csv", no_verify=True).returncode == 0
+    with_key = rev(initialized)
     write(initialized, "data/raw/customers.csv", CSV + "4,Ok\n")
     assert commit(initialized, "data/raw/customers.csv", no_verify=True).returncode == 0
     proc = push(initialized, "main")
     assert proc.returncode != 0
     assert "push blocked by policy (1 error)" in proc.stderr
-    assert "data/raw/customers.csv" in proc.stderr and "secrets/private-key" in proc.stderr
+    # the file named with the commit to fix (not the last one: the key is in the one before)
+    assert f"  data/raw/customers.csv (commit {with_key[:12]})\n" in proc.stderr
+    assert "secrets/private-key" in proc.stderr
     assert rev(remote, "main") == old  # the remote did not move
     last = ledger_entries(initialized, "push_requested")[-1].payload
     assert last["refs"][0]["old"] == old and last["refs"][0]["new"] == rev(initialized)
