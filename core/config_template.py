@@ -91,7 +91,8 @@ secret_names = []
 
 # ---------------------------------------------------------------------------
 [watch]
-enabled = false                       # `gitgov watch start` records data before it is committed
+# `gitgov watch start` records and checks data as it lands on disk, before it is
+# committed; `enabled = false` turns it off for this repository.
 # paths = ["data/**"]                 # default: the dataset globs above
 ignore = ["**/*.tmp", "**/*.part"]
 debounce_ms = 500

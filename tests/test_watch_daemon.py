@@ -137,6 +137,15 @@ def test_start_refuses_a_broken_policy_before_forking(drepo):
     assert holder(drepo) is None
 
 
+def test_start_refuses_when_the_policy_turns_the_watcher_off(drepo):
+    write(drepo, "gitgov.toml", '[datasets.raw]\npaths = ["data/raw/*.csv"]\n\n[watch]\nenabled = false\n')
+    proc = gitgov(drepo, "watch", "start")
+    assert proc.returncode == 1
+    assert proc.stderr == ("gitgov: gitgov.toml:5: [watch] enabled = false turns the watcher off in "
+                           "this repository; set it to true, or remove it, to start the watcher\n")
+    assert holder(drepo) is None
+
+
 def test_start_refuses_when_nothing_is_governed(drepo):
     write(drepo, "gitgov.toml", "[plugins]\ntimeout = 5\n")
     proc = gitgov(drepo, "watch", "start")

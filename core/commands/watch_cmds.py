@@ -5,7 +5,7 @@ import time
 
 import click
 
-from ..errors import EXIT_BLOCKED, GitgovError
+from ..errors import EXIT_BLOCKED, GitgovError, PolicyBlocked
 from .options import echo_json, json_option
 
 
@@ -24,6 +24,12 @@ def _preflight(repo) -> None:
     from ..watch.scope import Scope
 
     policy = load_repo_policy(repo)
+    if policy.watch.get("enabled") is False:
+        from ..tomlpos import key_lines, line_of
+
+        line = line_of(key_lines(repo.policy_path.read_text(encoding="utf-8")), ("watch", "enabled"))
+        raise PolicyBlocked(f"gitgov.toml:{line}: [watch] enabled = false turns the watcher off in "
+                            "this repository; set it to true, or remove it, to start the watcher")
     open_ledger(repo.ledger_path).close()
     if not Scope.from_policy(repo.root, policy).globs:
         raise GitgovError("nothing to watch: gitgov.toml declares no dataset paths (and no [watch] paths)")
