@@ -475,3 +475,15 @@ def test_quarantine_warns_when_its_files_would_be_taken_for_a_dataset_s_data(rep
     assert again.returncode == 1 and "warning" not in again.stderr, again.stderr
     apart = gitgov(repo, "check", "data/customers.csv", "--quarantine", "quarantine")
     assert apart.returncode == 1 and "warning" not in apart.stderr, apart.stderr
+
+
+def test_a_repository_without_data_yet_has_nothing_to_check_and_passes(tmp_path):
+    """CI runs `gitgov check` from the first commit on: no data yet is no failure."""
+    path = tmp_path / "repo"
+    git(tmp_path, "init", "-q", "-b", "main", str(path))
+    gitgov(path, "init", check=True)
+    proc = gitgov(path, "check")
+    assert (proc.returncode, proc.stdout, proc.stderr) == (0, "", "gitgov: no governed files to check\n")
+    proc = gitgov(path, "check", "--dataset", "data", "--json")
+    assert proc.returncode == 0 and json.loads(proc.stdout)["files"] == []
+    assert json.loads(proc.stdout)["ok"] is True

@@ -45,18 +45,14 @@ def _targets(session: Any, paths: tuple[str, ...], dataset: str | None) -> list[
         return out
     files = worktree_files(repo)
     out = _owned(policy, files, dataset)
-    if not out:
-        raise InputError(_nothing_to_check(policy, files, dataset))
+    if not out and dataset is not None and any(policy.datasets[dataset].matches(p) for p in files):
+        raise InputError(_nothing_to_check(policy, files, dataset))  # another dataset owns them
     return out
 
 
-def _nothing_to_check(policy: Any, paths: list[str], dataset: str | None) -> str:
-    if dataset is None:
-        return "no governed files to check"
+def _nothing_to_check(policy: Any, paths: list[str], dataset: str) -> str:
     ds = policy.datasets[dataset]
     taken = sorted({policy.dataset_for(p).name for p in paths if ds.matches(p)})
-    if not taken:
-        return f"no governed files to check in dataset '{dataset}'"
     from .infer import next_step
 
     # Its globs match, but an earlier dataset owns those files: say so, not just "none".
@@ -96,6 +92,10 @@ def check_cmd(paths: tuple[str, ...], dataset: str | None, quarantine: str | Non
 
     with open_session(require_ledger=False) as session:
         targets = _targets(session, paths, dataset)
+        if not targets and not as_json:  # a new repository: nothing to check is no failure
+            where = f" in dataset '{dataset}'" if dataset else ""
+            click.echo(f"gitgov: no governed files to check{where}", err=True)
+            return 0
         planned = _plan(session, targets, quarantine)
         opts = options(session.ctx)
         # The files' blob ids are hashed on another thread from now on, while the rest starts up.
