@@ -116,6 +116,11 @@ class _Backstop:
     C thread that needs no lock: at ``backstop(timeout)`` it prints where each
     thread was (the plugin's file and line) and exits with status 1.
 
+    There is one such watchdog per process, and Callers nest (a plugin that
+    collects rules or detectors makes its own): each arming is kept in
+    ``_DEADLINES`` and the watchdog is set to the nearest one, so that an inner
+    Caller that ends does not disarm the outer one.
+
     Arming it costs a thread start, so within a batch of calls (``with
     Caller(...)``) it is re-armed only when the last arming is older than
     WINDOW; a call then still has at least ``backstop(timeout) - WINDOW``
@@ -124,6 +129,8 @@ class _Backstop:
     """
 
     WINDOW = 0.25
+    _DEADLINES: dict[int, float] = {}  # id(backstop) -> time.monotonic() of its kill
+    _LOCK = threading.Lock()
 
     def __init__(self, timeout: float) -> None:
         self.timeout = timeout
@@ -132,13 +139,25 @@ class _Backstop:
     def arm(self) -> None:
         now = time.monotonic()
         if self._armed_at is None or now - self._armed_at > self.WINDOW:
-            faulthandler.dump_traceback_later(backstop(self.timeout), exit=True, file=2)
+            with self._LOCK:
+                self._DEADLINES[id(self)] = now + backstop(self.timeout)
+                self._set(now)
             self._armed_at = now
 
     def disarm(self) -> None:
         if self._armed_at is not None:
-            faulthandler.cancel_dump_traceback_later()
+            with self._LOCK:
+                self._DEADLINES.pop(id(self), None)
+                self._set(time.monotonic())
             self._armed_at = None
+
+    @classmethod
+    def _set(cls, now: float) -> None:
+        if cls._DEADLINES:
+            left = min(cls._DEADLINES.values()) - now
+            faulthandler.dump_traceback_later(max(left, 0.001), exit=True, file=2)
+        else:
+            faulthandler.cancel_dump_traceback_later()
 
 
 class Caller:

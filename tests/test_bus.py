@@ -413,6 +413,40 @@ def test_a_plugin_stuck_in_c_code_still_ends_the_process(tmp_path):
     assert "Timeout" in proc.stderr and "in data_added" in proc.stderr
 
 
+NESTED_THEN_STUCK = """
+import re
+from gitgov.core import bus
+from gitgov.core.context import Context
+from gitgov.core.events import DataAdded
+from gitgov.core.hookspecs import hookimpl
+from gitgov.core.plugins import load_host
+
+class Collects:  # as the privacy plugin does: its own Caller, inside a hook call
+    @hookimpl
+    def data_added(self, event, ctx):
+        bus.collect(host, "register_commands", cli=None)
+
+class Backtracks:
+    @hookimpl
+    def data_added(self, event, ctx):
+        re.match(r"(a+)+$", "a" * 64 + "b")
+
+host = load_host(None, None, extra=[("collects", Collects()), ("backtracks", Backtracks())])
+bus.emit([DataAdded(path="x.csv")], host, Context(policy=None), record=False, timeout=0.2)
+print("not reached")
+"""
+
+
+def test_a_caller_nested_in_a_plugin_leaves_the_outer_backstop_armed(tmp_path):
+    """An inner Caller that ends must not disarm the process's one watchdog for the outer."""
+    script = tmp_path / "nested.py"
+    script.write_text(NESTED_THEN_STUCK)
+    proc = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=60,
+                          env={**os.environ, "GITGOV_DISABLE": "secrets"})
+    assert proc.returncode == 1 and "not reached" not in proc.stdout, proc.stderr
+    assert "Timeout" in proc.stderr and "in data_added" in proc.stderr
+
+
 LONG_LIVED_CALLER = """
 import time
 from gitgov.core import bus
