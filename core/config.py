@@ -258,6 +258,12 @@ def dotted(path: tuple) -> str:
 
 def _problems(value: Any, spec: Field, path: tuple) -> Iterator[Problem]:
     """Every way ``value`` breaks ``spec``, in document order."""
+    for where, number in [(path, value)] + ([(path + (i,), v) for i, v in enumerate(value)]
+                                            if isinstance(value, list) else []):
+        rule = _number_rule(number)
+        if rule:
+            yield Problem(where, rule)
+            return
     rule = _type_rule(value, spec.type)
     if rule:
         yield Problem(path, rule)
@@ -269,6 +275,17 @@ def _problems(value: Any, spec: Field, path: tuple) -> Iterator[Problem]:
             yield Problem(path, rule)
     if isinstance(value, dict):
         yield from _table_problems(value, spec, path)
+
+
+def _number_rule(value: Any) -> str | None:
+    """Numbers every rule can hold: TOML allows inf, nan and integers of any size."""
+    import math
+
+    if isinstance(value, float) and not math.isfinite(value):
+        return f"expected a finite number, not {value}"
+    if isinstance(value, int) and not isinstance(value, bool) and not -2**63 <= value < 2**63:
+        return f"{value} is out of range: numbers in gitgov.toml fit in 64 bits"
+    return None
 
 
 def _type_rule(value: Any, type_: str) -> str | None:

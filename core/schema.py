@@ -180,6 +180,8 @@ CHECKS: Mapping[str, Callable[[object], str | None]] = MappingProxyType({
     "seconds": lambda v: (f"must be at most {MAX_TIMEOUT} seconds (a day)"
                           if v > MAX_TIMEOUT else None),
     "fraction": lambda v: "must be between 0 and 1" if not 0 <= v <= 1 else None,
+    "days": lambda v: (f"must be at most {MAX_DURATION_DAYS} days (1000 years)"
+                       if v > MAX_DURATION_DAYS else None),
     "nonempty": lambda v: "must not be empty" if len(v) == 0 else None,
     "colref": lambda v: None if re.fullmatch(r"[^.\s]+\.[^.\s]+", v) else "expected 'dataset.column'",
     "char": lambda v: None if len(v) == 1 else "expected a single character",
@@ -238,7 +240,7 @@ RULES = _f("table", keys=MappingProxyType({
     "columns_exact": _f("bool", doc="no columns beyond those in [columns]"),
     "columns_required": STRINGS,
     "max_null_fraction": _f("number", checks=("fraction",)),
-    "freshness_days": _f("number", checks=("nonneg",)),
+    "freshness_days": _f("number", checks=("nonneg", "days")),
     "freshness_column": _f("str"),
     "foreign_keys": _f("table", extra=_f("str", each=("colref",)), doc="column = 'dataset.column'"),
     "drift": DRIFT,

@@ -152,6 +152,35 @@ def test_default_toml_example_loads_when_uncommented(tmp_path):
 # ---- errors: exact file:line: key: rule --------------------------------
 
 @pytest.mark.parametrize("text, message", [
+    (  # TOML allows inf, nan and integers of any size; no rule can hold them
+        """\
+        [datasets.d]
+        paths = ["data/*.csv"]
+        [datasets.d.columns.age]
+        max = inf
+        """,
+        "F:4: datasets.d.columns.age.max: expected a finite number, not inf",
+    ),
+    (
+        """\
+        [datasets.d]
+        paths = ["data/*.csv"]
+        [datasets.d.columns.age]
+        allowed = [1, 99999999999999999999]
+        """,
+        "F:4: datasets.d.columns.age.allowed[1]: 99999999999999999999 is out of range: numbers in "
+        "gitgov.toml fit in 64 bits",
+    ),
+    (
+        """\
+        [datasets.d]
+        paths = ["data/*.csv"]
+        [datasets.d.rules]
+        freshness_days = 1e300
+        freshness_column = "t"
+        """,
+        "F:4: datasets.d.rules.freshness_days: must be at most 365000 days (1000 years)",
+    ),
     (  # typo in a dataset key
         """\
         [datasets.customers]

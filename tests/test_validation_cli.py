@@ -315,6 +315,8 @@ def test_a_ledger_before_schema_8_gets_the_per_dataset_versions_view(repo):
     ("min = 200", "datasets.customers.columns.age.min: 200 is above max = 120: nothing can pass both"),
     ("min_length = 5\nmax_length = 2", "datasets.customers.columns.age.min_length: 5 is above max_length"),
     ("allowed = []", "datasets.customers.columns.age.allowed: must not be empty"),
+    ("allowed = [1, 1e300]", "datasets.customers.columns.age.allowed[1]: 1e+300 is outside the range "
+     "of the column's type (a 64-bit integer)"),
     ("[datasets.customers.rules]\nmin_rows = 9\nmax_rows = 1",
      "datasets.customers.rules.min_rows: 9 is above max_rows = 1"),
 ])
@@ -487,3 +489,23 @@ def test_a_repository_without_data_yet_has_nothing_to_check_and_passes(tmp_path)
     proc = gitgov(path, "check", "--dataset", "data", "--json")
     assert proc.returncode == 0 and json.loads(proc.stdout)["files"] == []
     assert json.loads(proc.stdout)["ok"] is True
+
+
+def test_a_check_whose_plugin_failed_is_no_pass(repo, monkeypatch, capsys):
+    """A failing validation plugin checked nothing: the file fails, it is not 'skipped'."""
+    from gitgov.core.cli import main
+    from gitgov.plugins.validation import hook
+
+    def broken(event, ctx):
+        raise RuntimeError("rules could not run")
+
+    write(repo, "data/customers.csv", "id,email,age\n1,ada@example.com,36\n")
+    monkeypatch.chdir(repo)
+    monkeypatch.setattr(hook, "check_version", broken)
+    assert main(["check", "--force", "--json", "data/customers.csv"]) == 1
+    doc = json.loads(capsys.readouterr().out)
+    [f] = doc["files"]
+    assert doc["ok"] is False and (f["status"], f["verdict"], f["skipped"]) == ("fail", "block", None)
+    assert f["rules"][0]["id"] == "check-failed"
+    assert f["rules"][0]["message"] == ("plugin 'validation' failed in data_added: RuntimeError: rules "
+                                        "could not run")

@@ -106,7 +106,8 @@ def check_cmd(paths: tuple[str, ...], dataset: str | None, quarantine: str | Non
         events = [DataAdded(path=p, dataset=d, stage="checked", actor=actor, source="cli")
                   for p, d in targets]
         outcome = session.emit(events)
-        reports = [opts["reports"].get(p) or _not_validated(p, d) for p, d in targets]
+        failed = [f for f in outcome.findings if f.plugin == "validation" and f.code in _FAILURES]
+        reports = [opts["reports"].get(p) or _not_validated(p, d, failed) for p, d in targets]
         if planned is not None:
             from .quarantine import split_all
 
@@ -147,10 +148,20 @@ def _compile_all(session: Any, names: set[str]) -> None:
         compile_rules(session.policy, session.policy.datasets[name], registry)
 
 
-def _not_validated(path: str, dataset: str | None) -> Any:
-    from .report import FileReport
+_FAILURES = ("plugin-error", "plugin-timeout", "plugin-skipped")  # the plugin itself failed
 
-    return FileReport(path, dataset, "", skipped="the validation plugin is disabled")
+
+def _not_validated(path: str, dataset: str | None, failed: list) -> Any:
+    """The report of a file the plugin gave none for: it is off, or it failed (then the file
+    was not checked, which is no pass)."""
+    from .report import FileReport
+    from .tally import Tally
+
+    if not failed:
+        return FileReport(path, dataset, "", skipped="the validation plugin is disabled")
+    tally = Tally("check-failed", "file", None, "error", failed[0].message)
+    tally.add(None, None)
+    return FileReport(path, dataset, "", results=[tally])
 
 
 def _echo_others(findings: list) -> None:

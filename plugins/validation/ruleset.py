@@ -274,6 +274,9 @@ def _py_value(value: Any, logical: str | None, problems: Problems, keys: tuple) 
         if logical == "integer":
             if isinstance(value, bool) or not isinstance(value, (int, float)) or value != int(value):
                 raise ValueError
+            if not -2**63 <= int(value) < 2**63:
+                raise problems.error(keys, f"{value!r} is outside the range of the column's type "
+                                     "(a 64-bit integer)")
             return int(value)
         if logical == "float":
             if isinstance(value, bool) or not isinstance(value, (int, float)):
@@ -292,7 +295,7 @@ def _py_value(value: Any, logical: str | None, problems: Problems, keys: tuple) 
                 raise ValueError
             return value
         return str(value)
-    except (ValueError, TypeError):
+    except (ValueError, TypeError, OverflowError):
         raise problems.error(keys, f"{value!r} is not {TYPE_WORDS.get(logical or 'string')}, the "
                              "column's type") from None
 
