@@ -509,3 +509,19 @@ def test_a_check_whose_plugin_failed_is_no_pass(repo, monkeypatch, capsys):
     assert f["rules"][0]["id"] == "check-failed"
     assert f["rules"][0]["message"] == ("plugin 'validation' failed in data_added: RuntimeError: rules "
                                         "could not run")
+
+
+def test_bytes_that_passed_as_csv_are_read_again_under_a_parquet_name(repo):
+    """A pass is remembered by content and rules; a name that reads the content another way
+    must not borrow it."""
+    write(repo, "data/customers.csv", "id,email,age\n1,ada@example.com,36\n")
+    write(repo, "data/customers.parquet", "id,email,age\n1,ada@example.com,36\n")
+    policy = repo / "gitgov.toml"
+    policy.write_text(policy.read_text().replace('paths = ["data/customers*.csv"]',
+                                                 'paths = ["data/customers*.csv", "data/customers*.parquet"]'))
+    assert gitgov(repo, "check", "data/customers.csv").returncode == 0
+    proc = gitgov(repo, "check", "data/customers.parquet")
+    assert proc.returncode == 1, proc.stdout
+    assert "(dataset customers, parquet, 0 rows)  FAIL" in proc.stdout
+    assert "read.unreadable: not a complete Parquet file" in proc.stdout
+    assert "passed before" not in proc.stdout

@@ -163,6 +163,8 @@ def check_version(event: "DataAdded", ctx: "Context") -> list[Finding | Fact]:
             blob, pending = pending().get(event.path), None
     store = store_for(ctx)
     earlier = store.passed(blob, digest) if blob and not opts["force"] else None
+    if earlier is not None and earlier.format != _format(event.path, rs):
+        earlier = None  # the same bytes under another name are read another way (.parquet, say)
     if earlier is not None:
         report, metrics, profile = _reused(event, ds.name, digest, blob, earlier, store)
     else:
@@ -177,6 +179,15 @@ def check_version(event: "DataAdded", ctx: "Context") -> list[Finding | Fact]:
     out += _drift(ctx, event, snap, rs, report, blob, metrics, profile, store)
     out.append(_fact(event, report, metrics, profile))
     return out
+
+
+def _format(path: str, rs: RuleSet) -> str | None:
+    from .formats import ReadError, detect
+
+    try:
+        return str(detect(path, rs.format))
+    except ReadError:
+        return None
 
 
 def _reused(event: "DataAdded", dataset: str, digest: str, blob: str, earlier: Passed,
