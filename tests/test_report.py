@@ -117,6 +117,26 @@ def test_an_output_folder_that_does_not_exist_is_a_clear_error(initialized):
     assert proc.stderr.strip() == "gitgov: cannot write no/such/dir/r.html: no/such/dir is not a directory"
 
 
+def test_a_link_or_a_pipe_as_output_is_written_through_not_replaced(initialized):
+    import threading
+
+    (initialized / "real.html").write_text("old\n")
+    (initialized / "link.html").symlink_to("real.html")
+    assert gitgov(initialized, "report", "-o", "link.html").returncode == 0
+    assert (initialized / "link.html").is_symlink()
+    assert (initialized / "real.html").read_text().startswith("<!doctype html>")
+    fifo = initialized / "out.fifo"
+    os.mkfifo(fifo)
+    got: list[bytes] = []
+    reader = threading.Thread(target=lambda: got.append(fifo.read_bytes()))
+    reader.start()
+    proc = gitgov(initialized, "report", "-o", "out.fifo", timeout=60)
+    reader.join(60)
+    assert proc.returncode == 0, proc.stderr
+    assert got and got[0].startswith(b"<!doctype html>") and got[0].rstrip().endswith(b"</html>")
+    assert fifo.is_fifo()
+
+
 # ---- as a person sees it: the page drawn by headless Chromium ---------------------------
 
 def test_chromium_draws_the_charts_the_graph_and_the_tables(report_file, tmp_path):

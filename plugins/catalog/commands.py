@@ -98,18 +98,18 @@ def summary_line(data: dict) -> str:
 
 
 def _write(path: Path, text: str) -> None:
-    """Write through a temporary file: a reader never sees half a report."""
-    import os
+    """Write through a temporary file: a reader never sees half a report. A link keeps
+    naming its file, and a pipe or device (-o /dev/stdout) is written to, not replaced."""
+    from gitgov.core.atomic import kept_mode, replacing
 
     path = path.expanduser()
     if not path.parent.is_dir():
         raise InputError(f"cannot write {path}: {path.parent} is not a directory")
-    tmp = path.with_name(f".{path.name}.tmp")
     try:
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, path)
+        with replacing(path, kept_mode(path)) as tmp:
+            with open(tmp, "w", encoding="utf-8") as out:
+                out.write(text)
     except OSError as exc:
-        tmp.unlink(missing_ok=True)
         raise InputError(f"cannot write {path}: {exc.strerror or exc}") from None
 
 
