@@ -42,6 +42,7 @@ class ServerPolicy:
     branch: str
     commit: str | None  # the policy branch tip it came from (None: no policy yet)
     bootstrap: bool = False  # the push itself creates the policy branch
+    broken: bool = False  # its gitgov.toml does not load
 
     @property
     def fingerprint(self) -> str:
@@ -153,7 +154,8 @@ def _server_policy(repo: "Repo", refs: list[RefUpdate]) -> tuple[ServerPolicy, l
     try:
         return load_server_policy(repo, refs), []
     except ConfigError as exc:
-        empty = ServerPolicy(Policy.empty(repo.root / POLICY_FILE), None, policy_branch(repo), None)
+        empty = ServerPolicy(Policy.empty(repo.root / POLICY_FILE), None, policy_branch(repo), None,
+                             broken=True)
         return empty, [error("policy-broken", f"the server's policy does not load ({exc}); nothing can "
                              "be checked, so pushes are refused until a server admin repairs the "
                              "policy branch")]
@@ -248,6 +250,11 @@ def _emit(host: Any, ctx: Any, policy: "Policy", events: list[Event]) -> Any:
 
 def _ref_rules(refs: list[RefUpdate], server: ServerPolicy) -> list[tuple[str, str, Finding]]:
     out = []
+    if server.commit is None and not server.broken:  # no such branch, and this push brings none
+        out.append(("", "", error("policy-branch-missing", f"this server enforces gitgov.toml of "
+                                  f"branch '{server.branch}', which it does not have; push that "
+                                  "branch first, or correct the setting (`git config "
+                                  f"{CONFIG_KEY} BRANCH` in the server's repository)")))
     for ref in refs:
         if ref.ref.startswith(RESERVED_PREFIX):
             out.append((ref.ref, "", error("reserved-ref", f"{ref.ref} is written by the server only "

@@ -27,7 +27,11 @@ def print_report(verdict: "Verdict", server: "ServerPolicy", stream: TextIO) -> 
     errors = sum(1 for _, _, f in shown if f.blocks)
     warnings = len(shown) - errors
     where = f"{server.branch}:gitgov.toml" + (f" at {server.commit[:12]}" if server.commit else "")
-    if server.text is None:
+    if server.broken:
+        where = f"{server.branch}:gitgov.toml does not load"
+    elif server.commit is None:
+        where = f"no branch {server.branch} yet"
+    elif server.text is None:
         where = f"no policy yet ({server.branch} has no gitgov.toml)"
     if errors:
         head = f"gitgov: push rejected by policy ({plural(errors, 'error')}"

@@ -343,3 +343,32 @@ def test_a_policy_loads_from_text_and_its_errors_name_where_it_came_from():
     with pytest.raises(ConfigError) as exc:
         load_policy_text("[datasets.d]\npaths = ['d/*.csv']\nclassification = 'secret'\n", "main:gitgov.toml")
     assert str(exc.value).startswith("main:gitgov.toml:3: datasets.d.classification: expected one of")
+
+
+def test_a_policy_branch_the_server_lacks_refuses_pushes(tmp_path):
+    """A typo in --policy-branch must not leave the server enforcing nothing."""
+    central = make_central(tmp_path, branch="mian")
+    work = make_clone(tmp_path, central)
+    commit_as(work, "dana", {"gitgov.toml": "version = 1\n", "data/a.csv": "id\n1\n"}, "start")
+    result = push(work, "main")
+    assert result.returncode != 0
+    assert "policy: no branch mian yet" in result.stderr
+    assert ("server/policy-branch-missing: this server enforces gitgov.toml of branch 'mian', which "
+            "it does not have; push that branch first") in result.stderr
+    assert push(work, "main:mian").returncode == 0  # the branch it names: the policy arrives
+    # Installed over a repository that has branches, the missing one is named at once.
+    again = gitgov(tmp_path, "server", "install", str(central), "--policy-branch", "trunk")
+    assert again.returncode == 0
+    assert ("gitgov: warning: this repository has no branch 'trunk' (it has mian): pushes are refused "
+            "until it exists") in again.stderr
+
+
+def test_a_policy_that_does_not_load_is_named_in_the_refusal(tmp_path):
+    central = make_central(tmp_path)
+    work = make_clone(tmp_path, central)
+    commit_as(work, "dana", {"gitgov.toml": "version = 1\n[datasets.d]\npaths = 'x'\n"}, "broken")
+    result = push(work, "main")
+    assert result.returncode != 0
+    assert "policy: main:gitgov.toml does not load" in result.stderr
+    assert "no policy yet" not in result.stderr
+    assert "server/policy-broken: the server's policy does not load" in result.stderr

@@ -62,7 +62,21 @@ def install_cmd(path: Path, policy_branch: str) -> int:
                  f"({key_paths(repo.state_dir)[1]}), kept in refs/gitgov/checkpoints")
     for line in lines:
         click.echo(f"gitgov: {line}")
+    _warn_missing_branch(repo, policy_branch)
     return 0
+
+
+def _warn_missing_branch(repo, branch: str) -> None:
+    """A repository with branches but not this one: a typo, most likely; pushes are refused
+    until it exists."""
+    from ..git import run
+
+    heads = run(["for-each-ref", "--format=%(refname:short)", "refs/heads/"], repo.git_dir).decode().split()
+    if heads and branch not in heads:
+        click.echo(f"gitgov: warning: this repository has no branch '{branch}' (it has "
+                   f"{', '.join(heads[:5])}{', ...' if len(heads) > 5 else ''}): pushes are refused "
+                   f"until it exists; `gitgov server install PATH --policy-branch NAME` sets another",
+                   err=True)
 
 
 @server_group.command("uninstall")
