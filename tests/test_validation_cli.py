@@ -525,3 +525,15 @@ def test_bytes_that_passed_as_csv_are_read_again_under_a_parquet_name(repo):
     assert "(dataset customers, parquet, 0 rows)  FAIL" in proc.stdout
     assert "read.unreadable: not a complete Parquet file" in proc.stdout
     assert "passed before" not in proc.stdout
+
+
+def test_check_says_which_plugins_were_skipped_as_the_hooks_do(repo):
+    policy = repo / "gitgov.toml"
+    policy.write_text(policy.read_text().replace('enable = ["validation", "secrets"]',
+                                                 'enable = ["validation", "secrets", "none"]\n'
+                                                 'local = ["pl/none.py"]', 1))
+    write(repo, "data/customers.csv", "id,email,age\n1,ada@example.com,36\n")
+    proc = gitgov(repo, "check", "data/customers.csv")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stderr == ("gitgov: warning: plugin 'none' (local) was skipped: FileNotFoundError: no "
+                           "such plugin file: pl/none.py (listed in [plugins] local)\n")
