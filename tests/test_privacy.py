@@ -352,3 +352,19 @@ def test_binary_bytes_named_csv_are_not_scanned_with_one_line_not_a_plugin_failu
     proc = git(priv_repo, "commit", "-m", "junk", check=False)
     assert "plugin-error" not in proc.stderr
     assert proc.stderr.count("privacy/not-scanned") == 6
+
+
+def test_json_lines_whose_field_types_vary_are_scanned_not_skipped(priv_repo):
+    """Arrow cannot type such a file; the scan must not let its addresses through unread."""
+    with open(priv_repo / "gitgov.toml", "a") as f:
+        f.write('\n[datasets.events]\npaths = ["data/events.jsonl"]\n')
+    write(priv_repo, "data/events.jsonl", '{"id": 1, "email": "ann@example.com"}\n'
+                                          '{"id": "two", "email": "bob@example.org"}\n')
+    scan = gitgov(priv_repo, "scan", "--json", "data/events.jsonl")
+    assert scan.returncode == 1, scan.stderr
+    cols = {c["column"]: c for c in json.loads(scan.stdout)[0]["columns"]}
+    assert cols["email"]["kind"] == "email" and cols["id"]["kind"] is None
+    git(priv_repo, "add", "gitgov.toml", "data/events.jsonl")
+    proc = git(priv_repo, "commit", "-m", "events", check=False)
+    assert proc.returncode == 1 and "privacy/pii-undeclared: column 'email'" in proc.stderr
+    assert "not-scanned" not in proc.stderr

@@ -80,10 +80,42 @@ def read_table(data: bytes, fmt: str, what: str) -> "pa.Table":
         if fmt == "jsonl":
             import pyarrow.json as pj
             _text_only(data)
-            return pj.read_json(pa.BufferReader(data))
+            try:
+                return pj.read_json(pa.BufferReader(data))
+            except pa.ArrowInvalid:
+                return _jsonl_as_text(data)  # a field whose type varies between lines, say
     except (pa.ArrowInvalid, pa.ArrowTypeError, OSError, ValueError) as exc:
         raise InputError(f"{what}: cannot read as {fmt}: {str(exc).splitlines()[0]}") from None
     raise InputError(f"{what}: format {fmt!r} cannot be scanned (csv, tsv, parquet, jsonl)")
+
+
+def _jsonl_as_text(data: bytes) -> "pa.Table":
+    """JSON Lines that Arrow cannot type, one field as a number here and a string there: every
+    value as text, as a person reads it, so that nothing escapes the detectors."""
+    import json
+
+    import pyarrow as pa
+
+    rows: list[dict] = []
+    for number, line in enumerate(data.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except ValueError as exc:
+            raise ValueError(f"line {number} is not JSON ({exc})") from None
+        if not isinstance(row, dict):
+            raise ValueError(f"line {number} is not a JSON object")
+        rows.append(row)
+    names = list(dict.fromkeys(k for row in rows for k in row))
+    text = {n: [_as_text(row.get(n)) for row in rows] for n in names}
+    return pa.table({n: pa.array(v, pa.string()) for n, v in text.items()})
+
+
+def _as_text(value: Any) -> str | None:
+    import json
+
+    return value if isinstance(value, str) or value is None else json.dumps(value, ensure_ascii=False)
 
 
 def _unique_names(table: "pa.Table", what: str) -> "pa.Table":
