@@ -104,8 +104,9 @@ class KeyStore:
         try:
             bundle = json.loads(base64.urlsafe_b64decode(token[len(ENV_PREFIX):] + "=="))
             master, ring = unb64(bundle["master"], ENV_VAR), bundle["ring"]
-            ring["datasets"]  # noqa: B018 - the shape is checked here, not at first use
-        except (ValueError, KeyError, TypeError):
+            if _misshapen(ring):  # the shape is checked here, not at first use
+                raise ValueError
+        except (ValueError, KeyError, TypeError, AttributeError):
             raise CryptoError(f"{ENV_VAR} is damaged: it does not decode; export it again") from None
         return master, ring
 
@@ -122,6 +123,10 @@ class KeyStore:
                 ring = json.loads(self.ring_path.read_text(encoding="utf-8"))
             except ValueError as exc:
                 raise CryptoError(f"{self.ring_path}: not valid JSON ({exc})") from None
+            why = _misshapen(ring)
+            if why:
+                raise CryptoError(f"{self.ring_path}: {why}: the key store was altered; restore it "
+                                  "from a `gitgov keys export`")
         if ring.get("master") != key_id(master):
             raise WrongKey(f"wrong key: the data keys in {self.ring_path} are wrapped by master key "
                            f"{short_id(ring.get('master', '?'))}, you hold "
@@ -189,7 +194,8 @@ class KeyStore:
         from cryptography.exceptions import InvalidTag
         from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-        blob = unb64(entry["wrapped"], "a wrapped data key")
+        where = ENV_VAR if self.env_token else str(self.ring_path)
+        blob = unb64(entry["wrapped"], f"{where}: data key {short_id(entry['id'])} of dataset '{dataset}'")
         try:
             secret = AESGCM(self._load()[0]).decrypt(blob[:12], blob[12:], _wrap_ad(dataset, entry["id"]))
         except InvalidTag:
@@ -313,6 +319,28 @@ class KeyStore:
             return self._from_files()
         except CryptoError:
             return None
+
+
+def _misshapen(ring: object) -> str | None:
+    """What is wrong with the shape of a key ring (datakeys.json), or None."""
+    if not isinstance(ring, dict):
+        return "not a JSON object"
+    if not isinstance(ring.get("master"), str):
+        return "no master key id"
+    datasets = ring.get("datasets")
+    if not isinstance(datasets, dict):
+        return "'datasets' is not an object"
+    for name, entries in datasets.items():
+        if not isinstance(entries, list) or not all(
+                isinstance(e, dict) and isinstance(e.get("id"), str) and isinstance(e.get("wrapped"), str)
+                for e in entries):
+            return f"the keys of dataset '{name}' are not a list of {{id, wrapped}} entries"
+    stones = ring.get("shredded", [])
+    if not isinstance(stones, list) or not all(
+            isinstance(s, dict) and isinstance(s.get("ids"), list) and isinstance(s.get("dataset"), str)
+            and isinstance(s.get("time"), str) for s in stones):
+        return "'shredded' is not a list of {dataset, ids, time} entries"
+    return None
 
 
 def _empty_ring(master_id: str) -> dict:

@@ -93,3 +93,19 @@ def test_gitgov_key_token(store, tmp_path):
         KeyStore(tmp_path / "none", "gitgov-key-v1:bm90IGpzb24").key_by_id(key.id)
     with pytest.raises(CryptoError, match="not a gitgov key token"):
         KeyStore(tmp_path / "none", "hunter2").key_by_id(key.id)
+
+
+@pytest.mark.parametrize("ring, why", [
+    ([], "not a JSON object"),
+    ({"version": 1, "datasets": {}}, "no master key id"),
+    ({"version": 1, "master": "m", "datasets": {"c": "nope"}}, "the keys of dataset 'c' are not a list"),
+    ({"version": 1, "master": "m", "datasets": {"c": [{"wrapped": "AA"}]}}, "the keys of dataset 'c'"),
+    ({"version": 1, "master": "m", "datasets": {}, "shredded": "c"}, "'shredded' is not a list"),
+])
+def test_a_key_ring_of_the_wrong_shape_is_one_line_naming_the_file(store, ring, why):
+    store.ring_path.write_text(json.dumps(ring))
+    again = KeyStore(store.dir)
+    with pytest.raises(CryptoError) as err:
+        again.datasets()
+    assert str(err.value).startswith(f"{store.ring_path}: {why}")
+    assert str(err.value).endswith("the key store was altered; restore it from a `gitgov keys export`")
