@@ -9,6 +9,8 @@ from typing import Iterator
 
 from .errors import InputError
 
+TMP_MARK = "gitgov-"  # .NAME.gitgov-PID-XXXX.tmp beside NAME while it is written
+
 
 @contextlib.contextmanager
 def replacing(dest: str | os.PathLike[str], mode: int | None = None) -> Iterator[str]:
@@ -22,9 +24,13 @@ def replacing(dest: str | os.PathLike[str], mode: int | None = None) -> Iterator
         yield os.fspath(dest)
         return
     target = os.path.realpath(dest)
-    folder = os.path.dirname(target)
+    folder, name = os.path.split(target)
+    _remove_leftovers(folder, name)
     try:
-        fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{os.path.basename(target)}.")
+        # The pid in the name tells a killed writer's file from a running one's; ".tmp", which
+        # the watcher's template ignores, keeps a dataset's glob from taking it for data.
+        fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{name}.{TMP_MARK}{os.getpid()}-",
+                                   suffix=".tmp")
     except OSError as exc:
         raise InputError(f"cannot write {dest}: {exc.strerror or exc}") from None
     os.close(fd)
@@ -37,6 +43,22 @@ def replacing(dest: str | os.PathLike[str], mode: int | None = None) -> Iterator
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
+
+
+def _remove_leftovers(folder: str, name: str) -> None:
+    """Temporary files of `name` whose writer was killed: the next write removes them."""
+    from .process import alive
+
+    start = f".{name}.{TMP_MARK}"
+    try:
+        entries = [e for e in os.listdir(folder) if e.startswith(start) and e.endswith(".tmp")]
+    except OSError:
+        return  # mkstemp says what is wrong with the folder
+    for entry in entries:
+        pid = entry[len(start):].split("-", 1)[0]
+        if pid.isdigit() and not alive(int(pid)):
+            with contextlib.suppress(OSError):
+                os.unlink(os.path.join(folder, entry))
 
 
 def rewrite(dest: str | os.PathLike[str], data: bytes) -> None:
