@@ -218,6 +218,8 @@ def _parse(text: str, path: Path) -> dict[str, Any]:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise _syntax_error(str(exc), text, path) from None
+    except RecursionError:  # tomllib reads nested arrays and tables recursively
+        raise ConfigError(str(path), None, "", "arrays or tables nested too deeply to read") from None
 
 
 def _syntax_error(message: str, text: str, path: Path) -> ConfigError:

@@ -20,6 +20,8 @@ from typing import Callable
 
 import click
 
+from .atomic import unwritable
+
 IDENTITY = {"GIT_AUTHOR_NAME": "Dana Steward", "GIT_AUTHOR_EMAIL": "dana@example.com",
             "GIT_COMMITTER_NAME": "Dana Steward", "GIT_COMMITTER_EMAIL": "dana@example.com"}
 FAKE_KEY = ("-----BEGIN OPENSSH PRIVATE KEY-----\n"
@@ -137,6 +139,13 @@ def _prepare(target: Path | None) -> tuple[Path, str]:
         return Path(tempfile.mkdtemp(prefix="gitgov-demo-")) / "churn", "../central.git"
     if target.exists() and any(target.iterdir()):
         raise click.UsageError(f"{target} is not empty; give a new or empty folder")
+    why = unwritable(target)
+    if why:
+        raise click.UsageError(f"cannot make the demo in {target}: {why}")
+    try:
+        target.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:  # what unwritable() cannot foresee (/proc)
+        raise click.UsageError(f"cannot make the demo in {target}: {exc.strerror or exc}") from None
     return target, str(Path(tempfile.mkdtemp(prefix="gitgov-demo-central-")) / "central.git")
 
 

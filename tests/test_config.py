@@ -381,6 +381,11 @@ def test_toml_syntax_error_names_line_and_column(tmp_path, text, message):
     assert error_for(tmp_path, text) == message
 
 
+def test_nesting_too_deep_for_the_toml_reader_is_a_config_error(tmp_path):
+    assert error_for(tmp_path, "version = 1\nx = " + "[" * 3000 + "]" * 3000 + "\n") == \
+        "F: arrays or tables nested too deeply to read"
+
+
 def test_not_utf8_names_the_line(tmp_path):
     path = tmp_path / "gitgov.toml"
     path.write_bytes(b"version = 1\n# caf\xe9\n")

@@ -25,3 +25,15 @@ def test_demo_in_a_given_folder_writes_nothing_beside_it(tmp_path):
     assert proc.stdout.rstrip().endswith(f"Its central repository is {central}")
     again = gitgov(tmp_path, "demo", str(target))  # a second run refuses the used folder
     assert again.returncode == 2 and "is not empty" in again.stderr
+
+
+def test_a_demo_folder_that_cannot_be_made_is_one_line_and_leaves_nothing(tmp_path):
+    temp = tmp_path / "tmp"
+    temp.mkdir()
+    (tmp_path / "a-file").write_text("")
+    proc = gitgov(tmp_path, "demo", str(tmp_path / "a-file" / "demo"),
+                  env={**os.environ, "TMPDIR": str(temp)})
+    assert proc.returncode == 2 and proc.stdout == ""
+    assert proc.stderr == (f"gitgov: cannot make the demo in {tmp_path}/a-file/demo: {tmp_path}/a-file "
+                           "is a file, not a folder (see `gitgov demo --help`)\n")
+    assert list(temp.iterdir()) == []  # no central repository made for a demo that cannot run

@@ -143,7 +143,10 @@ def protect_cmd(path: str, output: str | None, in_place: bool, dataset: str | No
 
     with replacing(dest, kept_mode(dest)) as tmp:  # first: an unwritable one mints no key
         new, done = protect_table(tbl, ds, KeyStore.for_repo(repo), rel, plan, first)
-        _write(new, fmt, tmp)
+        try:
+            _write(new, fmt, tmp)
+        except OSError as exc:  # a full disk, say: the file stays as it was
+            raise InputError(f"cannot write {dest}: {exc.strerror or exc}") from None
     record(repo, "data_protected", rel, {**done, "output": _relpath(repo, str(dest))})
     if as_json:
         echo_json({"path": rel, "output": str(dest), **done})
