@@ -207,12 +207,12 @@ def test_protect_into_a_missing_folder_is_one_line_and_writes_nothing(priv_repo,
     under_a_file = tmp_path / "a-file" / "p.csv"
     out = gitgov(priv_repo, "protect", "data/contacts.csv", "-o", str(under_a_file))
     assert out.returncode == 2 and out.stderr == f"gitgov: cannot write {under_a_file}: Not a directory\n"
+    assert sorted(p.name for p in (priv_repo / "data").iterdir()) == before
+    assert gitgov(priv_repo, "keys", "list", "--json", check=True).stdout == keys  # no key minted
     if os.path.exists("/dev/full"):  # every write fails as on a full disk
         out = gitgov(priv_repo, "protect", "data/contacts.csv", "-o", "/dev/full")
         assert out.returncode == 2 and out.stderr.startswith("gitgov: cannot write /dev/full: ")
         assert "No space left on device" in out.stderr and out.stderr.count("\n") == 1
-    assert sorted(p.name for p in (priv_repo / "data").iterdir()) == before
-    assert gitgov(priv_repo, "keys", "list", "--json", check=True).stdout == keys  # no key minted
 
 
 def test_a_header_naming_a_column_twice_is_one_line_for_scan_and_protect(priv_repo):
