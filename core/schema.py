@@ -183,6 +183,8 @@ CHECKS: Mapping[str, Callable[[object], str | None]] = MappingProxyType({
     "days": lambda v: (f"must be at most {MAX_DURATION_DAYS} days (1000 years)"
                        if v > MAX_DURATION_DAYS else None),
     "nonempty": lambda v: "must not be empty" if len(v) == 0 else None,
+    "distinct": lambda v: (None if isinstance(v, str) or len(set(v)) == len(v)
+                           else f"names {next(x for x in v if v.count(x) > 1)!r} twice"),
     "colref": lambda v: None if re.fullmatch(r"[^.\s]+\.[^.\s]+", v) else "expected 'dataset.column'",
     "char": lambda v: None if len(v) == 1 else "expected a single character",
 })
@@ -262,7 +264,7 @@ DATASET = _f("table", required=("paths",), keys=MappingProxyType({
     "retention": _f("str", each=("duration",)),
     "retention_column": _f("str"),
     "hold": _f("bool", doc="legal hold: retention never disposes of it"),
-    "primary_key": _f("str|list[str]"),
+    "primary_key": _f("str|list[str]", checks=("nonempty", "distinct")),
     "columns": _f("table", extra=COLUMN),
     "rules": RULES,
     "null_values": _f("list[str]", doc="CSV/TSV cells read as missing (default: the empty cell)"),

@@ -152,6 +152,22 @@ def test_default_toml_example_loads_when_uncommented(tmp_path):
 # ---- errors: exact file:line: key: rule --------------------------------
 
 @pytest.mark.parametrize("text, message", [
+    (
+        """\
+        [datasets.d]
+        paths = ["data/*.csv"]
+        primary_key = ["id", "id"]
+        """,
+        "F:3: datasets.d.primary_key: names 'id' twice",
+    ),
+    (
+        """\
+        [datasets.d]
+        paths = ["data/*.csv"]
+        primary_key = []
+        """,
+        "F:3: datasets.d.primary_key: must not be empty",
+    ),
     (  # TOML allows inf, nan and integers of any size; no rule can hold them
         """\
         [datasets.d]

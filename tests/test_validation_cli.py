@@ -315,6 +315,8 @@ def test_a_ledger_before_schema_8_gets_the_per_dataset_versions_view(repo):
     ("min = 200", "datasets.customers.columns.age.min: 200 is above max = 120: nothing can pass both"),
     ("min_length = 5\nmax_length = 2", "datasets.customers.columns.age.min_length: 5 is above max_length"),
     ("allowed = []", "datasets.customers.columns.age.allowed: must not be empty"),
+    ('severities = { mx = "warning" }', "datasets.customers.columns.age.severities.mx: this column "
+     "has no rule 'mx' (its rules: type, max) (did you mean 'max'?)"),
     ("allowed = [1, 1e300]", "datasets.customers.columns.age.allowed[1]: 1e+300 is outside the range "
      "of the column's type (a 64-bit integer)"),
     ("[datasets.customers.rules]\nmin_rows = 9\nmax_rows = 1",

@@ -231,7 +231,19 @@ def _column_checks(spec: ColumnSpec, table: Mapping[str, Any], registry: Registr
         custom[name] = rule.version
         add(name, rule.description or f"fails {name}", param=param, shown=param, impl=rule,
             values=rule.values)
+    _severities_named(conf, [c.rule for c in out], problems, ("columns", col))
     return out
+
+
+def _severities_named(conf: Mapping[str, Any], rules: list[str], problems: Problems,
+                      where: tuple) -> None:
+    """A severity for a rule the column does not have is a typo that would leave the real
+    rule at its default: `severities = { mx = "warning" }` must not pass in silence."""
+    for name in conf.get("severities") or {}:
+        if name not in rules:
+            known = ", ".join(rules) or "none"
+            raise problems.error(where + ("severities", name), f"this column has no rule '{name}' "
+                                 f"(its rules: {known})", _closest(name, rules))
 
 
 def _bounds_agree(conf: Mapping[str, Any], keys: tuple[str, str], logical: str | None,
