@@ -155,12 +155,15 @@ def _csv(path: Path, fmt: str, column: str, drop: Drop, out: Path | None, show: 
             raise RowError(f"{show}: no column '{column}' ({label}); its columns are "
                            f"{', '.join(names)}")
         index = names.index(column)
-        dst.write(tap.take())
+        head = tap.take()
+        dst.write(head)
         total = kept = 0
+        quotes, start = head.count('"'), 1
         try:
             for row in rows:
                 start = tap.line - len(tap.raw) + 1
                 raw = tap.take()
+                quotes += raw.count('"')
                 if not row:  # a blank line is not a row
                     dst.write(raw)
                     continue
@@ -171,6 +174,9 @@ def _csv(path: Path, fmt: str, column: str, drop: Drop, out: Path | None, show: 
                     dst.write(_swapped(raw, row, swap))
         except csv.Error as exc:
             raise RowError(f"{show}: line {tap.line}: not valid {fmt.upper()}: {exc}") from None
+        if quotes % 2:  # the reader took the rest of the file into that one value
+            raise RowError(f"{show}: line {start}: a quoted value opened on this line is never "
+                           "closed; repair the file first")
     return total, kept
 
 

@@ -164,6 +164,16 @@ def test_a_file_that_cannot_be_read_stops_the_erasure_before_any_change(erepo):
     assert proc.returncode == 2
     assert proc.stderr.strip().startswith("gitgov: data/raw/orders_bad.jsonl: line 2: not valid JSON")
     assert (erepo / "data/raw/customers.csv").read_bytes() == before
+    # A CSV whose quote never closes holds the subject inside one value: it is no row to
+    # remove, and the erasure would be recorded while the address stays in the file.
+    (erepo / "data/raw/orders_bad.jsonl").unlink()
+    write(erepo, "data/raw/customers_more.csv", f'id,email,plan\n4,"broken,free\n5,{VALUE},pro\n')
+    proc = gitgov(erepo, "erase", "--subject", f"email={VALUE}")
+    assert proc.returncode == 2, proc.stdout
+    assert proc.stderr == ("gitgov: data/raw/customers_more.csv: line 2: a quoted value opened on this "
+                           "line is never closed; repair the file first\n")
+    assert (erepo / "data/raw/customers.csv").read_bytes() == before
+    assert rows(erepo, "SELECT count(*) FROM journal WHERE kind = 'erasure'") == [(0,)]
 
 
 # ---- subjects found through protected columns ---------------------------------------------
