@@ -105,7 +105,7 @@ def test_a_dry_run_changes_and_records_nothing(erepo):
     before = (erepo / "data/raw/customers.csv").read_bytes()
     proc = gitgov(erepo, "erase", "--subject", f"email={VALUE}", "--dataset", "customers", "--dry-run")
     assert proc.returncode == 0, proc.stderr
-    assert "(dry run: nothing changed)" in proc.stdout
+    assert proc.stdout.startswith("gitgov: erasure of email=(the value given) (dry run: nothing changed)\n")
     assert "data/raw/customers.csv: would remove 2 of 3 row(s)" in proc.stdout
     assert "orders.jsonl" not in proc.stdout  # --dataset limits the search
     assert (erepo / "data/raw/customers.csv").read_bytes() == before

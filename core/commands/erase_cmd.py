@@ -67,7 +67,11 @@ def _record(session, report) -> None:
 
 def _show(report, session, dry_run: bool) -> None:
     verb = "would remove" if dry_run else "removed"
-    click.echo(f"gitgov: erasure of {report.column}=<{report.token[:24]}...>"
+    # The subject is named by its keyed token, never its value; before the first erasure
+    # there is no key to make one with.
+    keyed = not report.token.startswith("hmac-sha256:(")
+    named = f"<{report.token[:24]}...>" if keyed else "(the value given)"
+    click.echo(f"gitgov: erasure of {report.column}={named}"
                + (" (dry run: nothing changed)" if dry_run else ""))
     for f in report.files:
         click.echo(f"  {f.path}: {verb} {f.rows_removed} of {f.rows_before} row(s)"
