@@ -306,6 +306,8 @@ def test_bad_values_are_found_in_any_batch_before_or_after_clean_ones(tmp_path):
     ("people.csv", b"\xff\xfeid\x00,\x00", "read.binary", "UTF-16"),
     ("people.parquet", b"PAR1 truncated garbage", "read.unreadable", "truncated"),
     ("people.csv.gz", gzip.compress(GOOD.encode(), mtime=0)[:30], "read.unreadable", "truncated"),
+    ("people.csv", (GOOD + "3," + "x" * (9 << 20) + ",40,pro,2024-01-01\n").encode(), "read.unreadable",
+     "a row is longer than the 8 MiB the CSV reader takes at once"),
 ])
 def test_broken_files_are_one_readable_finding(tmp_path, name, data, rule, text):
     report = check(tmp_path, name, data)

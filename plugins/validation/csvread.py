@@ -13,7 +13,8 @@ from typing import Any, Iterator
 
 from gitgov.core.textsniff import sniff_binary
 
-from .formats import Batches, Format, ReadError, RowProblem, Source, prefetch, repeated_name
+from .formats import (BLOCK_SIZE, Batches, Format, ReadError, RowProblem, Source, prefetch,
+                      repeated_name)
 from .streams import HEAD_BYTES, BufferReads, ByteStream, StreamError
 
 FIRST_BLOCK = 1 << 20  # the first batch comes quickly; the rest are full blocks
@@ -165,4 +166,7 @@ def _read_error(exc: BaseException, stream: ByteStream) -> ReadError:
     if isinstance(exc, StreamError):
         return ReadError("unreadable", str(exc))
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    if "straddling object" in text:  # pyarrow's words for a row longer than its block
+        return ReadError("unreadable", f"a row is longer than the {BLOCK_SIZE >> 20} MiB the CSV "
+                         "reader takes at once (a value that long is not tabular data)")
     return ReadError("unreadable", f"cannot be parsed as CSV: {text}")
