@@ -10,7 +10,6 @@ one, never half of either; on any error the old file is untouched.
 from __future__ import annotations
 
 import csv
-import json
 import os
 import secrets
 import stat as statmod
@@ -21,6 +20,7 @@ from typing import Any, Callable, Iterator, Mapping, TextIO
 
 from . import arrow_values as av
 from .errors import InputError
+from .jsonlines import json_object
 from .watch.hashing import hash_file
 from .watch.scope import TEMP_PREFIX
 
@@ -190,11 +190,9 @@ def _jsonl(path: Path, fmt: str, column: str, drop: Drop, out: Path | None, show
                 dst.write(line)
                 continue
             try:
-                record = json.loads(line)
+                record = json_object(line, number)
             except ValueError as exc:
-                raise RowError(f"{show}: line {number}: not valid JSON: {exc.args[0]}") from None
-            if not isinstance(record, dict):
-                raise RowError(f"{show}: line {number}: expected a JSON object per line")
+                raise RowError(f"{show}: {exc}") from None
             seen |= column in record
             total += 1
             if not _judge(drop, record.get(column), f"{show}: line {number}"):

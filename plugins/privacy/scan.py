@@ -92,21 +92,12 @@ def read_table(data: bytes, fmt: str, what: str) -> "pa.Table":
 def _jsonl_as_text(data: bytes) -> "pa.Table":
     """JSON Lines that Arrow cannot type, one field as a number here and a string there: every
     value as text, as a person reads it, so that nothing escapes the detectors."""
-    import json
-
     import pyarrow as pa
 
-    rows: list[dict] = []
-    for number, line in enumerate(data.splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except ValueError as exc:
-            raise ValueError(f"line {number} is not JSON ({exc})") from None
-        if not isinstance(row, dict):
-            raise ValueError(f"line {number} is not a JSON object")
-        rows.append(row)
+    from gitgov.core.jsonlines import json_object
+
+    rows = [json_object(line, number) for number, line in enumerate(data.splitlines(), 1)
+            if line.strip()]
     names = list(dict.fromkeys(k for row in rows for k in row))
     text = {n: [_as_text(row.get(n)) for row in rows] for n in names}
     return pa.table({n: pa.array(v, pa.string()) for n, v in text.items()})
