@@ -221,6 +221,9 @@ def test_unknown_role_blocks_the_commit_with_the_same_message(team):
     result = git(team, "commit", "-q", "-m", "x", check=False, env=person("dana"))
     assert result.returncode == 1
     assert "access/config: gitgov.toml:6: datasets.customers.consumers[0]: unknown role 'ml-teem'" in result.stderr
+    check = gitgov(team, "check", "data/customers.csv")  # no commit to judge, the same config error
+    assert check.returncode == 1
+    assert "access/config: gitgov.toml:6: datasets.customers.consumers[0]: unknown role 'ml-teem'" in check.stdout
 
 
 def test_a_dataset_without_owner_is_a_warning_not_a_block(team):

@@ -45,6 +45,11 @@ def model_for(ctx: "Context", policy: Any = None) -> Any:
     return entry[1]
 
 
+def _model_loads(ctx: "Context") -> None:
+    """A bad [roles] or access setting, found as a commit would find it (a ConfigError)."""
+    model_for(ctx)
+
+
 def _guarded(fn: Any) -> Any:
     """A bad [roles] or [plugins.access] is one error finding with its line, not a crash."""
     from gitgov.core.errors import ConfigError
@@ -58,6 +63,8 @@ def _guarded(fn: Any) -> Any:
 
 @hookimpl
 def data_added(event: Any, ctx: "Context") -> Any:
+    if event.dataset is not None and event.stage == "checked":
+        return _guarded(lambda: _model_loads(ctx))  # `gitgov check`: no change to judge
     if event.dataset is None or event.stage != "staged":
         return None  # pushes are reviewed commit by commit (push_requested, push_received)
     from .staged import check_staged
