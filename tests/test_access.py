@@ -239,6 +239,8 @@ def test_a_dataset_without_owner_is_a_warning_not_a_block(team):
     result = git(team, "commit", "-q", "-m", "scratch", check=False, env=person("eve"))
     assert result.returncode == 0, result.stderr
     assert "warning access/no-owner: dataset 'scratch' has no owner" in result.stderr
+    check = gitgov(team, "check", "scratch/a.csv")  # the same warning, as the commit gave it
+    assert check.returncode == 0 and "warning access/no-owner: dataset 'scratch' has no owner" in check.stdout
 
 
 # ---- what a policy edit touches -----------------------------------------------------------

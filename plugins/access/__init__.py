@@ -45,9 +45,14 @@ def model_for(ctx: "Context", policy: Any = None) -> Any:
     return entry[1]
 
 
-def _model_loads(ctx: "Context") -> None:
-    """A bad [roles] or access setting, found as a commit would find it (a ConfigError)."""
+def _checked(event: Any, ctx: "Context") -> Any:
+    """What a commit would say of the dataset, with no change to judge: a bad [roles] or
+    access setting (a ConfigError), and a dataset without an owner."""
+    from .staged import no_owner
+
     model_for(ctx)
+    ds = ctx.dataset(event.dataset)
+    return no_owner(ds) if ds is not None else None
 
 
 def _guarded(fn: Any) -> Any:
@@ -64,7 +69,7 @@ def _guarded(fn: Any) -> Any:
 @hookimpl
 def data_added(event: Any, ctx: "Context") -> Any:
     if event.dataset is not None and event.stage == "checked":
-        return _guarded(lambda: _model_loads(ctx))  # `gitgov check`: no change to judge
+        return _guarded(lambda: _checked(event, ctx))  # `gitgov check`
     if event.dataset is None or event.stage != "staged":
         return None  # pushes are reviewed commit by commit (push_requested, push_received)
     from .staged import check_staged

@@ -23,10 +23,7 @@ def check_staged(event: Any, ctx: "Context", model: "AccessModel", action: str) 
     ds = ctx.dataset(event.dataset)
     if ds is None:
         return []
-    out: list[Finding] = []
-    if not ds.owner:
-        out.append(warning("no-owner", f"dataset '{ds.name}' has no owner in gitgov.toml; add "
-                           f"owner = \"someone@example.com\" to [datasets.{ds.name}]"))
+    out: list[Finding] = no_owner(ds)
     decision = model.decide(event.actor, action, ds.name)
     if not decision.allowed:
         out.append(error("not-allowed", f"{decision.rule}; fix: {decision.fix}",
@@ -75,3 +72,11 @@ def _remote_policy(ctx: "Context", remote: str) -> Any:
             except ConfigError:
                 break  # a broken remote policy: the server will say so
     return Policy.empty(Path("gitgov.toml"))
+
+
+def no_owner(ds: Any) -> list[Finding]:
+    """The warning for a dataset nobody owns, at every check of its data."""
+    if ds.owner:
+        return []
+    return [warning("no-owner", f"dataset '{ds.name}' has no owner in gitgov.toml; add "
+                    f"owner = \"someone@example.com\" to [datasets.{ds.name}]")]
