@@ -387,3 +387,16 @@ def test_only_encrypted_datasets_that_can_hold_the_subject_are_offered_for_shred
     assert proc.returncode == 0, proc.stderr
     assert "gitgov keys shred vault" in proc.stdout  # it declares the column
     assert "medical" not in proc.stdout
+
+
+def test_rows_that_refer_to_the_removed_ones_are_pointed_out(erepo):
+    """Another dataset's foreign key into the rows erased would block its next commit."""
+    write(erepo, "gitgov.toml", POLICY.replace("[watch]", '[datasets.visits]\npaths = ["data/visits.csv"]\n\n'
+                                                          '[datasets.visits.rules]\n'
+                                                          'foreign_keys = { customer = "customers.id" }\n\n[watch]'))
+    write(erepo, "data/visits.csv", "customer,day\n1,2024-01-01\n2,2024-01-02\n")
+    proc = gitgov(erepo, "erase", "--subject", f"email={VALUE}", "--dry-run")
+    assert proc.returncode == 0, proc.stderr
+    assert ("  warning: dataset 'visits' refers to 'customers' by its column 'customer' (foreign key "
+            "customers.id): its rows of this subject now point to removed rows; erase them there too "
+            "(--subject customer=...)") in proc.stdout

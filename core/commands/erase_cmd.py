@@ -93,6 +93,8 @@ def _show(report, session, dry_run: bool) -> None:
     for rel in report.elsewhere:
         click.echo(f"  warning: {rel} still contains the value outside column '{report.column}'; "
                    "remove it by hand")
+    for line in _referring(session.policy, {f.dataset for f in report.files if f.rows_removed}):
+        click.echo(f"  warning: {line}")
     _show_history(report, session)
     if report.ledger_mentions:
         click.echo(f"  warning: the ledger quotes the value {report.ledger_mentions} time(s) (in findings "
@@ -100,6 +102,20 @@ def _show(report, session, dry_run: bool) -> None:
     if not dry_run:
         click.echo(f"gitgov: recorded the erasure in the ledger as {report.token} (the value itself "
                    "is not stored)")
+
+
+def _referring(policy, changed: set[str]) -> list[str]:
+    """Datasets whose foreign keys point into the datasets rows were removed from: their rows
+    of the subject now point nowhere, and block the next commit of them until removed too."""
+    out = []
+    for ds in policy.datasets.values():
+        for col, ref in (ds.rules.get("foreign_keys") or {}).items():
+            target = ref.split(".", 1)[0]
+            if target in changed and ds.name not in changed:
+                out.append(f"dataset '{ds.name}' refers to '{target}' by its column '{col}' "
+                           f"(foreign key {ref}): its rows of this subject now point to removed "
+                           f"rows; erase them there too (--subject {col}=...)")
+    return out
 
 
 def _show_history(report, session) -> None:
