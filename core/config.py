@@ -1,7 +1,7 @@
 """gitgov.toml -> Policy.
 
-Loading is parse (tomllib) -> validate against core/schema.py -> build frozen
-records (NamedTuples). Every problem becomes a ConfigError naming the file, the line,
+Loading is parse (tomllib) -> validate against core/schema.py (config_problems.py)
+-> build frozen records (NamedTuples). Every problem becomes a ConfigError naming the file, the line,
 the dotted key and the rule, so a bad policy never shows a traceback.
 
 tomllib is imported inside the loader, not at module level, so that the glob
@@ -13,15 +13,15 @@ from __future__ import annotations
 import os
 import re
 import sys
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any, NamedTuple
 
 from . import schema
+from .config_problems import Problem, dotted, problems
 from .errors import ConfigError
 from .globs import compile_name_patterns, compile_patterns
-from .schema import Field
 
 __all__ = [
     "DatasetPolicy", "LimitsPolicy", "PluginsPolicy", "Policy",
@@ -158,7 +158,7 @@ def load_policy(path: Path, cache_dir: Path | None = None) -> Policy:
         from .policy_cache import parsed_table
 
         raw = parsed_table(text, cache_dir, lambda: _parse(text, path))
-    problem = next(_problems(raw, schema.ROOT, ()), None)
+    problem = next(problems(raw, schema.ROOT, ()), None)
     if problem:
         raise _invalid(problem, text, path)
     return _build(raw, path)
@@ -177,7 +177,7 @@ def load_policy_text(text: str, name: str | Path) -> Policy:
     path = Path(name)
     text = _without_bom(text)
     raw = _parse(text, path)
-    problem = next(_problems(raw, schema.ROOT, ()), None)
+    problem = next(problems(raw, schema.ROOT, ()), None)
     if problem:
         raise _invalid(problem, text, path)
     return _build(raw, path)
@@ -235,128 +235,6 @@ def _syntax_error(message: str, text: str, path: Path) -> ConfigError:
         return ConfigError(str(path), None, "", f"TOML syntax error: {message}")
     reason = reason[:1].lower() + reason[1:]
     return ConfigError(str(path), line, "", f"TOML syntax error at column {col}: {reason}")
-
-
-# ---- validation ----------------------------------------------------------
-
-class Problem(NamedTuple):
-    path: tuple
-    rule: str
-    hint: str | None = None
-
-
-def dotted(path: tuple) -> str:
-    """("datasets", "my data", "paths", 1) -> 'datasets."my data".paths[1]'."""
-    out = ""
-    for part in path:
-        if isinstance(part, int):
-            out += f"[{part}]"
-        else:
-            bare = re.fullmatch(r"[A-Za-z0-9_-]+", part)
-            text = part if bare else '"' + part.replace("\\", "\\\\").replace('"', '\\"') + '"'
-            out += ("." if out else "") + text
-    return out
-
-
-def _problems(value: Any, spec: Field, path: tuple) -> Iterator[Problem]:
-    """Every way ``value`` breaks ``spec``, in document order."""
-    for where, number in [(path, value)] + ([(path + (i,), v) for i, v in enumerate(value)]
-                                            if isinstance(value, list) else []):
-        rule = _number_rule(number)
-        if rule:
-            yield Problem(where, rule)
-            return
-    rule = _type_rule(value, spec.type)
-    if rule:
-        yield Problem(path, rule)
-        return
-    yield from _item_problems(value, spec, path)
-    for name in spec.checks:
-        rule = schema.CHECKS[name](value)
-        if rule:
-            yield Problem(path, rule)
-    if isinstance(value, dict):
-        yield from _table_problems(value, spec, path)
-
-
-def _number_rule(value: Any) -> str | None:
-    """Numbers every rule can hold: TOML allows inf, nan and integers of any size."""
-    import math
-
-    if isinstance(value, float) and not math.isfinite(value):
-        return f"expected a finite number, not {value}"
-    if isinstance(value, int) and not isinstance(value, bool) and not -2**63 <= value < 2**63:
-        return f"{value} is out of range: numbers in gitgov.toml fit in 64 bits"
-    return None
-
-
-def _type_rule(value: Any, type_: str) -> str | None:
-    names = type_.split("|")
-    if any(schema.TYPE_TESTS[n](value) for n in names):
-        return None
-    return "expected " + " or ".join(schema.TYPE_NAMES[n] for n in names)
-
-
-def _item_problems(value: Any, spec: Field, path: tuple) -> Iterator[Problem]:
-    """``allowed`` and ``each`` apply to a scalar, or to each item of a list."""
-    items = list(enumerate(value)) if isinstance(value, list) else [(None, value)]
-    for index, item in items:
-        where = path if index is None else path + (index,)
-        if spec.allowed and item not in spec.allowed:
-            yield _not_allowed(item, spec.allowed, where)
-        for name in spec.each:
-            rule = schema.CHECKS[name](item)
-            if rule:
-                yield Problem(where, rule)
-
-
-def _not_allowed(value: Any, allowed: tuple, path: tuple) -> Problem:
-    choices = ", ".join(_show(a) for a in allowed)
-    hint = _closest(value, [a for a in allowed if isinstance(a, str)]) if isinstance(value, str) else None
-    return Problem(path, f"expected one of {choices}, got {_show(value)}", hint)
-
-
-def _table_problems(table: dict, spec: Field, path: tuple) -> Iterator[Problem]:
-    if spec.keys is None and spec.extra is None:
-        return  # free-form: plugin settings, drift options
-    known = spec.keys or {}
-    for key, value in table.items():
-        if spec.keys is None and not key.strip():  # a dataset, column or role called ""
-            yield Problem(path + (key,), "a name cannot be empty")
-            continue
-        sub = known.get(key)
-        if sub is None and spec.extra is not None:
-            # With fixed keys too, only values shaped like ``extra`` count as
-            # extras; anything else is more likely a typo of a fixed key.
-            if spec.keys is None or _type_rule(value, spec.extra.type) is None:
-                sub = spec.extra
-        if sub is None:
-            yield _unknown(key, known, path + (key,))
-        else:
-            yield from _problems(value, sub, path + (key,))
-    for key in spec.required:
-        if key not in table:
-            yield Problem(path + (key,), "required key is missing")
-
-
-def _unknown(key: str, known: dict, path: tuple) -> Problem:
-    hint = _closest(key, list(known))
-    if hint:
-        return Problem(path, "unknown key", hint)
-    return Problem(path, "unknown key; expected one of " + ", ".join(known))
-
-
-def _closest(word: str, choices: list[str]) -> str | None:
-    import difflib  # only for a key that is wrong: not on every load
-
-    match = difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
-    return match[0] if match else None
-
-
-def _show(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return repr(value) if isinstance(value, str) else str(value)
 
 
 # ---- building ------------------------------------------------------------
