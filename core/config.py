@@ -1,8 +1,9 @@
 """gitgov.toml -> Policy.
 
 Loading is parse (tomllib) -> validate against core/schema.py (config_problems.py)
--> build frozen records (NamedTuples). Every problem becomes a ConfigError naming the file, the line,
-the dotted key and the rule, so a bad policy never shows a traceback.
+-> build frozen records (NamedTuples). Every problem becomes a ConfigError naming
+the file, the line, the dotted key and the rule, so a bad policy never shows a
+traceback.
 
 tomllib is imported inside the loader, not at module level, so that the glob
 helpers re-exported here stay cheap for the git hook; a Session's loader reads
