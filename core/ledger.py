@@ -311,12 +311,13 @@ class Ledger:
         with _sqlite_errors(self.path), self._queue.held(), _transaction(self._db):
             return projections.replay(self._db)
 
-    def has_passing_check(self, blob: str, ruleset: str | None = None) -> bool:
-        """True if this blob was already checked with verdict 'pass' (under `ruleset`, if given)."""
+    def has_passing_check(self, blob: str, ruleset: str | None = None, path: str | None = None) -> bool:
+        """True if this blob was already checked with verdict 'pass' (under `ruleset`, and at
+        `path`, if given: the same bytes under another name may be read another way)."""
         sql = ("SELECT 1 FROM dataset_versions WHERE blob = ? AND verdict = 'pass'"
-               " AND (? IS NULL OR ruleset = ?) LIMIT 1")
+               " AND (? IS NULL OR ruleset = ?) AND (? IS NULL OR path = ?) LIMIT 1")
         with _sqlite_errors(self.path):
-            return self._db.execute(sql, (blob, ruleset, ruleset)).fetchone() is not None
+            return self._db.execute(sql, (blob, ruleset, ruleset, path, path)).fetchone() is not None
 
 
 def _utc_now() -> str:

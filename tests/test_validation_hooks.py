@@ -184,6 +184,25 @@ def test_pre_push_checks_what_was_committed_with_no_verify(repo, tmp_path):
     assert proc.returncode == 1
 
 
+def test_pre_push_reads_again_bytes_that_passed_under_another_name(repo, tmp_path):
+    """The same bytes as Parquet are no Parquet file: a pass of data/customers.csv does not
+    vouch for data/customers_2.parquet, committed with --no-verify."""
+    policy = repo / "gitgov.toml"
+    policy.write_text(policy.read_text().replace('paths = ["data/customers*.csv"]',
+                                                 'paths = ["data/customers*.csv", "data/customers*.parquet"]'))
+    remote = tmp_path / "remote.git"
+    git(tmp_path, "init", "-q", "--bare", str(remote))
+    git(repo, "remote", "add", "origin", str(remote))
+    write(repo, "data/customers.csv", CLEAN)
+    assert commit(repo, "customers", "gitgov.toml", "data/customers.csv").returncode == 0
+    write(repo, "data/customers_2.parquet", CLEAN)
+    assert commit(repo, "sneak", "data/customers_2.parquet", extra=("--no-verify",)).returncode == 0
+    proc = git(repo, "push", "-q", "origin", "main", check=False)
+    assert proc.returncode == 1, proc.stderr
+    assert "data/customers_2.parquet (commit" in proc.stderr
+    assert "read.unreadable: not a complete Parquet file" in proc.stderr
+
+
 def test_a_breaking_change_pushed_without_acknowledgement_is_refused(repo, tmp_path):
     remote = tmp_path / "remote.git"
     git(tmp_path, "init", "-q", "--bare", str(remote))
