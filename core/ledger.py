@@ -99,7 +99,7 @@ def _migrate_disposals(db: sqlite3.Connection) -> None:
     for row in db.execute(f"SELECT {_COLUMNS} FROM journal WHERE kind IN"
                           " ('retention_expired', 'data_disposed') AND kind = 'data_disposed'"
                           " ORDER BY seq").fetchall():
-        projections.project_data_disposed(db, Recorded(*row[:8], json.loads(row[8])))
+        projections.project_data_disposed(db, ledger_rows.stored(row))
 
 
 def _migrate_quality_versions(db: sqlite3.Connection) -> None:
@@ -289,7 +289,7 @@ class Ledger:
         args = [v for _, v in where] + [-1 if limit is None else limit]
         with _sqlite_errors(self.path):
             for row in self._db.execute(sql, args):
-                yield Recorded(*row[:8], json.loads(row[8]))
+                yield ledger_rows.stored(row, self.path)
 
     def verify(self, anchors: Mapping[int, str] = _NO_ANCHORS) -> VerifyReport:
         """Recheck the whole chain; `anchors` ({seq: id} kept elsewhere, e.g. in Git)
@@ -309,7 +309,7 @@ class Ledger:
     def rebuild(self) -> int:
         """Drop and recreate the projection tables from the journal; returns entries replayed."""
         with _sqlite_errors(self.path), self._queue.held(), _transaction(self._db):
-            return projections.replay(self._db)
+            return projections.replay(self._db, self.path)
 
     def has_passing_check(self, blob: str, ruleset: str | None = None, path: str | None = None) -> bool:
         """True if this blob was already checked with verdict 'pass' (under `ruleset`, and at

@@ -49,6 +49,21 @@ class Entry(NamedTuple):
     time: str | None = None
 
 
+def stored(row: tuple, where: object = "the ledger") -> "Recorded":
+    """A journal row (COLUMNS order) as a Recorded, its payload parsed; a payload that is not a
+    JSON object (the journal was edited around its triggers) is a LedgerError naming the entry."""
+    import json
+
+    try:
+        payload = json.loads(row[8])
+    except (ValueError, TypeError):  # UnicodeDecodeError is a ValueError
+        payload = None
+    if not isinstance(payload, dict):
+        raise LedgerError(f"{where}: entry seq {row[0]} ({row[4]}): its payload is not a JSON object; "
+                          "the journal was altered (`gitgov verify` shows where)")
+    return Recorded(*row[:8], payload)
+
+
 class Recorded(NamedTuple):
     """An entry as stored in the journal (field order = journal column order).
 

@@ -113,9 +113,9 @@ def wanted(recs: Sequence[Recorded]) -> list[int]:
     return [i for i, rec in enumerate(recs) if rec.kind in kinds or rec.payload.get("findings")]
 
 
-def replay(conn: sqlite3.Connection) -> int:
+def replay(conn: sqlite3.Connection, where: object = "the ledger") -> int:
     """Recreate the projections from the whole journal; returns entries replayed."""
-    from gitgov.core.ledger import Recorded  # ledger.py imports this module: import late
+    from gitgov.core.ledger_rows import stored  # ledger.py imports this module: import late
 
     reset(conn)
     count = 0
@@ -123,7 +123,7 @@ def replay(conn: sqlite3.Connection) -> int:
                           " FROM journal ORDER BY seq")
     while batch := cursor.fetchmany(1000):
         for row in batch:
-            project(conn, Recorded(*row[:8], json.loads(row[8])))
+            project(conn, stored(row, where))
         count += len(batch)
     return count
 

@@ -302,6 +302,24 @@ def test_verify_names_the_first_edited_entry(initialized):
     assert report["ok"] is False and report["first_bad_seq"] == target
 
 
+@pytest.mark.parametrize("payload", ["'not json'", "x'ff'", "'[1, 2]'"])
+def test_a_payload_edited_into_no_object_is_one_line_for_every_reader(initialized, payload):
+    _governed_commit(initialized)
+    target = ledger_entries(initialized, "data_added")[0].seq
+    with sqlite3.connect(initialized / ".gitgov" / "ledger.db") as db:
+        db.execute("DROP TRIGGER journal_no_update")
+        db.execute(f"UPDATE journal SET payload = {payload} WHERE seq = ?", (target,))
+    ledger = initialized / ".gitgov" / "ledger.db"
+    message = (f"gitgov: {ledger}: entry seq {target} (data_added): its payload is not a JSON object; "
+               "the journal was altered (`gitgov verify` shows where)")
+    for args in (("log", "--json", "-n", "100"), ("ledger", "rebuild")):
+        proc = gitgov(initialized, *args)
+        assert proc.returncode == 2 and proc.stderr.splitlines()[-1].startswith(message.split(": entry")[0])
+        assert f"entry seq {target} (data_added): its payload is not a JSON object" in proc.stderr
+        assert "internal error" not in proc.stderr
+    assert gitgov(initialized, "verify").returncode == 1
+
+
 def test_verify_catches_a_tail_truncated_below_an_anchored_head(initialized):
     _governed_commit(initialized)
     last = ledger_entries(initialized)[-1].seq
