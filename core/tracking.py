@@ -188,11 +188,20 @@ def log_metric(name: str, value: float, step: int | None = None) -> None:
     if not str(name).strip():
         raise ValueError("log_metric: give the metric a name, e.g. log_metric('loss', 0.25)")
     try:
+        str(name).encode("utf-8")
+    except UnicodeEncodeError:  # the ledger keeps UTF-8 text: the run could not be recorded
+        raise ValueError(f"log_metric({name!r}, ...): the name must be text (UTF-8)") from None
+    shown = _short(value)
+    try:
         value = float(value)  # also a NumPy or PyTorch scalar, and a number written as text
     except (TypeError, ValueError) as exc:
-        shown = repr(value) if len(repr(value)) <= 60 else repr(value)[:57] + "..."
         raise type(exc)(f"log_metric({name!r}, {shown}): the value must be a number "
                         f"(an int or a float), not {type(value).__name__}") from None
+    except OverflowError:
+        raise ValueError(f"log_metric({name!r}, {shown}): the value is too large for a float") from None
+    if step is not None and not _storable_step(step):
+        raise ValueError(f"log_metric({name!r}, ..., step={_short(step)}): the step must be a number "
+                         "that fits in 64 bits")
     _logged.setdefault(name, []).append((step, value))
     line = {"name": str(name), "value": value, "step": step, "time": time.time()}
     path = os.environ.get("GITGOV_METRICS_FILE")
@@ -202,6 +211,23 @@ def log_metric(name: str, value: float, step: int | None = None) -> None:
     else:
         at = "" if step is None else f" (step {step})"
         print(f"metric {name} = {value:g}{at}", file=sys.stderr)
+
+
+def _short(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _storable_step(step: object) -> bool:
+    """What the ledger can keep as a step: an integer of 64 bits (a NumPy one too), or a
+    finite number."""
+    import operator
+
+    try:
+        whole = operator.index(step)  # type: ignore[arg-type]
+    except TypeError:
+        return isinstance(step, float) and math.isfinite(step)
+    return -2**63 <= whole < 2**63
 
 
 def recordable(value: float) -> float | str:
@@ -220,7 +246,7 @@ def read_metrics_file(path: str) -> dict[str, dict[str, Any]]:
     """A metrics file's metrics: the last value, its step, and how many were logged.
 
     Lines that are not metric records (a script killed mid-write, another tool's bytes
-    that are not UTF-8) are skipped.
+    that are not UTF-8, a name or step the ledger cannot keep) are skipped.
     """
     out: dict[str, dict[str, Any]] = {}
     try:
@@ -232,8 +258,12 @@ def read_metrics_file(path: str) -> dict[str, dict[str, Any]]:
         try:
             rec = json.loads(line)
             name, value = str(rec["name"]), float(rec["value"])
-        except (ValueError, KeyError, TypeError):
+            name.encode("utf-8")  # the ledger keeps UTF-8 text only (UnicodeError is a ValueError)
+        except (ValueError, KeyError, TypeError, OverflowError):
             continue
+        step = rec.get("step")
+        if step is not None and not _storable_step(step):
+            continue  # written around log_metric: it would keep the whole run from being recorded
         prev = out.get(name, {"count": 0})
-        out[name] = {"value": value, "step": rec.get("step"), "count": prev["count"] + 1}
+        out[name] = {"value": value, "step": step, "count": prev["count"] + 1}
     return out

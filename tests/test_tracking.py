@@ -71,6 +71,30 @@ def test_a_metric_value_that_is_not_a_number_is_one_clear_error(value):
     assert tracking.logged_metrics() == {}
 
 
+@pytest.mark.parametrize("args, message", [
+    (("\udcff", 1.0), "log_metric('\\udcff', ...): the name must be text (UTF-8)"),
+    (("loss", 10**400), f"log_metric('loss', {repr(10**400)[:57]}...): the value is too large for a float"),
+    (("loss", 1.0, 10**400), f"log_metric('loss', ..., step={repr(10**400)[:57]}...): the step must be a "
+                             "number that fits in 64 bits"),
+    (("loss", 1.0, float("nan")), "log_metric('loss', ..., step=nan): the step must be a number that "
+                                  "fits in 64 bits"),
+])
+def test_a_metric_the_ledger_could_not_keep_is_refused_in_the_script(args, message):
+    """Accepted, it would keep the whole run from being recorded: the run would stay 'lost'."""
+    with pytest.raises(ValueError) as caught:
+        tracking.log_metric(*args)
+    assert str(caught.value) == message
+    assert tracking.logged_metrics() == {}
+
+
+def test_metric_records_written_around_log_metric_are_skipped_not_fatal(tmp_path):
+    path = tmp_path / "m.jsonl"
+    path.write_text('{"name": "\\udcff", "value": 1}\n{"name": "loss", "value": 1, "step": 1e400}\n'
+                    '{"name": "loss", "value": 1e999}\n{"name": "loss", "value": 2, "step": 3}\n')
+    # an infinite value is kept (as "inf", see recordable); a bad name or step is not
+    assert tracking.read_metrics_file(str(path)) == {"loss": {"value": 2.0, "step": 3, "count": 2}}
+
+
 @pytest.mark.parametrize("given, default, wanted", [
     (10, 3, 10), (3.0, 3, 3), ("10", 3, 10), (2, 0.5, 2.0), ("0.25", 0.5, 0.25),
     ("false", True, False), ("on", False, True), (True, False, True), (0, True, False),
