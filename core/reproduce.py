@@ -32,9 +32,9 @@ def parse_tolerances(items: Iterable[str]) -> dict[str, float]:
             value = float(raw) if sep and name else -1.0
         except ValueError:
             value = -1.0
-        if value < 0 or math.isnan(value):
-            raise InputError(f"--tolerance {item!r}: expected NAME=RELATIVE with a number >= 0, "
-                             "e.g. --tolerance accuracy=0.01")
+        if value < 0 or not math.isfinite(value):  # inf: no JSON can record the verdict
+            raise InputError(f"--tolerance {item!r}: expected NAME=RELATIVE with a finite number "
+                             ">= 0, e.g. --tolerance accuracy=0.01")
         out[name] = value
     return out
 

@@ -62,8 +62,11 @@ def test_a_metric_within_its_tolerance_passes(proj):
     assert gitgov(proj, "run", "--", PY, "-c", code).returncode == 0
     assert gitgov(proj, "reproduce", "last").returncode == 1
     assert gitgov(proj, "reproduce", "last", "--tolerance", "auc=0.01").returncode == 0
-    bad = gitgov(proj, "reproduce", "last", "--tolerance", "auc=lots")
-    assert bad.returncode == 2 and "expected NAME=RELATIVE with a number >= 0" in bad.stderr
+    for given in ("auc=lots", "auc=inf", "auc=1e999"):  # refused before the re-run, not after it
+        bad = gitgov(proj, "reproduce", "last", "--tolerance", given)
+        assert bad.returncode == 2 and bad.stderr == (
+            f"gitgov: --tolerance '{given}': expected NAME=RELATIVE with a finite number >= 0, e.g. "
+            "--tolerance accuracy=0.01\n")
 
 
 def test_a_run_whose_loss_diverged_is_recorded_and_reproduces(proj):
