@@ -102,6 +102,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         code = 130
     except BrokenPipeError:
         code = 0
+    except UnicodeEncodeError as exc:  # a name or reference given in bytes that are not UTF-8
+        if _debug():
+            raise
+        text = exc.object if isinstance(exc.object, str) else ""
+        try:  # the bytes as given on the command line (\xff), not Python's stand-ins (\udcff)
+            raw = text.encode("utf-8", "surrogateescape")
+        except UnicodeEncodeError:
+            raw = text.encode("utf-8", "backslashreplace")
+        shown = raw.decode("utf-8", "backslashreplace")[:80]
+        _error(f"gitgov: '{shown}' is not UTF-8 text: names, references and values must be")
+        code = EXIT_INPUT
     except Exception as exc:  # noqa: BLE001 - a bug must still not show a traceback
         if _debug():
             raise

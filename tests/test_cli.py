@@ -6,6 +6,8 @@ import json
 import os
 import sqlite3
 import stat
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -247,6 +249,15 @@ def test_a_table_keeps_each_row_on_one_line_whatever_a_file_is_called():
                                 "data/new\\nline.csv  1",
                                 "data/ünï/ç.csv      22",
                                 "a\\tb\\x1b[31m.csv    3"]  # nor a terminal escape
+
+
+def test_a_reference_that_is_not_utf8_is_one_line(initialized):
+    """Run ids, model names, lineage targets: text. Bytes that are not UTF-8 are refused."""
+    for command in (["runs", "show"], ["lineage"], ["models", "show"]):
+        proc = subprocess.run([sys.executable, "-m", "gitgov.core", *command, b"a\xffb"], cwd=initialized,
+                              capture_output=True, text=True, stdin=subprocess.DEVNULL)
+        assert proc.returncode == 2, (command, proc.stderr)
+        assert proc.stderr == "gitgov: 'a\\xffb' is not UTF-8 text: names, references and values must be\n"
 
 
 def test_sizes_read_in_the_same_binary_units_in_every_report():
