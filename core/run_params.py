@@ -32,17 +32,25 @@ def _not_json(constant: str) -> Any:
     raise ValueError(constant)
 
 
-def json_value(value: Any, where: str) -> None:
+MAX_DEPTH = 64  # params nested deeper are no settings; every reader of the run recurses
+
+
+def json_value(value: Any, where: str, depth: int = 0, top: str | None = None) -> None:
     """Params travel as JSON (the environment, the params file, the ledger): refuse, naming
-    the key, what JSON cannot hold (NaN, infinity, a TOML date)."""
+    the key, what JSON cannot hold (NaN, infinity, a TOML date), and values nested deeper
+    than MAX_DEPTH."""
     if isinstance(value, float) and not math.isfinite(value):
         raise InputError(f"{where}: {value} is not a number JSON can hold; write it as text")
+    top = where if top is None else top  # the name the user wrote, not a path 64 keys long
+    if depth > MAX_DEPTH and isinstance(value, (dict, list)):
+        raise InputError(f"{top}: nested more than {MAX_DEPTH} levels deep; params are settings, "
+                         "not data")
     if isinstance(value, dict):
         for key, item in value.items():
-            json_value(item, f"{where}.{key}" if where else str(key))
+            json_value(item, f"{where}.{key}" if where else str(key), depth + 1, top)
     elif isinstance(value, list):
         for i, item in enumerate(value):
-            json_value(item, f"{where}[{i}]")
+            json_value(item, f"{where}[{i}]", depth + 1, top)
     elif not isinstance(value, (str, int, float, type(None))):
         raise InputError(f"{where}: a {type(value).__name__} is not a JSON value; params are "
                          "text, numbers, true/false, lists and tables (write a date as text)")
@@ -56,20 +64,26 @@ def load_params_file(path: Path) -> dict[str, Any]:
         raise InputError(f"params file {path}: no such file") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise InputError(f"params file {path}: cannot read it ({exc})") from None
-    if path.suffix.lower() == ".toml":
-        value = _parse_toml(path, text)
-    else:
-        try:
-            value = json.loads(text)  # it reads NaN and Infinity; json_value names them below
-        except json.JSONDecodeError as exc:
-            raise InputError(f"{path}:{exc.lineno}:{exc.colno}: params file is not valid JSON: "
-                             f"{exc.msg}") from None
-    if not isinstance(value, dict):
-        raise InputError(f"{path}: params file must hold an object of name = value pairs, "
-                         f"not {type(value).__name__}")
-    for key, item in value.items():
-        json_value(item, f"params file {path}: {key}")
+    try:
+        value = _parse(path, text)
+        if not isinstance(value, dict):
+            raise InputError(f"{path}: params file must hold an object of name = value pairs, "
+                             f"not {type(value).__name__}")
+        for key, item in value.items():
+            json_value(item, f"params file {path}: {key}")
+    except RecursionError:  # the parsers and json_value read nested values recursively
+        raise InputError(f"{path}: params file is nested too deeply to read") from None
     return value
+
+
+def _parse(path: Path, text: str) -> Any:
+    if path.suffix.lower() == ".toml":
+        return _parse_toml(path, text)
+    try:
+        return json.loads(text)  # it reads NaN and Infinity; json_value names them below
+    except json.JSONDecodeError as exc:
+        raise InputError(f"{path}:{exc.lineno}:{exc.colno}: params file is not valid JSON: "
+                         f"{exc.msg}") from None
 
 
 def _parse_toml(path: Path, text: str) -> dict[str, Any]:

@@ -96,6 +96,15 @@ def test_a_params_file_that_does_not_parse_names_line_and_column(proj):
     write(proj, "list.json", "[1, 2]")
     out = gitgov(proj, "run", "--params-file", "list.json", "--", PY, "train.py")
     assert "must hold an object of name = value pairs, not list" in out.stderr
+    # Nested past what every reader of a run can follow: refused, naming the key, as past
+    # what the parser itself can follow
+    write(proj, "deep.json", '{"a": ' + "[" * 100 + "]" * 100 + "}")
+    out = gitgov(proj, "run", "--params-file", "deep.json", "--", PY, "train.py")
+    assert out.returncode == 2 and out.stderr == ("gitgov: params file deep.json: a: nested more than 64 "
+                                                  "levels deep; params are settings, not data\n")
+    write(proj, "deeper.json", '{"a": ' * 100000 + "1" + "}" * 100000)
+    out = gitgov(proj, "run", "--params-file", "deeper.json", "--", PY, "train.py")
+    assert out.returncode == 2 and out.stderr == "gitgov: deeper.json: params file is nested too deeply to read\n"
     # Params travel as JSON: what JSON cannot hold is named with its key, before anything runs
     write(proj, "nan.json", '{"opt": {"lr": NaN}}')
     out = gitgov(proj, "run", "--params-file", "nan.json", "--", PY, "train.py")
