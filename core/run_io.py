@@ -176,7 +176,7 @@ def git_listing(repo, commit: str | None, paths: list[str]) -> tuple[set[str], d
 def describe_inputs(repo, store: ObjectStore | None, paths: Iterable[str],
                     commit: str | None) -> dict[str, FileRecord]:
     """Hash inputs; keep those git does not hold (untracked, or changed) in the store."""
-    paths = [p for p in paths if (repo.root / p).is_file()]
+    paths = [p for p in paths if (repo.root / p).is_file() and _within(repo.root, p)]
     if not paths:
         return {}
     tracked, blobs = git_listing(repo, commit, paths)
@@ -191,13 +191,23 @@ def describe_inputs(repo, store: ObjectStore | None, paths: Iterable[str],
     return records
 
 
+def _within(root: Path, rel: str) -> bool:
+    """Whether `rel` is in the repository once links are followed: a link to /etc/shadow among
+    a run's files must not copy that file into the object store (and on to its remote)."""
+    try:
+        (root / rel).resolve().relative_to(root.resolve())
+    except (ValueError, OSError):
+        return False
+    return True
+
+
 def store_outputs(repo, store: ObjectStore | None, paths: Iterable[str]) -> dict[str, FileRecord]:
     """Hash every output and keep it in the store (one read does both)."""
     records = {}
     for rel in paths:
         full = repo.root / rel
-        if not full.is_file():
-            continue  # written, then removed: a temporary file
+        if not full.is_file() or not _within(repo.root, rel):
+            continue  # written, then removed (a temporary file); or a link out of the repository
         if store is None:
             digest = hash_file(full)
             records[rel] = FileRecord(rel, digest.sha256, digest.size)

@@ -60,6 +60,18 @@ def test_run_snapshots_the_run_and_finds_inputs_and_outputs(proj, monkeypatch):
     assert obj.is_dir()  # the output is kept in the store
 
 
+def test_a_link_out_of_the_repository_is_no_output_and_is_not_stored(proj, tmp_path):
+    secret = tmp_path / "elsewhere.txt"
+    secret.write_text("not the project's\n")
+    code = (f"import os; os.makedirs('models', exist_ok=True); os.symlink({str(secret)!r}, 'models/link'); "
+            "open('models/real.txt', 'w').write('mine\\n')")
+    out = gitgov(proj, "run", "--", PY, "-c", code)
+    assert out.returncode == 0, out.stderr
+    assert sorted(show(proj)["outputs"]) == ["models/real.txt"]
+    stored = [p.read_bytes() for p in (proj / ".gitgov" / "objects").rglob("*") if p.is_file()]
+    assert b"not the project's\n" not in stored
+
+
 def test_exit_status_is_passed_through_and_the_failure_recorded(proj):
     out = gitgov(proj, "run", "--", PY, "-c", "import sys; print('boom', file=sys.stderr); sys.exit(3)")
     assert out.returncode == 3 and "boom" in out.stderr and "failed (exit 3)" in out.stderr
