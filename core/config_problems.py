@@ -5,6 +5,7 @@ itself knows nothing of files or lines.
 """
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Iterator
 from typing import Any, NamedTuple
@@ -36,7 +37,7 @@ def problems(value: Any, spec: Field, path: tuple) -> Iterator[Problem]:
     """Every way ``value`` breaks ``spec``, in document order."""
     for where, number in [(path, value)] + ([(path + (i,), v) for i, v in enumerate(value)]
                                             if isinstance(value, list) else []):
-        rule = _number_rule(number)
+        rule = _value_rule(number)
         if rule:
             yield Problem(where, rule)
             return
@@ -53,10 +54,11 @@ def problems(value: Any, spec: Field, path: tuple) -> Iterator[Problem]:
         yield from _table_problems(value, spec, path)
 
 
-def _number_rule(value: Any) -> str | None:
-    """Numbers every rule can hold: TOML allows inf, nan and integers of any size."""
-    import math
-
+def _value_rule(value: Any) -> str | None:
+    """Values every rule can hold: TOML allows inf, nan, integers of any size, and NUL
+    characters in strings (which no path, name or pattern can hold)."""
+    if isinstance(value, str) and "\x00" in value:
+        return "contains a NUL character (\\u0000)"
     if isinstance(value, float) and not math.isfinite(value):
         return f"expected a finite number, not {value}"
     if isinstance(value, int) and not isinstance(value, bool) and not -2**63 <= value < 2**63:

@@ -29,6 +29,11 @@ def check_remote(store: "ObjectStore", *, must_exist: bool = True) -> None:
         raise StoreError(f"[store] remote {store.remote_uri}: not a folder")
     if must_exist and kind == pafs.FileType.NotFound:
         raise StoreError(f"[store] remote {store.remote_uri}: no such folder (nothing was pushed there yet)")
+    if kind == pafs.FileType.NotFound and isinstance(filesystem, pafs.LocalFileSystem):
+        parent = os.path.dirname(base)
+        if parent and not os.path.isdir(parent):  # a push makes the folder, not a whole path
+            raise StoreError(f"[store] remote {store.remote_uri}: its parent folder {parent} does "
+                             "not exist; create it (or correct the path) first")
 
 
 def _remote(store: "ObjectStore"):

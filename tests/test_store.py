@@ -116,6 +116,15 @@ def test_store_commands_refuse_a_remote_that_is_a_file_or_missing(initialized):
     out = gitgov(initialized, "store", "pull")
     assert out.returncode == 2 and "no-such-folder: no such folder" in out.stderr
     assert gitgov(initialized, "store", "push").returncode == 0  # a push may create it
+    # ... the folder, not a whole path a typo named
+    policy.write_text(base + '\n[store]\nremote = "../no-such-parent/store"\n')
+    out = gitgov(initialized, "store", "push")
+    assert out.returncode == 2
+    assert f"its parent folder {initialized.parent / 'no-such-parent'} does not exist" in out.stderr
+    assert not (initialized.parent / "no-such-parent").exists()
+    policy.write_text(base + '\n[store]\nremote = "../x\\u0000y"\n')
+    out = gitgov(initialized, "store", "push")
+    assert out.returncode == 2 and out.stderr.endswith("store.remote: contains a NUL character (\\u0000)\n")
 
 
 def overwrite_in_place(path, data: bytes) -> None:
