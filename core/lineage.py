@@ -168,11 +168,11 @@ def resolve_target(ledger, repo, policy, target: str) -> tuple[list[str], str]:
                        (target,)).fetchone()
     if model:
         return [f"model:{target}@v{model[0]}"], f"model {target} v{model[0]}"
-    from .run_query import resolve
+    from .run_query import NoSuchRun, resolve
 
     try:
-        run = resolve(ledger, target)
-    except InputError:
+        run = resolve(ledger, target)  # an ambiguous run id prefix says so itself
+    except NoSuchRun:
         raise InputError(f"no lineage for '{target}': it is not a recorded file, dataset, model or "
                          "run (`gitgov runs list` shows runs)") from None
     return [f"run:{run.run_id}"], f"run {run.short}"

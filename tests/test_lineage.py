@@ -136,6 +136,24 @@ def test_an_unknown_target_is_a_clear_error(trained):
     assert "no lineage for 'nothing-like-this': it is not a recorded file, dataset, model or run" in out.stderr
 
 
+def test_an_ambiguous_run_prefix_is_said_to_be_one(trained, monkeypatch):
+    """As runs show and reproduce say it: 'not a recorded run' would send the user looking."""
+    from gitgov.core import run_query
+    from gitgov.core.errors import InputError
+    from gitgov.core.git import Repo
+    from gitgov.core.ledger import open_ledger
+    from gitgov.core.lineage import resolve_target
+
+    def ambiguous(ledger, ref):
+        raise InputError(f"run id prefix '{ref}' is ambiguous: a9bbc675-685, a9bb03b4-c51; give more "
+                         "characters")
+
+    monkeypatch.setattr(run_query, "resolve", ambiguous)
+    with open_ledger(trained / ".gitgov" / "ledger.db") as ledger, pytest.raises(InputError) as err:
+        resolve_target(ledger, Repo.discover(trained), None, "a9bb")
+    assert str(err.value).startswith("run id prefix 'a9bb' is ambiguous")
+
+
 def test_a_path_with_glob_characters_links_to_the_commit_that_added_it(trained, tmp_path):
     proj = run_project.copy(trained, tmp_path / "proj")
     write(proj, "data/raw/customers[12].csv", run_project.customers_csv(5))
