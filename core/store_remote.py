@@ -16,6 +16,8 @@ from .store_copy import CHUNK
 if TYPE_CHECKING:
     from .store import ObjectStore
 
+REMOTE_RETRY_S = 20  # how long a cloud remote that does not answer is retried
+
 
 def check_remote(store: "ObjectStore", *, must_exist: bool = True) -> None:
     """Raise StoreError unless [store] remote names a folder pyarrow can open: one that
@@ -44,6 +46,12 @@ def _remote(store: "ObjectStore"):
 
     try:
         filesystem, base = pafs.FileSystem.from_uri(store.remote_uri)
+        if isinstance(filesystem, getattr(pafs, "GcsFileSystem", ())) and "?" not in store.remote_uri:
+            # Its default retries a bucket it cannot reach for 15 minutes: say so in seconds
+            # (a URI with options, such as an endpoint, keeps them and pyarrow's retries).
+            import datetime
+
+            filesystem = pafs.GcsFileSystem(retry_time_limit=datetime.timedelta(seconds=REMOTE_RETRY_S))
     except Exception as exc:  # noqa: BLE001 - pyarrow raises ArrowInvalid, OSError, ...
         raise StoreError(f"[store] remote {store.remote_uri!r} is not usable: {exc}") from None
     return filesystem, base.rstrip("/")
