@@ -21,6 +21,11 @@ def parse_param(text: str) -> tuple[str, Any]:
     if not sep or not key.strip():
         raise InputError(f"--param {text!r}: expected KEY=VALUE, e.g. --param lr=0.1")
     try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:  # the run's record keeps UTF-8 text only
+        shown = text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+        raise InputError(f"--param '{shown}': not UTF-8 text") from None
+    try:
         value = json.loads(raw, parse_constant=_not_json)
         json_value(value, "")
     except (ValueError, InputError):  # NaN, Infinity, 1e999: not JSON a script could read back

@@ -403,3 +403,10 @@ def test_the_params_a_script_used_are_recorded_with_its_defaults(proj):
     assert gitgov(proj, "run", "--param", "k=1", "--", "true").returncode == 0
     assert show(proj)["effective_params"] == {"k": 1}
     assert "  params     k=1" in gitgov(proj, "runs", "show", "last").stdout.splitlines()
+
+
+def test_a_param_that_is_not_utf8_is_refused_before_the_run(proj):
+    proc = subprocess.run([PY, "-m", "gitgov.core", "run", "--param", b"k\xff=1", "--", PY, "-c", "pass"],
+                          cwd=proj, capture_output=True, text=True, stdin=subprocess.DEVNULL)
+    assert proc.returncode == 2 and proc.stderr == "gitgov: --param 'k\\xff=1': not UTF-8 text\n"
+    assert "run_started" not in gitgov(proj, "log", "--json").stdout
