@@ -102,25 +102,33 @@ def main(argv: Sequence[str] | None = None) -> int:
         code = 130
     except BrokenPipeError:
         code = 0
-    except UnicodeEncodeError as exc:  # a name or reference given in bytes that are not UTF-8
-        if _debug():
-            raise
-        text = exc.object if isinstance(exc.object, str) else ""
-        try:  # the bytes as given on the command line (\xff), not Python's stand-ins (\udcff)
-            raw = text.encode("utf-8", "surrogateescape")
-        except UnicodeEncodeError:
-            raw = text.encode("utf-8", "backslashreplace")
-        shown = raw.decode("utf-8", "backslashreplace")[:80]
-        _error(f"gitgov: '{shown}' is not UTF-8 text: names, references and values must be")
-        code = EXIT_INPUT
     except Exception as exc:  # noqa: BLE001 - a bug must still not show a traceback
         if _debug():
             raise
-        _error(f"gitgov: internal error: {type(exc).__name__}: {exc} "
-               "(set GITGOV_DEBUG=1 for the traceback)")
+        given = _not_utf8(exc)
+        if given is not None:
+            _error(f"gitgov: '{given}' is not UTF-8 text: names, references and values must be")
+        else:
+            _error(f"gitgov: internal error: {type(exc).__name__}: {exc} "
+                   "(set GITGOV_DEBUG=1 for the traceback)")
         code = EXIT_INPUT
     sys.stdout.flush()
     return code
+
+
+def _not_utf8(exc: Exception) -> str | None:
+    """The text, as given, when `exc` is text from the command line (or a file name) that was
+    not UTF-8 meeting something that keeps UTF-8 only (SQLite, JSON); else None."""
+    if not isinstance(exc, UnicodeEncodeError) or exc.encoding.replace("-", "").lower() != "utf8":
+        return None
+    text = exc.object if isinstance(exc.object, str) else ""
+    if not any("\udc80" <= ch <= "\udcff" for ch in text):
+        return None
+    try:
+        raw = text.encode("utf-8", "surrogateescape")  # the bytes given (\xff), not Python's \udcff
+    except UnicodeEncodeError:  # other lone surrogates: shown as Python writes them
+        raw = text.encode("utf-8", "backslashreplace")
+    return raw.decode("utf-8", "backslashreplace")[:80]
 
 
 def _click_main(argv: Sequence[str] | None) -> int:
