@@ -89,8 +89,9 @@ def test_audit_filters_by_dataset_and_since_and_prints_json(story):
     assert ("dana@example.com", "pushed", "accepted") in actions
     policy = [i for i in items if i["action"] == "changed policy"]
     assert all(i["diff"].startswith("--- a/gitgov.toml") for i in policy)
-    bad = audit(central, "--since", "last tuesday")
-    assert bad.returncode == 2 and "--since: 'last tuesday' is not a date" in bad.stderr
+    for given in ("last tuesday", ""):  # an empty one is no date either, not "since always"
+        bad = audit(central, "--since", given)
+        assert bad.returncode == 2 and f"--since: {given!r} is not a date" in bad.stderr
 
 
 def test_audit_since_long_ago_sees_everything_or_says_why_not(story):

@@ -34,7 +34,7 @@ def audit_cmd(since: str | None, actor: str | None, dataset: str | None, repo_pa
     from ..git import Repo
     from ..ledger import open_ledger
 
-    start = parse_since(since) if since else None
+    start = parse_since(since) if since is not None else None  # "" is no date either
     repo = Repo.discover(repo_path or ".")
     with open_ledger(repo.ledger_path) as ledger:
         found = items(ledger, since=start, actor=actor, dataset=dataset)
