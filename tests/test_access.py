@@ -278,3 +278,20 @@ def test_pre_push_refuses_a_consumer_commit_that_skipped_pre_commit(team, tmp_pa
     assert result.returncode == 1
     assert "access/not-allowed" in result.stderr and "lee@example.com is its consumer" in result.stderr
     assert git(remote, "rev-parse", "--verify", "-q", "main", check=False).stdout == ""
+
+
+def test_pre_push_judges_a_policy_edit_by_what_the_remote_branch_holds(team, tmp_path):
+    """Whatever the branch is called, and whether or not the remote's default branch was
+    fetched: the policy at the tip the push replaces judges the edit, never the edit itself."""
+    remote = tmp_path / "plain.git"
+    git(tmp_path, "init", "-q", "--bare", str(remote))
+    git(team, "branch", "-m", "main", "trunk")
+    assert git(team, "push", "-q", str(remote), "trunk", check=False, env=person("dana")).returncode == 0
+    policy = (team / "gitgov.toml").read_text()
+    write(team, "gitgov.toml", policy.replace('custodians = ["ops@example.com"]',
+                                              'custodians = ["ops@example.com", "lee@example.com"]', 1))
+    git(team, "add", "gitgov.toml")
+    git(team, "commit", "-q", "--no-verify", "-m", "promote myself", env=person("lee"))
+    result = git(team, "push", "-q", str(remote), "trunk", check=False, env=person("lee"))  # by path
+    assert result.returncode == 1, result.stderr
+    assert "access/policy-edit" in result.stderr and "lee@example.com is its consumer" in result.stderr

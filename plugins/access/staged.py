@@ -51,24 +51,28 @@ def review_outgoing(event: Any, ctx: "Context") -> list[Any]:
     repo = ctx.repo
     push = for_context(ctx, repo, event.refs, lambda ref: pushed_commits(repo, ref, event.remote))
     out: list[Any] = [error("unreadable", f"{ref}: {why}") for ref, why in push.problems]
-    return out + review(repo, model_for(ctx), push, model_for(ctx, _remote_policy(ctx, event.remote)))
+    return out + review(repo, model_for(ctx), push, model_for(ctx, _remote_policy(ctx, event)))
 
 
-def _remote_policy(ctx: "Context", remote: str) -> Any:
-    """The remote's gitgov.toml as last fetched; with none known, no authority (the server judges)."""
+def _remote_policy(ctx: "Context", event: Any) -> Any:
+    """The gitgov.toml the remote holds, which judges the push's edits of it (an edit never
+    judges itself): at the tip each pushed branch has there now, else at the remote's
+    default branch as last fetched; with none known, no authority (the server judges)."""
     from pathlib import Path
 
     from gitgov.core.config import Policy, load_policy_text
     from gitgov.core.errors import ConfigError
     from gitgov.core.pushrange import read_text
 
-    if not remote:
-        return Policy.empty(Path("gitgov.toml"))
-    for rev in (f"refs/remotes/{remote}/HEAD", f"refs/remotes/{remote}/main"):
+    remote = event.remote
+    revs = [ref.old for ref in event.refs if not ref.is_create and not ref.is_delete]
+    if remote:
+        revs += [f"refs/remotes/{remote}/{b}" for b in ("HEAD", "main", "master")]
+    for rev in revs:
         text = read_text(ctx.repo, f"{rev}:gitgov.toml")
         if text is not None:
             try:
-                return load_policy_text(text, f"{remote}:gitgov.toml")
+                return load_policy_text(text, f"{remote or 'remote'}:gitgov.toml")
             except ConfigError:
                 break  # a broken remote policy: the server will say so
     return Policy.empty(Path("gitgov.toml"))
