@@ -114,7 +114,8 @@ class KeyStore:
         self._finish_rotation()
         if not self.master_path.exists():
             raise MissingKey(f"missing key: no master key in {self.master_path}; {UNLOCK_HINT}")
-        master = unb64(self.master_path.read_text(encoding="ascii").strip(), str(self.master_path))
+        # latin-1 reads any bytes: one that is not base64 is named as such by unb64
+        master = unb64(self.master_path.read_text(encoding="latin-1").strip(), str(self.master_path))
         if len(master) != KEY_BYTES:
             raise CryptoError(f"{self.master_path}: not a 32-byte key")
         ring = _empty_ring(key_id(master))
@@ -137,7 +138,7 @@ class KeyStore:
         """A rotation that stopped between its two renames is completed here."""
         pending = self.dir / "master.key.new"
         if pending.exists() and self.ring_path.exists():
-            new = unb64(pending.read_text(encoding="ascii").strip(), str(pending))
+            new = unb64(pending.read_text(encoding="latin-1").strip(), str(pending))
             if json.loads(self.ring_path.read_text(encoding="utf-8")).get("master") == key_id(new):
                 os.replace(pending, self.master_path)
 
@@ -198,7 +199,7 @@ class KeyStore:
         blob = unb64(entry["wrapped"], f"{where}: data key {short_id(entry['id'])} of dataset '{dataset}'")
         try:
             secret = AESGCM(self._load()[0]).decrypt(blob[:12], blob[12:], _wrap_ad(dataset, entry["id"]))
-        except InvalidTag:
+        except (InvalidTag, ValueError):  # ValueError: too short to hold a nonce and a tag
             raise CryptoError(f"data key {short_id(entry['id'])} of dataset '{dataset}' does not "
                               "unwrap with the master key: the key store was altered") from None
         return DataKey(dataset=dataset, id=entry["id"], secret=secret)

@@ -109,3 +109,15 @@ def test_a_key_ring_of_the_wrong_shape_is_one_line_naming_the_file(store, ring, 
         again.datasets()
     assert str(err.value).startswith(f"{store.ring_path}: {why}")
     assert str(err.value).endswith("the key store was altered; restore it from a `gitgov keys export`")
+
+
+def test_a_damaged_wrapped_key_or_a_binary_master_key_is_one_line(store):
+    key = store.active_key("m", create=True)
+    ring = json.loads(store.ring_path.read_text())
+    ring["datasets"]["m"][0]["wrapped"] = "AAAA"  # base64, but too short for a nonce and a tag
+    store.ring_path.write_text(json.dumps(ring))
+    with pytest.raises(CryptoError, match=rf"^data key {key.id[:12]} of dataset 'm' does not unwrap"):
+        KeyStore(store.dir).key_by_id(key.id)
+    store.master_path.write_bytes(b"\xff" * 32)
+    with pytest.raises(CryptoError, match=r"master\.key is not valid base64$"):
+        KeyStore(store.dir).datasets()
