@@ -111,6 +111,18 @@ def test_check_as_of_a_later_date_previews_and_records_nothing(rrepo):
     assert journal(rrepo, "retention_expired") == []
 
 
+def test_dates_at_the_ends_of_the_calendar_are_judged_not_crashed_on(rrepo):
+    """A period counted back from the year 1, or forward from 9999, stays in the calendar."""
+    setup_expired(rrepo)
+    write(rrepo, "data/raw/customers.csv", CUSTOMERS.encode() + b"9,far@example.com,9999-12-30\r\n")
+    for args in (("check", "--as-of", "0001-01-01"), ("apply", "--dry-run", "--as-of", "0001-06-01")):
+        proc = gitgov(rrepo, "retention", *args)
+        assert proc.returncode == 0 and "internal error" not in proc.stderr, proc.stderr
+        assert "nothing" in proc.stdout
+    later = gitgov(rrepo, "retention", "check", "--json")
+    assert later.returncode == 1 and "internal error" not in later.stderr, later.stderr
+
+
 def test_apply_deletes_and_rewrites_atomically_and_records_both_hashes(rrepo):
     setup_expired(rrepo)
     dry = gitgov(rrepo, "retention", "apply", "--dry-run")

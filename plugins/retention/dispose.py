@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 from typing import Any
 
 from gitgov.core.erase_protected import rebind
@@ -20,7 +20,7 @@ from gitgov.core.events import DataDisposed
 from gitgov.core.rowfilter import filter_rows, format_of
 from gitgov.core.watch.hashing import hash_file
 
-from .expiry import Expired, parse_date
+from .expiry import Expired, parse_date, shifted
 
 HISTORY_SHOWN = 5
 
@@ -36,7 +36,7 @@ def dispose(repo: Any, item: Expired, policy: Any, today: date, *, source: str,
         return DataDisposed(path=item.path, dataset=item.dataset, sha256_before=before,
                             reason=f"retention {item.retention}: whole file, {item.basis}",
                             source=source, actor=actor)
-    cutoff = today - timedelta(days=ds.retention_days)
+    cutoff = shifted(today, -ds.retention_days)
     label = f"datasets.{ds.name}.retention_column = '{ds.retention_column}'"
 
     def expired(value: Any) -> bool:

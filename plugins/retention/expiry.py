@@ -122,11 +122,20 @@ def _judge(root: Path, ds: Any, rel: str, st: Any, db: sqlite3.Connection, today
     if first is None:
         first = datetime.fromtimestamp(st.mtime_ns / 1e9).date()
         basis = f"modification time {first} (the ledger never recorded this version)"
-    expires = first + timedelta(days=days)
+    expires = shifted(first, days)
     if expires > today:
         return None
     return Expired(mode="file", expired_on=expires, basis=basis,
-                   overdue=today > expires + timedelta(days=grace), **base)
+                   overdue=today > shifted(expires, grace), **base)
+
+
+def shifted(day: date, days: int) -> date:
+    """`day` moved by `days`, held at the calendar's ends (years 1 and 9999) instead of
+    overflowing: a period of up to 1000 years from any date gitgov can read."""
+    try:
+        return day + timedelta(days=days)
+    except OverflowError:
+        return date.max if days > 0 else date.min
 
 
 def _first_recorded(db: sqlite3.Connection, rel: str, h: Hashed) -> tuple[date | None, str]:
@@ -140,7 +149,7 @@ def _first_recorded(db: sqlite3.Connection, rel: str, h: Hashed) -> tuple[date |
 
 def _rows(root: Path, ds: Any, rel: str, days: int, today: date, grace: int, base: dict,
           notes: list[str]) -> Expired | None:
-    cutoff = today - timedelta(days=days)
+    cutoff = shifted(today, -days)
     label = f"datasets.{ds.name}.retention_column = '{ds.retention_column}'"
     seen: dict[str, Any] = {"oldest": None, "undated": 0}
 
@@ -164,10 +173,10 @@ def _rows(root: Path, ds: Any, rel: str, days: int, today: date, grace: int, bas
         notes.append(f"{rel}: {seen['undated']} row(s) have no {ds.retention_column}; they are kept")
     if not result.removed:
         return None
-    expires = seen["oldest"] + timedelta(days=days)
+    expires = shifted(seen["oldest"], days)
     return Expired(mode="rows", expired_on=expires, rows=result.removed, total=result.rows_before,
                    basis=f"{ds.retention_column} before {cutoff}",
-                   overdue=today > expires + timedelta(days=grace), **base)
+                   overdue=today > shifted(expires, grace), **base)
 
 
 def already_reported(db: sqlite3.Connection, item: Expired) -> bool:
