@@ -65,6 +65,7 @@ def filter_rows(path: Path, fmt: str, column: str, drop: Drop, *, write: bool, s
     escaping (such as encrypted values bound to a row number that changes), so
     a text line is edited in place and stays otherwise byte for byte.
     """
+    _not_ciphertext(path, show)
     before = hash_file(path).sha256
     reader = {"csv": _csv, "tsv": _csv, "jsonl": _jsonl, "parquet": _table, "arrow": _table}.get(fmt)
     if reader is None:
@@ -79,6 +80,22 @@ def filter_rows(path: Path, fmt: str, column: str, drop: Drop, *, write: bool, s
         return Filtered(total, kept, before, after)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def _not_ciphertext(path: Path, show: str) -> None:
+    """A file of an encrypted dataset in a clone without its key holds gitgov's ciphertext,
+    which no reader should take for rows (its header would read as binary column names)."""
+    from .crypto.fileformat import MAGIC
+    from .keys import UNLOCK_HINT
+
+    try:
+        with open(path, "rb") as f:
+            head = f.read(len(MAGIC))
+    except OSError:
+        return  # the reader says what is wrong with the file
+    if head == MAGIC:
+        raise RowError(f"{show}: encrypted, and this clone holds no key to read it; {UNLOCK_HINT}, "
+                       "then run `gitgov unlock`")
 
 
 def _replace(path: Path, tmp: Path) -> str:

@@ -115,6 +115,9 @@ def test_a_clone_without_the_key_stays_encrypted_and_cannot_commit_plaintext(enc
     assert "wrong key: data/vault/notes.csv is encrypted with key" in proc.stderr
     assert "gitgov keys import" in proc.stderr and "gitgov unlock" in proc.stderr
     assert git(clone, "status", "--porcelain").stdout == ""
+    erase = gitgov(clone, "erase", "--subject", "id=1", "--dry-run")  # rows are not read from ciphertext
+    assert erase.returncode == 2 and erase.stderr.startswith(
+        "gitgov: data/vault/notes.csv: encrypted, and this clone holds no key to read it; import the key")
     wrong = gitgov(clone, "crypt", "decrypt", str(path), str(tmp_path / "plain.csv"))
     assert wrong.returncode == 2 and wrong.stdout == "" and wrong.stderr.count("\n") == 1
     assert wrong.stderr.startswith(f"gitgov: wrong key: {path} is encrypted with key ")
