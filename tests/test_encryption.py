@@ -400,3 +400,18 @@ def test_crypt_setup_before_init_says_so_and_makes_no_key(tmp_path):
     proc = gitgov(root, "crypt", "setup")
     assert proc.returncode == 2 and proc.stderr.strip().endswith("run `gitgov init`, which sets up encryption too")
     assert not (root / ".gitgov").exists()  # no master key outside the folder init keeps out of Git
+
+
+def test_globs_that_mean_something_else_in_gitattributes_still_name_their_files(tmp_path):
+    """A leading '#', '!' or '"', a space or a tab: git reads the line as a comment, a
+    negation, a quoted name or two fields, and the files would never be encrypted."""
+    from gitgov.core.crypto.gitfilter import attribute_pattern
+
+    repo = tmp_path / "repo"
+    git(tmp_path, "init", "-q", str(repo))
+    names = ["#p/f.csv", "!x/f.csv", '"q/f.csv', "a b/f.csv", "t\tab/f.csv"]
+    globs = ["#p/**", "!x/*.csv", '"q/*.csv', "a b/*.csv", "t\tab/*.csv"]
+    (repo / ".gitattributes").write_text("".join(f"{attribute_pattern(g)} filter=gitgov\n" for g in globs))
+    out = git(repo, "check-attr", "-z", "filter", "--", *names).stdout.split("\0")
+    assert [(path, value) for path, _attr, value in zip(out[::3], out[1::3], out[2::3])] == \
+        [(n, "gitgov") for n in names]

@@ -245,7 +245,12 @@ def attribute_pattern(glob: str) -> str:
     if glob.endswith("/"):
         glob += "**"
     pattern = glob if "/" in glob else "/" + glob
-    return pattern.replace(" ", "[[:space:]]")
+    # Whitespace ends a pattern there, and a leading '#', '!' or '"' would make the line a
+    # comment, a negation or a quoted name: each is written so that it stands for itself.
+    pattern = pattern.replace(" ", "[[:space:]]").replace("\t", "[[:space:]]")
+    if pattern[:1] in ("#", "!"):
+        return "\\" + pattern
+    return '["]' + pattern[1:] if pattern[:1] == '"' else pattern
 
 
 def attributes_block(policy: "Policy") -> list[str]:
