@@ -41,6 +41,7 @@ def run_hook(hook: str, args: list[str], stdin=None) -> int:
         with Session.open(".") as session:
             if hook != "post-commit":  # its pre-commit, in the same `git commit`, said it already
                 _report_load_errors(session)
+                _report_disabled(hook)
             return handler(session, args, stdin if stdin is not None else sys.stdin)
     except GitgovError as exc:
         print(f"gitgov: {exc}", file=sys.stderr)
@@ -63,6 +64,17 @@ def _report_load_errors(session: Session, *, unknown: bool = False) -> None:
         if (info.origin == "unknown") == unknown:
             print(f"gitgov: warning: plugin '{info.name}' ({info.origin}) was skipped: {info.error}",
                   file=sys.stderr)
+
+
+def _report_disabled(hook: str) -> None:
+    """GITGOV_DISABLE skips part of the check, as --no-verify skips all of it: say so."""
+    from .plugins import env_disabled
+
+    off = sorted(env_disabled())
+    if off and hook in ("pre-commit", "pre-push"):
+        print(f"gitgov: warning: GITGOV_DISABLE turns off {', '.join(off)} for this "
+              f"{hook.split('-')[1]}: what {'it checks' if len(off) == 1 else 'they check'} is not "
+              "checked here", file=sys.stderr)
 
 
 def _missing_plugins(session: Session, governed: bool) -> list[Finding]:

@@ -234,6 +234,17 @@ def test_a_typo_in_enable_blocks_governed_data_and_lets_other_commits_go_on(init
     assert push.returncode != 0 and "gitgov/plugin-missing" in push.stderr, push.stderr
 
 
+def test_gitgov_disable_in_a_hook_is_said_not_silent(initialized):
+    """It skips part of the check as --no-verify skips all of it: the commit says so."""
+    write(initialized, "docs/deploy.md", "# deploy\n\n" + PEM)
+    git(initialized, "add", "docs/deploy.md")
+    proc = git(initialized, "commit", "-q", "-m", "deploy", check=False,
+               env={**_env(), "GITGOV_DISABLE": "secrets"})
+    assert proc.returncode == 0, proc.stderr
+    assert ("gitgov: warning: GITGOV_DISABLE turns off secrets for this commit: what it checks is "
+            "not checked here") in proc.stderr
+
+
 # ---- gitgov plugins ----------------------------------------------------------------------
 
 def test_gitgov_plugins_lists_name_version_origin_hooks_and_errors(repo):
