@@ -9,7 +9,9 @@ from typing import Iterator
 
 from .errors import InputError
 
-TMP_MARK = "gitgov-"  # .NAME.gitgov-PID-XXXX.tmp beside NAME while it is written
+# A file being written, beside the one it replaces: .gitgov-tmp-NAME.PID.<random>. The watcher
+# never records such a name (watch/scope.py), and the PID tells a killed writer's file.
+TEMP_PREFIX = ".gitgov-tmp-"
 
 
 @contextlib.contextmanager
@@ -27,10 +29,7 @@ def replacing(dest: str | os.PathLike[str], mode: int | None = None) -> Iterator
     folder, name = os.path.split(target)
     _remove_leftovers(folder, name)
     try:
-        # The pid in the name tells a killed writer's file from a running one's; ".tmp", which
-        # the watcher's template ignores, keeps a dataset's glob from taking it for data.
-        fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{name}.{TMP_MARK}{os.getpid()}-",
-                                   suffix=".tmp")
+        fd, tmp = tempfile.mkstemp(dir=folder, prefix=f"{TEMP_PREFIX}{name}.{os.getpid()}.")
     except OSError as exc:
         raise InputError(f"cannot write {dest}: {exc.strerror or exc}") from None
     os.close(fd)
@@ -49,13 +48,13 @@ def _remove_leftovers(folder: str, name: str) -> None:
     """Temporary files of `name` whose writer was killed: the next write removes them."""
     from .process import alive
 
-    start = f".{name}.{TMP_MARK}"
+    start = f"{TEMP_PREFIX}{name}."
     try:
-        entries = [e for e in os.listdir(folder) if e.startswith(start) and e.endswith(".tmp")]
+        entries = [e for e in os.listdir(folder) if e.startswith(start)]
     except OSError:
         return  # mkstemp says what is wrong with the folder
     for entry in entries:
-        pid = entry[len(start):].split("-", 1)[0]
+        pid = entry[len(start):].split(".", 1)[0]
         if pid.isdigit() and not alive(int(pid)):
             with contextlib.suppress(OSError):
                 os.unlink(os.path.join(folder, entry))

@@ -19,10 +19,10 @@ from pathlib import Path
 from typing import Any, Callable, Iterator, Mapping, TextIO
 
 from . import arrow_values as av
+from .atomic import TEMP_PREFIX
 from .errors import InputError
 from .jsonlines import json_object
 from .watch.hashing import hash_file
-from .watch.scope import TEMP_PREFIX
 
 EXTENSIONS = {".csv": "csv", ".tsv": "tsv", ".jsonl": "jsonl", ".ndjson": "jsonl",
               ".parquet": "parquet", ".pq": "parquet", ".arrow": "arrow", ".feather": "arrow",

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from gitgov.core.atomic import replacing
+from gitgov.core.watch.scope import builtin_ignored
 
 WRITER = """
 import sys, time
@@ -33,9 +34,10 @@ def test_a_writer_killed_mid_way_leaves_a_temporary_file_the_next_write_removes(
     dest = folder / "data.csv"
     dest.write_text("whole\n")
     left = _killed_writer(dest)
-    assert left.exists() and left.name.startswith(".data.csv.gitgov-") and left.suffix == ".tmp"
+    assert left.exists() and left.name.startswith(".gitgov-tmp-data.csv.")
+    assert builtin_ignored(f"data/{left.name}")  # the watcher never records it as data
     assert dest.read_text() == "whole\n"  # the file itself as it was
-    mine = folder / f".data.csv.gitgov-{os.getpid()}-inflight.tmp"  # a live writer's: kept
+    mine = folder / f".gitgov-tmp-data.csv.{os.getpid()}.inflight"  # a live writer's: kept
     mine.write_text("")
     with replacing(dest) as tmp:
         Path(tmp).write_text("new\n")

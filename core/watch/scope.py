@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from ..atomic import TEMP_PREFIX
 from ..globs import compile_patterns
 
 if TYPE_CHECKING:
@@ -21,7 +22,6 @@ if TYPE_CHECKING:
 
 IGNORED_DIRS = frozenset({".git", ".gitgov"})
 IGNORED_SUFFIXES = ("-wal", "-journal", "-shm")
-TEMP_PREFIX = ".gitgov-tmp-"  # retention and erase write here, then rename
 _WILD = re.compile(r"[*?\[\\]")
 
 
