@@ -62,8 +62,7 @@ def _report_load_errors(session: Session, *, unknown: bool = False) -> None:
     (``unknown``) only where pre-commit and pre-push have not judged them already."""
     for info in session.host.load_errors:
         if (info.origin == "unknown") == unknown:
-            print(f"gitgov: warning: plugin '{info.name}' ({info.origin}) was skipped: {info.error}",
-                  file=sys.stderr)
+            print(info.skipped_warning, file=sys.stderr)
 
 
 def _report_disabled(hook: str) -> None:
@@ -365,14 +364,13 @@ def _with_commits(outcome) -> list[Finding]:
     those commits, and a push may carry many."""
     import dataclasses
 
-    out = []
+    out, seen = [], set()
     for event in outcome.events:
         sha = getattr(event, "commit", None)
         for f in outcome.findings_for(event):
-            named = sha and f.path
-            out.append(dataclasses.replace(f, path=f"{f.path} (commit {sha[:12]})") if named else f)
-    seen = {id(f) for e in outcome.events for f in outcome.findings_for(e)}
-    return out + [f for f in outcome.findings if id(f) not in seen]
+            seen.add(id(f))
+            out.append(dataclasses.replace(f, path=f"{f.path} (commit {sha[:12]})") if sha and f.path else f)
+    return out + [f for f in outcome.findings if id(f) not in seen]  # about no event (the push)
 
 
 def commit_msg(session: Session, args: list[str], stdin) -> int:

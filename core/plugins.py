@@ -46,6 +46,11 @@ class PluginInfo:  # plain classes: a dataclass costs every command ~1 ms to def
     def __repr__(self) -> str:
         return f"PluginInfo({self.name!r}, {self.origin!r}, error={self.error!r})"
 
+    @property
+    def skipped_warning(self) -> str:
+        """The line every command and hook prints for a plugin that did not load."""
+        return f"gitgov: warning: plugin '{self.name}' ({self.origin}) was skipped: {self.error}"
+
     def resolve_version(self) -> str:
         if not self.version and self.dist is not None:
             self.version = self.dist.version

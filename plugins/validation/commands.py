@@ -92,8 +92,7 @@ def check_cmd(paths: tuple[str, ...], dataset: str | None, quarantine: str | Non
 
     with open_session(require_ledger=False) as session:
         for info in session.host.load_errors:  # as the hooks say it: a skipped plugin checks nothing
-            click.echo(f"gitgov: warning: plugin '{info.name}' ({info.origin}) was skipped: "
-                       f"{info.error}", err=True)
+            click.echo(info.skipped_warning, err=True)
         targets = _targets(session, paths, dataset)
         if not targets and not as_json:  # a new repository: nothing to check is no failure
             where = f" in dataset '{dataset}'" if dataset else ""
