@@ -369,7 +369,8 @@ def _with_commits(outcome) -> list[Finding]:
         sha = getattr(event, "commit", None)
         for f in outcome.findings_for(event):
             seen.add(id(f))
-            out.append(dataclasses.replace(f, path=f"{f.path} (commit {sha[:12]})") if sha and f.path else f)
+            named = sha and f.path
+            out.append(dataclasses.replace(f, path=f"{f.path} (commit {sha[:12]})") if named else f)
     return out + [f for f in outcome.findings if id(f) not in seen]  # about no event (the push)
 
 
