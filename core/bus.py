@@ -342,6 +342,8 @@ def _record(out: Outcome, ctx: Context) -> list[Any]:
         payload = event.to_dict()
         payload["findings"] = [f.to_dict() for f in found]
         payload["verdict"] = "block" if any(f.blocks for f in found) else "pass"
+        if event.name == "data_added":  # the rules a pass holds under (Ledger.has_passing_check)
+            payload["policy"] = ctx.policy_digest()
         entries.append(Entry(kind=event.name, subject=event.subject, payload=payload,
                              actor=event.actor, source=event.source, time=event.created))
     for event, fact in out.facts:

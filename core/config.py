@@ -300,3 +300,20 @@ def _limits(t: dict[str, Any]) -> LimitsPolicy:
 def _roles(t: dict[str, Any]) -> dict[str, tuple[str, ...]]:
     # A role is a list of members, or a table with `members` and a description.
     return {name: tuple(v if isinstance(v, list) else v.get("members", ())) for name, v in t.items()}
+
+
+def policy_digest(policy: Policy, root: Path | None) -> str:
+    """What a check's verdict depends on, as one hash: the policy's tables (not its comments
+    or layout) and the bytes of its local plugin files. A pass under one digest vouches for
+    nothing under another (pre-push judges again what passed under other rules)."""
+    import hashlib
+    import json
+
+    h = hashlib.sha256(json.dumps(policy.raw, sort_keys=True, default=str).encode("utf-8"))
+    for rel in policy.plugins.local:
+        h.update(b"\0" + rel.encode("utf-8", "surrogateescape") + b"\0")
+        try:
+            h.update((Path(root or ".") / rel).read_bytes())
+        except OSError:
+            h.update(b"missing")
+    return h.hexdigest()

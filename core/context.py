@@ -24,10 +24,19 @@ class Context:  # a plain class: a dataclass costs every command ~1 ms to define
         self.planned: list[Event] = []  # this run's events, when its caller lists them up front
         self._ledger: "Ledger | None" = None
         self._in_worktree: dict[tuple[str, str], bool] = {}
+        self._policy_digest: str | None = None
 
     @property
     def root(self) -> Path:
         return self.repo.root if self.repo else Path.cwd()
+
+    def policy_digest(self) -> str:
+        """The policy's hash (config.policy_digest), computed once per run."""
+        if self._policy_digest is None:
+            from .config import policy_digest
+
+            self._policy_digest = policy_digest(self.policy, self.repo.root if self.repo else None)
+        return self._policy_digest
 
     def dataset(self, name: str | None) -> "DatasetPolicy | None":
         return self.policy.datasets.get(name) if name else None

@@ -337,7 +337,8 @@ def _pushed(session: Session, refs: list[RefUpdate], remote: str, actor: str) ->
                 events.append(event)
                 continue
             seen.add(event.blob)
-            if event.dataset is None or not ledger.has_passing_check(event.blob, path=event.path):
+            if event.dataset is None or not ledger.has_passing_check(
+                    event.blob, path=event.path, policy=session.ctx.policy_digest()):
                 events.append(event)
     return events
 

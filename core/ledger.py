@@ -311,13 +311,23 @@ class Ledger:
         with _sqlite_errors(self.path), self._queue.held(), _transaction(self._db):
             return projections.replay(self._db, self.path)
 
-    def has_passing_check(self, blob: str, ruleset: str | None = None, path: str | None = None) -> bool:
-        """True if this blob was already checked with verdict 'pass' (under `ruleset`, and at
-        `path`, if given: the same bytes under another name may be read another way)."""
-        sql = ("SELECT 1 FROM dataset_versions WHERE blob = ? AND verdict = 'pass'"
-               " AND (? IS NULL OR ruleset = ?) AND (? IS NULL OR path = ?) LIMIT 1")
+    def has_passing_check(self, blob: str, ruleset: str | None = None, path: str | None = None,
+                          policy: str | None = None) -> bool:
+        """True if this blob was already checked with verdict 'pass' (under `ruleset`, at
+        `path` and under the policy digest `policy`, each if given: the same bytes under
+        another name may be read another way, and other rules may judge them otherwise).
+
+        A pass that left a breaking change for the commit message to acknowledge vouches
+        for nothing: the commit it was for may have been refused, or made without hooks."""
+        sql = ("SELECT 1 FROM dataset_versions v JOIN journal j ON j.seq = v.seq"
+               " WHERE v.blob = ? AND v.verdict = 'pass'"
+               " AND (? IS NULL OR v.ruleset = ?) AND (? IS NULL OR v.path = ?)"
+               " AND (? IS NULL OR json_extract(j.payload, '$.policy') = ?)"
+               " AND NOT EXISTS (SELECT 1 FROM findings f WHERE f.seq = v.seq"
+               " AND json_extract(f.details, '$.acknowledge') IS NOT NULL) LIMIT 1")
         with _sqlite_errors(self.path):
-            return self._db.execute(sql, (blob, ruleset, ruleset, path, path)).fetchone() is not None
+            return self._db.execute(sql, (blob, ruleset, ruleset, path, path, policy, policy)
+                                    ).fetchone() is not None
 
 
 def _utc_now() -> str:

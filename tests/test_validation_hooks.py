@@ -222,6 +222,62 @@ def test_a_breaking_change_pushed_without_acknowledgement_is_refused(repo, tmp_p
     assert git(repo, "push", "-q", "origin", "main", check=False).returncode == 0
 
 
+def _remote(repo: Path, tmp_path: Path) -> Path:
+    remote = tmp_path / "remote.git"
+    git(tmp_path, "init", "-q", "--bare", str(remote))
+    git(repo, "remote", "add", "origin", str(remote))
+    return remote
+
+
+def test_a_pass_under_looser_rules_vouches_for_nothing_at_push(repo, tmp_path):
+    """Bytes that passed while gitgov.toml allowed them, committed with --no-verify once the
+    rules are strict again, are judged again by pre-push."""
+    _remote(repo, tmp_path)
+    write(repo, "data/customers.csv", CLEAN)
+    assert commit(repo, "v1", "data/customers.csv").returncode == 0
+    policy = repo / "gitgov.toml"
+    strict = policy.read_text()
+    policy.write_text(strict.replace("max = 120", "max = 1000"))
+    write(repo, "data/customers.csv", CLEAN.replace(",41\n", ",700\n"))
+    assert commit(repo, "loose", "gitgov.toml", "data/customers.csv").returncode == 0
+    git(repo, "reset", "-q", "--soft", "HEAD~1")
+    policy.write_text(strict)
+    git(repo, "add", "gitgov.toml")
+    assert commit(repo, "age 700", extra=("--no-verify",)).returncode == 0
+    proc = git(repo, "push", "-q", "origin", "main", check=False)
+    assert proc.returncode == 1, proc.stderr
+    assert "validation/age.max" in proc.stderr and "data/customers.csv (commit" in proc.stderr
+
+
+def test_a_breaking_change_refused_at_commit_msg_is_not_vouched_for_at_push(repo, tmp_path):
+    """pre-commit leaves a breaking change to the commit message; when commit-msg refused
+    that commit, the same bytes committed with --no-verify are still refused at push."""
+    _remote(repo, tmp_path)
+    noted = "".join(line + (",note\n" if i == 0 else ",x\n")
+                    for i, line in enumerate(CLEAN.splitlines()))
+    write(repo, "data/customers.csv", noted)
+    assert commit(repo, "v1", "data/customers.csv").returncode == 0
+    assert git(repo, "push", "-q", "origin", "main", check=False).returncode == 0
+    write(repo, "data/customers.csv", CLEAN)
+    proc = commit(repo, "drop note", "data/customers.csv")
+    assert proc.returncode == 1 and "not acknowledged in the commit message" in proc.stderr
+    assert commit(repo, "drop note", extra=("--no-verify",)).returncode == 0
+    proc = git(repo, "push", "-q", "origin", "main", check=False)
+    assert proc.returncode == 1, proc.stderr
+    assert "breaking schema change: removed column note" in proc.stderr
+    assert "does not acknowledge it" in proc.stderr
+
+
+def test_an_unchanged_policy_still_vouches_for_what_passed(repo, tmp_path):
+    """The other side: a file committed through the hooks is not judged again at push."""
+    _remote(repo, tmp_path)
+    write(repo, "data/customers.csv", CLEAN)
+    assert commit(repo, "v1", "data/customers.csv").returncode == 0
+    assert git(repo, "push", "-q", "origin", "main", check=False).returncode == 0
+    pushed = query(repo, "SELECT count(*) FROM dataset_versions WHERE stage = 'pushed'")
+    assert pushed == [(0,)]
+
+
 def test_foreign_keys_look_up_the_staged_version_of_the_other_dataset(repo):
     write(repo, "data/customers.csv", CLEAN)
     write(repo, "data/orders.csv", "order,customer\nA,1\nB,3\nC,9\n")
