@@ -274,6 +274,10 @@ class Repo(NamedTuple):
     def rev_list(self, *args: str) -> list[str]:
         return self.git("rev-list", *args).decode().split()
 
+    def is_ancestor(self, old: str, new: str) -> bool:
+        """True when commit ``old`` is in the history of ``new`` (False also when unknown)."""
+        return _call(["merge-base", "--is-ancestor", old, new], self.root)[0] == 0
+
     def blob_sizes(self, blobs: Sequence[str]) -> dict[str, int]:
         """Sizes of many objects with one `cat-file --batch-check` process."""
         if not blobs:

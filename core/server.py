@@ -187,7 +187,7 @@ def _check(repo: "Repo", server: ServerPolicy, ctx: Any, refs: list[RefUpdate],
     paths = {c.path for cs in push.changes.values() for c in cs}
     verdict.datasets = sorted({ds.name for path in paths
                                if (ds := server.policy.dataset_for(path)) is not None})
-    verdict.findings += _ref_rules(refs, server) + _not_commits(refs, kinds)
+    verdict.findings += _ref_rules(repo, refs, server) + _not_commits(refs, kinds)
     verdict.findings += [(ref, "", error("unreadable", why)) for ref, why in push.problems]
     work = plan(repo, server.policy, push, ctx.ledger(), server.fingerprint)
     verdict.findings += [(push.ref_of(sha), sha, f) for sha, f in work.problems]
@@ -248,7 +248,7 @@ def _emit(host: Any, ctx: Any, policy: "Policy", events: list[Event]) -> Any:
     return outcome
 
 
-def _ref_rules(refs: list[RefUpdate], server: ServerPolicy) -> list[tuple[str, str, Finding]]:
+def _ref_rules(repo: "Repo", refs: list[RefUpdate], server: ServerPolicy) -> list[tuple[str, str, Finding]]:
     out = []
     if server.commit is None and not server.broken:  # no such branch, and this push brings none
         out.append(("", "", error("policy-branch-missing", f"this server enforces gitgov.toml of "
@@ -262,7 +262,20 @@ def _ref_rules(refs: list[RefUpdate], server: ServerPolicy) -> list[tuple[str, s
         elif ref.is_delete and ref.ref == f"refs/heads/{server.branch}":
             out.append((ref.ref, "", error("policy-branch", f"{ref.ref} holds the policy this server "
                                            "enforces and cannot be deleted; push a new commit to it instead")))
+        elif ref.ref == f"refs/heads/{server.branch}" and _rewinds(repo, ref):
+            # A rewind brings no new commit to judge, yet puts back an older policy and older
+            # data: a change nobody's commit would answer for. A revert commit is judged.
+            out.append((ref.ref, "", error("policy-branch-rewind", f"{ref.ref} holds the policy this "
+                                           "server enforces and only moves forward: this push would "
+                                           f"move it from {ref.old[:12]} to {ref.new[:12]}, which does "
+                                           "not contain it; to undo changes, push a commit that "
+                                           "reverts them (git revert)")))
     return out
+
+
+def _rewinds(repo: "Repo", ref: RefUpdate) -> bool:
+    """True for a forced update: the old tip is not part of the new one's history."""
+    return not (ref.is_create or ref.is_delete) and not repo.is_ancestor(ref.old, ref.new)
 
 
 def _not_commits(refs: list[RefUpdate], kinds: dict[str, str]) -> list[tuple[str, str, Finding]]:

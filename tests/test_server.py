@@ -52,14 +52,34 @@ def test_server_install_over_a_file_that_is_not_a_ledger_installs_nothing(tmp_pa
 
 def test_force_push_is_checked_like_any_other(base, tmp_path):
     central, work = fresh(base, tmp_path)
+    git(work, "checkout", "-q", "-b", "topic")
+    commit_as(work, "dana", {"data/notes.csv": "id\n1\n"}, "topic")
+    assert push(work, "topic").returncode == 0
     (work / "data" / "customers.csv").write_text(BAD)
     git(work, "commit", "-q", "-a", "--amend", "--no-verify", "-m", "rewritten history", env=person("dana"))
-    refused = push(work, "--force", "main")
+    refused = push(work, "--force", "topic")
     assert refused.returncode != 0 and "validation/age.min" in refused.stderr
     (work / "data" / "customers.csv").write_text(GOOD + "9,9\n")
     git(work, "commit", "-q", "-a", "--amend", "--no-verify", "-m", "rewritten, good", env=person("dana"))
-    assert push(work, "--force", "main").returncode == 0
-    assert rev(central, "main") == rev(work)
+    assert push(work, "--force", "topic").returncode == 0
+    assert rev(central, "refs/heads/topic") == rev(work)
+
+
+def test_the_policy_branch_only_moves_forward(base, tmp_path):
+    """Rewinding it brings no commit to check, yet puts back an older policy and older data."""
+    central, work = fresh(base, tmp_path)
+    first = rev(work)
+    commit_as(work, "dana", {"data/customers.csv": GOOD + "9,9\n"}, "dana adds a customer")
+    assert push(work, "main").returncode == 0
+    tip = rev(central, "main")
+    for who in ("lee", "dana"):  # a consumer, and the dataset's owner alike
+        refused = push(work, "--force", f"{first}:refs/heads/main", who=who)
+        assert refused.returncode != 0 and "server/policy-branch-rewind" in refused.stderr
+        assert "push a commit that reverts them (git revert)" in refused.stderr
+        assert rev(central, "main") == tip
+    git(work, "revert", "--no-edit", "HEAD", env=person("dana"))
+    assert push(work, "main").returncode == 0  # the revert is a commit, judged as any other
+    assert pushes(central)[-2]["verdict"] == "block"
 
 
 def test_first_push_bootstraps_the_policy_and_is_recorded_and_checkpointed(base, tmp_path):
@@ -234,7 +254,7 @@ def test_an_accepted_blob_is_never_checked_again(base, tmp_path):
     checks = len(server_entries(central, "quality_check"))
     assert push(work, "main:refs/heads/copy").returncode == 0  # the same commits on a new branch
     git(work, "commit", "-q", "--amend", "--no-verify", "-m", "same files, new commit", env=person("dana"))
-    assert push(work, "--force", "main").returncode == 0
+    assert push(work, "--force", "main:refs/heads/copy").returncode == 0  # a rebased branch
     assert [p["checked"] for p in pushes(central)[-2:]] == [0, 0]
     assert pushes(central)[-1]["skipped"] == 2
     assert len(server_entries(central, "quality_check")) == checks
