@@ -133,6 +133,23 @@ def test_values_of_personal_data_columns_are_masked_in_reports(tmp_path):
     assert "Jane" not in text and "corp" not in text
 
 
+def test_rows_that_cannot_be_read_are_masked_whole_when_a_column_holds_personal_data(tmp_path):
+    """A ragged row or a broken JSON line cannot be split into columns, so the personal data
+    in it cannot be told apart: its text is masked whole."""
+    data = "id,email,age,plan,joined\n1,Jane.Doe@corp.io,30,free,2024-01-01,EXTRA\n"
+    report = check(tmp_path, "people.csv", data)
+    sample = next(t for t in report.failures if t.id == "read.ragged-row").samples[0]
+    assert sample.value == "9,Xxxx.Xxx@xxxx.xx,99,xxxx,9999-99-99,XXXXX"
+    lines = '{"id": 1, "email": "Jane.Doe@corp.io"}\n{"id": 2, "email": "Alan@corp.io"\n'
+    jsonl = check(tmp_path, "people.jsonl", lines)
+    text = render_text([report, jsonl]) + json.dumps(to_json([report, jsonl]))
+    assert "Jane" not in text and "Alan" not in text and "corp" not in text
+    assert "read.bad-json" in text
+    bare = "version = 1\n[datasets.people]\npaths = [\"people*\"]\n"
+    plain = check(tmp_path, "people.csv", data, bare)  # no personal data declared: as written
+    assert plain.failures[0].samples[0].value.startswith("1,Jane.Doe@corp.io")
+
+
 def test_severity_per_rule_and_table_rules(tmp_path):
     policy = POLICY + textwrap.dedent("""\
         max_rows = 1

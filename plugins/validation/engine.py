@@ -19,7 +19,7 @@ from .formats import Batches, ReadError
 from .profile import ColumnProfile
 from .report import FileReport
 from .ruleset import TYPE_WORDS, CheckSpec, ColumnSpec, RuleSet, format_mask
-from .tally import KeyTracker, Tally, shown
+from .tally import KeyTracker, Tally, mask_value, shown
 
 Where = Callable[[int], "tuple[int, int | None]"]
 
@@ -306,9 +306,13 @@ class Engine:
         tables.freshness(self)
         for spec, rule in self.table_rules:
             tables.finish_custom(self, spec, rule)
+        # A row that could not be split into columns cannot show its personal data's columns
+        # masked and the rest as written: with any such column, the whole row is masked.
+        personal = any(c.masked for c in self.rs.columns.values())
         for p in opened.problems:
+            text = (mask_value(p.text) if personal else p.text) if p.text else None
             self.tally("read." + p.code, "read", None, _PROBLEM[p.code]).add(
-                p.row, p.text or None, p.line or opened.line_of(p.row), note=p.message)
+                p.row, text, p.line or opened.line_of(p.row), note=p.message)
         self.report.results = sorted(self.tallies.values(), key=self._order)
         self.report.profile = {"rows": rows, "columns": [st.profile.result() for st in self.states.values()]}
 
