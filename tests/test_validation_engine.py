@@ -150,6 +150,17 @@ def test_rows_that_cannot_be_read_are_masked_whole_when_a_column_holds_personal_
     assert plain.failures[0].samples[0].value.startswith("1,Jane.Doe@corp.io")
 
 
+def test_a_quoted_empty_cell_is_an_empty_cell(tmp_path):
+    """csv.writer(quoting=QUOTE_ALL) writes an empty value as \"\": `required` fails it, and
+    the rules that let empty cells pass (type, format) let it pass too."""
+    data = ('"id","email","age","plan","joined"\n'
+            '"1","","30","free","2024-01-01"\n'
+            '"","a@b.io","","free","2024-01-01"\n')
+    report = check(tmp_path, "people.csv", data)
+    assert failed(report) == {"id.required": 1, "primary_key": 1}
+    assert rows_of(report, "id.required") == [2]
+
+
 def test_severity_per_rule_and_table_rules(tmp_path):
     policy = POLICY + textwrap.dedent("""\
         max_rows = 1

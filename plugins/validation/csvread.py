@@ -75,7 +75,7 @@ def open_csv(source: Source, fmt: Format, sep: str, null_values: list[str] | Non
                                             invalid_row_handler=handler),
             convert_options=pcsv.ConvertOptions(
                 column_types={n: pa.binary() for n in names}, strings_can_be_null=True,
-                quoted_strings_can_be_null=False, null_values=list(null_values or [""])))
+                quoted_strings_can_be_null=True, null_values=list(null_values or [""])))
     except ReadError:
         stream.close()
         raise
