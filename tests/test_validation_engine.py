@@ -161,6 +161,18 @@ def test_a_quoted_empty_cell_is_an_empty_cell(tmp_path):
     assert rows_of(report, "id.required") == [2]
 
 
+def test_a_composite_primary_key_compares_the_parts_by_their_types(tmp_path):
+    policy = POLICY.replace('primary_key = "id"', 'primary_key = ["id", "plan"]')
+    data = ("id,email,age,plan,joined\n"
+            "1,a@b.io,30,free,2024-01-01\n"
+            "01,c@d.io,31,free,2024-01-01\n"   # the same key: 01 is the integer 1
+            "x12,e@f.io,32,free,2024-01-01\n")  # no key: x12 is no integer
+    report = check(tmp_path, "people.csv", data, policy)
+    assert rows_of(report, "primary_key") == [2, 3]
+    notes = [s.note for s in next(t for t in report.results if t.id == "primary_key").samples]
+    assert any(n and "'id' is not an integer" in n for n in notes), notes
+
+
 def test_severity_per_rule_and_table_rules(tmp_path):
     policy = POLICY + textwrap.dedent("""\
         max_rows = 1

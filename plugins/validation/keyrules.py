@@ -29,8 +29,10 @@ def check(engine: "Engine", batch: Any, typed: dict, texts: dict, where: Where) 
                         _no_key(engine, batch, [part]))
     if engine.pk is not None:
         cols = engine.rs.primary_key
-        parts = [texts[c] if texts.get(c) is not None else pc.cast(typed[c], "string")
-                 for c in cols]
+        # A declared column's part is its parsed value written back as text: "01" and "1"
+        # are one integer key, and text that is not of the type leaves the key empty.
+        parts = [texts[c] if texts.get(c) is not None and not engine.states[c].declared
+                 else pc.cast(typed[c], "string") for c in cols]
         if len(cols) == 1:
             keys = typed[cols[0]] if engine.states[cols[0]].declared else parts[0]
         else:
