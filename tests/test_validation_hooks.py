@@ -278,6 +278,23 @@ def test_an_unchanged_policy_still_vouches_for_what_passed(repo, tmp_path):
     assert pushed == [(0,)]
 
 
+def test_values_in_a_column_that_had_none_are_no_change_of_its_type(tmp_path):
+    """A header-only file, or an empty column, has no type but the fallback "string": the
+    first values are not a breaking change; a column whose values change type still is."""
+    policy = ('version = 1\n[datasets.events]\npaths = ["data/*.csv"]\n'
+              '[datasets.events.rules]\nmin_rows = 0\ndrift = { schema = "block" }\n'
+              '[plugins]\nenable = ["validation"]\n')
+    repo = governed_repo(tmp_path, policy)
+    for i, content in enumerate(["a,b\n", "a,b\n1,\n2,\n", "a,b\n1,x\n2,y\n"]):
+        write(repo, "data/e.csv", content)
+        proc = commit(repo, f"v{i}", "data/e.csv")
+        assert proc.returncode == 0, proc.stderr
+        assert "breaking" not in proc.stderr
+    write(repo, "data/e.csv", "a,b\nx,x\ny,y\n")
+    proc = commit(repo, "a is text now", "data/e.csv")
+    assert proc.returncode == 1 and "changed type of a (integer -> string)" in proc.stderr
+
+
 def test_foreign_keys_look_up_the_staged_version_of_the_other_dataset(repo):
     write(repo, "data/customers.csv", CLEAN)
     write(repo, "data/orders.csv", "order,customer\nA,1\nB,3\nC,9\n")

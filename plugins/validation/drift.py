@@ -71,15 +71,25 @@ def compare(current: Mapping[str, Any], previous: Mapping[str, Any], conf: Mappi
                     out.append(Drift(key, severity, f"'{col}' is empty in {now:.1%} of rows, up "
                                      f"{pts:.1f} points (max_null_increase_pts = {rise:g})",
                                      prev_metrics[key], now, round(pts, 2)))
-    out += _schema(schema_of(current), schema_of(previous), conf.get("schema", "block"))
+    out += _schema(schema_of(current), schema_of(previous), conf.get("schema", "block"),
+                   _typed(current) & _typed(previous))
     return out
 
 
-def _schema(now: dict[str, str], then: dict[str, str], mode: str) -> list[Drift]:
+def _typed(profile: Mapping[str, Any] | None) -> set[str]:
+    """Columns whose type says something: declared, or inferred from at least one value (an
+    empty column, or a file of a header only, is "string" for want of values, not by them)."""
+    rows = (profile or {}).get("rows") or 0
+    return {c["name"] for c in (profile or {}).get("columns") or []
+            if c.get("declared") or rows > (c.get("nulls") or 0)}
+
+
+def _schema(now: dict[str, str], then: dict[str, str], mode: str, typed: set[str]) -> list[Drift]:
     if mode == "off" or not then:
         return []
     removed = [c for c in then if c not in now]
-    retyped = [f"{c} ({then[c]} -> {now[c]})" for c in then if c in now and now[c] != then[c]]
+    retyped = [f"{c} ({then[c]} -> {now[c]})" for c in then
+               if c in now and now[c] != then[c] and c in typed]
     added = [c for c in now if c not in then]
     out = []
     if removed or retyped:
