@@ -438,6 +438,24 @@ def test_a_freshness_column_missing_from_the_file_is_reported_like_a_key_column(
     assert failed(fresh) == {"freshness": 1}
 
 
+def test_freshness_of_an_undeclared_column_reads_the_values_that_are_dates(tmp_path):
+    """No type is declared, so a stray text is no type failure, and does not hide the dates."""
+    import datetime as dt
+
+    today = dt.datetime.now(dt.timezone.utc).date()
+    policy = 'version = 1\n[datasets.e]\npaths = ["e*"]\n[datasets.e.rules]\n' \
+             'freshness_days = 7\nfreshness_column = "d"\n'
+    fresh = f"d\nnotadate\n{today.isoformat()}\n{today.isoformat()}T08:00:00+02:00\n\n"
+    assert failed(check(tmp_path, "e.csv", fresh, policy)) == {}
+    stale = f"d\nnotadate\n{(today - dt.timedelta(days=8)).isoformat()}\n"
+    report = check(tmp_path, "e.csv", stale, policy)
+    assert failed(report) == {"freshness": 1}
+    note = next(t for t in report.failures if t.id == "freshness").samples[0].note
+    assert note.startswith(f"the newest value, {(today - dt.timedelta(days=8)).isoformat()}, is 8.")
+    text = check(tmp_path, "e.csv", "d\nnotadate\nnever\n", policy)
+    assert "holds no dates or timestamps" in render_text([text])
+
+
 def test_bad_config_values_are_config_errors_naming_key_and_line(tmp_path):
     with pytest.raises(ConfigError) as info:
         ruleset(tmp_path, POLICY.replace("min = 18", 'min = "eighteen"'))

@@ -62,6 +62,7 @@ class Engine:
         self.opened: Batches | None = None
         self.pool: ThreadPoolExecutor | None = None
         self.repeats: dict[str, Any] = {}  # repeated keys by tally id, for the quarantine split
+        self.newest: Any = None  # the undeclared freshness column's newest date (tables.py)
         self._masks: list | None = None
 
     # ---- tallies ---------------------------------------------------------------------
@@ -194,6 +195,7 @@ class Engine:
         for (name, _st, _raw), (values, text) in zip(work, results):
             typed[name], texts[name] = values, text
         keyrules.check(self, batch, typed, texts, where)
+        tables.newest_in_batch(self, typed, texts)
         for spec, rule in self.table_rules:
             try:
                 rule.update(batch, kept)

@@ -50,7 +50,8 @@ def freshness(engine: "Engine") -> None:
     tally = engine.tally("freshness", "freshness", col,
                        f"has no value from the last {days:g} days (freshness_days)",
                        engine.table_severity("freshness_days"), days)
-    newest = engine.states[col].profile.high
+    st = engine.states[col]
+    newest = st.profile.high if st.declared else engine.newest
     now = dt.datetime.now(dt.timezone.utc)
     if isinstance(newest, dt.datetime):
         newest_utc = newest if newest.tzinfo else newest.replace(tzinfo=dt.timezone.utc)
@@ -62,7 +63,41 @@ def freshness(engine: "Engine") -> None:
     age = now - newest_utc
     if age > dt.timedelta(days=days):
         newest_day = newest_utc.date().isoformat()
-        tally.add(None, newest_day, note=f"the newest value, {newest_day}, is {age.days} days old")
+        old = age / dt.timedelta(days=1)  # in tenths: "7 days old" must not fail 7 days
+        tally.add(None, newest_day, note=f"the newest value, {newest_day}, is {old:.1f} days old")
+
+
+def newest_in_batch(engine: "Engine", typed: dict, texts: dict) -> None:
+    """The newest date or timestamp of a freshness column that declares no type, batch by
+    batch: the values that read as one count, the rest are no type's business (none is
+    declared), so one stray text does not hide every date of the column."""
+    from gitgov.core import arrow_kernels as pc
+    import pyarrow.types as pt
+
+    from .coerce import TIMESTAMP_SHAPE, cast_text
+
+    col = engine.rs.table.get("freshness_column")
+    if "freshness_days" not in engine.rs.table or col not in engine.states \
+            or engine.states[col].declared:
+        return
+    values = typed[col]
+    if pt.is_date(values.type) or pt.is_timestamp(values.type):
+        stamps = values  # read as dates (Parquet, Arrow, an inferred CSV column)
+    else:
+        text = texts.get(col)
+        if text is None and (pt.is_string(values.type) or pt.is_large_string(values.type)):
+            text = values
+        if text is None:
+            return
+        shaped = pc.filter(text, pc.fill_null(pc.match_substring_regex(text, TIMESTAMP_SHAPE), False))
+        stamps, _bad = cast_text(shaped, "timestamp")
+    found = pc.max(stamps).as_py() if len(stamps) else None
+    if found is not None and not isinstance(found, dt.datetime):
+        found = dt.datetime(found.year, found.month, found.day, tzinfo=dt.timezone.utc)
+    elif found is not None and found.tzinfo is None:
+        found = found.replace(tzinfo=dt.timezone.utc)
+    if found is not None and (engine.newest is None or found > engine.newest):
+        engine.newest = found
 
 
 def finish_custom(engine: "Engine", spec: CheckSpec, rule: Any) -> None:
