@@ -173,6 +173,23 @@ def test_a_composite_primary_key_compares_the_parts_by_their_types(tmp_path):
     assert any(n and "'id' is not an integer" in n for n in notes), notes
 
 
+@pytest.mark.parametrize("padding", [0, 5000])  # a small file read at once, a large one in blocks
+def test_lines_count_the_lines_of_quoted_values_and_blank_lines(tmp_path, padding):
+    """A value of row 1 spans two lines and a blank line (which no row counts) lies before
+    row 2: row 3 starts on line 6. Row numbers stay as a spreadsheet shows them."""
+    data = ("id,email,age,plan,joined\n"
+            '1,a@b.io,30,"free\nplan",2024-01-01\n'
+            "\n"
+            "2,c@d.io,31,free,2024-01-01,EXTRA\n"
+            "3,e@f.io,300,free,2024-01-01\n"
+            + "".join(f"{i},x{i}@b.io,40,free,2024-01-01\n" for i in range(4, 4 + padding)))
+    for name, content in (("people.csv", data.encode()), ("people.csv.gz", gzip.compress(data.encode()))):
+        report = check(tmp_path, name, content)
+        by_id = {t.id: t.samples[0] for t in report.failures}
+        assert (by_id["read.ragged-row"].row, by_id["read.ragged-row"].line) == (2, 5), name
+        assert (by_id["age.max"].row, by_id["age.max"].line) == (3, 6), name
+
+
 def test_severity_per_rule_and_table_rules(tmp_path):
     policy = POLICY + textwrap.dedent("""\
         max_rows = 1

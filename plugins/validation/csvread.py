@@ -84,6 +84,9 @@ def open_csv(source: Source, fmt: Format, sep: str, null_values: list[str] | Non
         raise _read_error(exc, stream) from None
     out = Batches(names=names, fmt=fmt, batches=iter(()), problems=problems, skipped=skipped,
                   closers=[stream.close], stream=stream, line_offset=1)
+    header = stream.head.split(b"\n", 1)[0].count(b'"')
+    out.exact_lines = lambda rows, wanted: _exact_lines(source, fmt, sep, stream.counted - header,
+                                                        rows, wanted)
     out.batches = prefetch(_finishing(reader, out, source, fmt, sep),
                            lambda exc: _read_error(exc, stream))
     return out
@@ -156,6 +159,61 @@ def _unclosed_quote_line(source: Source, fmt: Format) -> int:
                 line += 1
             line -= 1  # the last part continues in the next chunk
     return opened
+
+
+def _exact_lines(source: Source, fmt: Format, sep: str, quotes: int, rows: int,
+                 wanted: set[int]) -> dict[int, int]:
+    """The line of each wanted data row, where rows and lines part: a quoted value that
+    spans lines moves every later row down, and so does a blank line (no row counts it).
+
+    Only a file with quotes in its rows can hold a value that spans lines; counting line
+    breaks then tells whether any row does (or a blank line lies between rows), and only
+    then does Python's csv module find where each wanted row starts. A blank line in a
+    file without quotes is not noticed: line numbers would cost every check a pass.
+    """
+    if not wanted or not quotes or _lines(source, fmt) == rows + 1:
+        return {}
+    last, found = max(wanted), {}
+    with ByteStream(source.open(), gzip=fmt.gzip) as again:
+        text = io.TextIOWrapper(_Reads(again), encoding="utf-8", errors="replace", newline="")
+        reader = csv.reader(text, delimiter=sep, strict=False)
+        row, before = -1, 0  # the header is row 0
+        try:
+            for record in reader:
+                if record:  # [] is a blank line, which no row counts
+                    row += 1
+                    if row in wanted:
+                        found[row] = before + 1
+                    if row >= last:
+                        break
+                before = reader.line_num
+        except (csv.Error, StreamError, OSError):
+            pass  # a field too large for the csv module: the lines found so far are right
+    return found
+
+
+def _lines(source: Source, fmt: Format) -> int:
+    """The file's lines, the last one counted with or without its line break."""
+    lines, last = 0, b"\n"
+    with ByteStream(source.open(), gzip=fmt.gzip) as stream:
+        for chunk in iter(lambda: stream.read(1 << 20), b""):
+            lines, last = lines + chunk.count(b"\n"), chunk[-1:]
+    return lines + (last != b"\n")
+
+
+class _Reads(io.RawIOBase):
+    """A ByteStream as the raw file io.TextIOWrapper reads from."""
+
+    def __init__(self, stream: ByteStream):
+        self.stream = stream
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, b: Any) -> int:
+        data = self.stream.read(len(b))
+        b[:len(data)] = data
+        return len(data)
 
 
 def _read_error(exc: BaseException, stream: ByteStream) -> ReadError:

@@ -315,8 +315,21 @@ class Engine:
             text = (mask_value(p.text) if personal else p.text) if p.text else None
             self.tally("read." + p.code, "read", None, _PROBLEM[p.code]).add(
                 p.row, text, p.line or opened.line_of(p.row), note=p.message)
+        self._exact_lines(rows + len(opened.skipped))
         self.report.results = sorted(self.tallies.values(), key=self._order)
         self.report.profile = {"rows": rows, "columns": [st.profile.result() for st in self.states.values()]}
+
+    def _exact_lines(self, rows: int) -> None:
+        """Lines were counted one per row while reading; where rows span lines (or blank
+        lines lie between them), the reader finds each sampled row's own line."""
+        exact = self.opened.exact_lines if self.opened is not None else None
+        if exact is None:
+            return
+        samples = [s for t in self.tallies.values() for s in t.samples
+                   if s.row is not None and s.line is not None]
+        lines = exact(rows, {s.row for s in samples}) if samples else {}
+        for s in samples:
+            s.line = lines.get(s.row, s.line)
 
     def as_written(self, value: Any) -> Any:
         """A typed key as a text file holds it: samples of every rule on a CSV show text

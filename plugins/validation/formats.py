@@ -106,6 +106,8 @@ class Batches:
     closers: list[Callable[[], None]] = field(default_factory=list)
     stream: ByteStream | None = None
     line_offset: int | None = None  # line = row + this (CSV: 1 for the header); None: no lines
+    # (rows read, data rows wanted) -> their lines, where they differ from row + line_offset
+    exact_lines: Callable[[int, set[int]], dict[int, int]] | None = None
 
     def line_of(self, row: int | None) -> int | None:
         """The line of a data row, counting one line per row (quoted line breaks aside)."""
