@@ -190,6 +190,16 @@ def test_lines_count_the_lines_of_quoted_values_and_blank_lines(tmp_path, paddin
         assert (by_id["age.max"].row, by_id["age.max"].line) == (3, 6), name
 
 
+def test_the_profile_of_a_personal_number_keeps_counts_only(tmp_path):
+    """The mean of a column of salaries is one person's salary when the file has one row."""
+    policy = POLICY.replace('[datasets.people.columns.age]\n', '[datasets.people.columns.age]\npii = true\n')
+    report = check(tmp_path, "people.csv", GOOD, policy)
+    age = next(c for c in report.profile["columns"] if c["name"] == "age")
+    assert age["masked"] and not {"mean", "std", "min", "max"} & set(age) and age["top"] is None
+    plain = next(c for c in check(tmp_path, "people.csv", GOOD).profile["columns"] if c["name"] == "age")
+    assert {"mean", "std", "min", "max"} <= set(plain)
+
+
 def test_severity_per_rule_and_table_rules(tmp_path):
     policy = POLICY + textwrap.dedent("""\
         max_rows = 1

@@ -124,6 +124,9 @@ def test_a_clean_commit_records_metrics_profile_and_its_commit(repo):
     assert metrics["rows"] == 3 and metrics["null_fraction.email"] == 0 and metrics["failed.age.max"] == 0
     [(profile,)] = query(repo, "SELECT profile FROM dataset_profiles")
     assert '"name": "age"' in profile and "ada@" not in profile  # masked columns keep no values
+    age = next(c for c in json.loads(profile)["columns"] if c["name"] == "age")
+    assert (age["min"], age["max"], age["mean"]) == (36, 45, pytest.approx(40.667, abs=1e-3))
+    assert age["std"] == pytest.approx(4.509, abs=1e-3)  # the sample standard deviation
     [(ruleset,)] = query(repo, "SELECT ruleset FROM dataset_versions WHERE blob = ?", blob)
     from gitgov.core.ledger import open_ledger
     with open_ledger(repo / ".gitgov" / "ledger.db") as ledger:

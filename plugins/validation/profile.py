@@ -2,7 +2,8 @@
 
 Two depths. "lite" runs inside every check and keeps to what Arrow kernels
 give per batch (counts, min/max, mean and variance merged across batches,
-value counts for low-cardinality columns). "full" (`gitgov profile`) adds
+value counts for text and boolean columns of at most 1,000 values; numbers
+and dates get no value counts, which cost a hash of every value). "full" (`gitgov profile`) adds
 string lengths and, past the exact-count limit, a k-minimum-values sketch
 for the distinct estimate and lossy counting for the top values. Memory is
 bounded in both: by the caps, never by the number of rows.
@@ -36,11 +37,10 @@ def json_value(value: Any) -> Any:
 
 
 class _Moments:
-    """Count, mean and M2 merged across batches (Chan et al.); the mean alone when lite."""
+    """Count, mean and M2 merged across batches (Chan et al.)."""
 
-    def __init__(self, spread: bool = True) -> None:
+    def __init__(self) -> None:
         self.n, self.mean, self.m2 = 0, 0.0, 0.0
-        self.spread = spread
 
     def add(self, values: Any) -> None:
         from gitgov.core import arrow_kernels as pc
@@ -50,7 +50,7 @@ class _Moments:
             return
         total = pc.sum(values).as_py()
         mean = total / n if total is not None else None
-        var = (pc.variance(values, ddof=0).as_py() or 0.0) if self.spread else 0.0
+        var = pc.variance(values, ddof=0).as_py() or 0.0
         if mean is None or not math.isfinite(mean) or not math.isfinite(var):
             return  # NaN or inf in the data: moments are meaningless, keep the rest
         total = self.n + n
@@ -62,8 +62,6 @@ class _Moments:
     def result(self) -> tuple[float | None, float | None]:
         if self.n == 0:
             return None, None
-        if not self.spread:
-            return self.mean, None
         std = math.sqrt(self.m2 / (self.n - 1)) if self.n > 1 else 0.0
         return self.mean, std
 
@@ -168,7 +166,7 @@ class ColumnProfile:
         self.declared: str | None = None
         self.low: Any = None
         self.high: Any = None
-        self.moments = _Moments(spread=mode == "full")
+        self.moments = _Moments()
         self.lengths: tuple[int, int] | None = None
         self.distinct = _Distinct(mode)
 
@@ -180,7 +178,7 @@ class ColumnProfile:
         if logical != self.logical:
             if self.logical is not None and not _widens(self.logical, logical):
                 self.low = self.high = None
-                self.moments = _Moments(spread=self.mode == "full")
+                self.moments = _Moments()
             self.logical = logical
         if len(typed) == typed.null_count or "<" in logical:
             return
@@ -210,13 +208,13 @@ class ColumnProfile:
             "masked": self.masked,
         }
         out.update(self.distinct.result())
+        if self.masked:  # personal data: counts only, no values (a mean of few rows is one)
+            out["top"] = None
+            return out
         if self.logical in ("integer", "float"):
             out["mean"] = json_value(mean)
             if std is not None:
                 out["std"] = json_value(std)
-        if self.masked:  # personal data: counts only, no values
-            out["top"] = None
-            return out
         out.update(min=json_value(self.low), max=json_value(self.high))
         if self.lengths:
             out.update(min_length=self.lengths[0], max_length=self.lengths[1])
