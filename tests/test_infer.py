@@ -245,3 +245,13 @@ def test_infer_writes_the_policy_of_the_repository_it_runs_in(fresh, tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert "[datasets.orders]" in (fresh / "gitgov.toml").read_text()
     assert (other / "gitgov.toml").read_text() == before[other]
+
+
+def test_infer_names_what_keeps_a_file_from_reading_cleanly(fresh):
+    write(fresh, "data/broken.jsonl", '{"a": 1}\n{"a":\n')
+    proc = gitgov(fresh, "infer", "data/broken.jsonl", "--dataset", "broken")
+    assert proc.returncode == 2
+    assert proc.stderr.splitlines() == [
+        "gitgov: data/broken.jsonl: cannot infer rules from a file that does not read cleanly: "
+        'read.bad-json: 1 line that cannot be read as a JSON object (skipped): row 2 (line 2) '
+        '"{\\"a\\":": not valid JSON (Expecting value)']

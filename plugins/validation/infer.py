@@ -42,9 +42,11 @@ def _profile_and_formats(path: Path) -> tuple[Any, dict[str, str]]:
     bare = RuleSet(dataset=None, columns={}, checks=[], table={})
     report = check_source(source, bare, profile_mode="full")
     if report.failures:
+        from .report import finding_message
+
         first = report.failures[0]
         raise InputError(f"{path}: cannot infer rules from a file that does not read cleanly: "
-                         f"{first.id}: {first.message}")
+                         f"{first.id}: {finding_message(first, limit=1)}")
     text_cols = {c["name"] for c in report.profile["columns"] if c["type"] == "string" and c["nulls"] < report.rows}
     possible = {name: set(FORMATS_TRIED) for name in text_cols}
     with open_batches(source, detect(path.name)) as opened:
