@@ -200,6 +200,17 @@ def test_the_profile_of_a_personal_number_keeps_counts_only(tmp_path):
     assert {"mean", "std", "min", "max"} <= set(plain)
 
 
+def test_a_long_text_value_is_cut_in_the_profile(tmp_path):
+    """A quote that never closes reads the rest of the file into one value: the profile
+    stored in the ledger keeps 200 characters of it, not megabytes."""
+    bare = "version = 1\n[datasets.t]\npaths = [\"t*\"]\n"
+    data = "a,b\n1,\"x\n" + "".join(f"{i},y\n" for i in range(20000))
+    report = check(tmp_path, "t.csv", data, bare, profile_mode="full")
+    b = next(c for c in report.profile["columns"] if c["name"] == "b")
+    longest = max(len(str(v)) for v in [b.get("min"), b.get("max")] + [t["value"] for t in b["top"]])
+    assert longest == 200 and "read.broken-quote" in {t.id for t in report.failures}
+
+
 def test_severity_per_rule_and_table_rules(tmp_path):
     policy = POLICY + textwrap.dedent("""\
         max_rows = 1

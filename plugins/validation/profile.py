@@ -18,17 +18,21 @@ from typing import Any
 from gitgov.core import arrow_values as av
 
 TOP = 5
+SHOWN = 200  # characters of a text statistic (min, max, a top value) kept
 CAPS = {"lite": 1000, "full": 50_000}
 KMV_K = 2048
 _MASK64 = (1 << 64) - 1
 
 
 def json_value(value: Any) -> Any:
-    """A statistic as JSON: dates as ISO text, bytes as text, NaN/inf as None."""
+    """A statistic as JSON: dates as ISO text, bytes as text (cut at SHOWN characters: a top
+    value of a file whose quote never closes is the rest of the file), NaN/inf as None."""
     if isinstance(value, (dt.date, dt.datetime, dt.time)):
         return value.isoformat()
     if isinstance(value, bytes):
-        return value.decode("utf-8", "replace")
+        value = value.decode("utf-8", "replace")
+    if isinstance(value, str):
+        return value if len(value) <= SHOWN else value[:SHOWN - 1] + "…"
     if isinstance(value, float) and not math.isfinite(value):
         return None
     if hasattr(value, "is_integer") and not isinstance(value, (int, float)):
