@@ -151,11 +151,26 @@ def _bad_glob(value: object) -> str | None:
 
 
 def _bad_regex(value: object) -> str | None:
+    """Patterns run on RE2 (pyarrow) when it has the construct, else on Python's re: either
+    must compile it (RE2 alone knows \\p{Greek}; re alone knows look-arounds)."""
     try:
         re.compile(value)
     except re.error as exc:
-        return f"bad regular expression {value!r}: {exc}"
+        if _re2_compiles(str(value)):
+            return None
+        return f"bad regular expression '{value}': {exc}"
     return None
+
+
+def _re2_compiles(pattern: str) -> bool:
+    try:
+        from . import arrow_kernels as pc
+        from .arrow_values import array
+
+        pc.match_substring_regex(array([""]), pattern)
+    except Exception:  # noqa: BLE001 - ArrowInvalid, or no pyarrow at all: RE2 cannot say yes
+        return False
+    return True
 
 
 def _bad_relpath(value: object) -> str | None:

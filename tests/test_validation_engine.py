@@ -211,6 +211,15 @@ def test_a_long_text_value_is_cut_in_the_profile(tmp_path):
     assert longest == 200 and "read.broken-quote" in {t.id for t in report.failures}
 
 
+def test_a_pattern_only_re2_knows_is_accepted_and_enforced(tmp_path):
+    policy = "version = 1\n[datasets.g]\npaths = [\"g*\"]\n[datasets.g.columns.w]\npattern = '\\p{Greek}+'\n"
+    report = check(tmp_path, "g.csv", "w\nαβγ\nabc\n", policy)
+    assert failed(report) == {"w.pattern": 1} and rows_of(report, "w.pattern") == [2]
+    with pytest.raises(ConfigError) as info:
+        ruleset(tmp_path, policy.replace("+'", "+('"))
+    assert "bad regular expression '\\p{Greek}+('" in str(info.value)
+
+
 def test_severity_per_rule_and_table_rules(tmp_path):
     policy = POLICY + textwrap.dedent("""\
         max_rows = 1
