@@ -15,11 +15,12 @@ from .errors import EXIT_INPUT, GitgovError
 
 TYPE_CHECKING = False  # typing itself is imported by `gitgov run` only once the collector is off
 if TYPE_CHECKING:
-    from typing import Sequence
+    from typing import Any, Sequence
 
     import click
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+REGISTER_FAILED: list[str] = []  # plugins whose register_commands failed in this process
 
 
 # Built-in commands by name -> the module whose register() adds them. Modules are
@@ -55,19 +56,28 @@ def _register_plugin_commands(group: "click.Group") -> None:
     from .bus import collect
     from .plugins import load_host
 
-    policy, root = None, None
+    from .bus import DEFAULT_TIMEOUT
+
+    policy, root = _policy_here()
+    host = load_host(policy, root)
+    timeout = policy.plugins.timeout if policy is not None else DEFAULT_TIMEOUT
+    _, failures = collect(host, "register_commands", timeout, cli=group)
+    for f in failures:
+        REGISTER_FAILED.append(f.plugin)
+        click.echo(f"gitgov: warning: {f.message}", err=True)
+
+
+def _policy_here() -> tuple[Any, Any]:
+    """(policy, repository root) of the working folder; (None, None) outside a repository
+    or with a broken gitgov.toml (the command that needs it reports that)."""
     try:
         from .git import Repo
         from .session import load_repo_policy
 
         repo = Repo.discover(".")
-        root, policy = repo.root, load_repo_policy(repo)
+        return load_repo_policy(repo), repo.root
     except GitgovError:
-        pass  # the command that needs the policy will report it
-    host = load_host(policy, root)
-    _, failures = collect(host, "register_commands", cli=group)
-    for f in failures:
-        click.echo(f"gitgov: warning: {f.message}", err=True)
+        return None, None
 
 
 def build(argv: Sequence[str] | None = None) -> "click.Group":

@@ -7,7 +7,7 @@ import importlib
 import click
 
 from . import __version__
-from .cli import BUILTIN_COMMANDS, CONTEXT
+from .cli import BUILTIN_COMMANDS, CONTEXT, REGISTER_FAILED
 
 
 class LazyGroup(click.Group):
@@ -25,13 +25,23 @@ class LazyGroup(click.Group):
         try:
             return super().resolve_command(ctx, args)
         except click.UsageError:
-            plugin = _plugin_adding(args[0]) if args and not args[0].startswith("-") else None
-            if plugin is None:
-                raise
-            raise click.UsageError(f"No such command '{args[0]}': it comes with the plugin "
-                                   f"'{plugin}', which is not enabled here ([plugins] enable and "
-                                   "disable in gitgov.toml, GITGOV_DISABLE; `gitgov plugins` "
-                                   "lists them)", ctx) from None
+            name = args[0] if args and not args[0].startswith("-") else None
+            plugin = _plugin_adding(name) if name else None
+            if plugin is not None:
+                raise click.UsageError(f"No such command '{name}': it comes with the plugin "
+                                       f"'{plugin}', which is not enabled here ([plugins] enable "
+                                       "in gitgov.toml; `gitgov plugins` lists them)", ctx) from None
+            off = _turned_off() if name else []
+            if off:
+                raise click.UsageError(f"No such command '{name}' ({', '.join(off)}, turned off here, "
+                                       "may add it; `gitgov plugins` lists them)", ctx) from None
+            if name and REGISTER_FAILED:
+                failed = [f"'{p}'" for p in dict.fromkeys(REGISTER_FAILED)]
+                who = f"the plugin {failed[0]} failed to add its" if len(failed) == 1 else \
+                    f"the plugins {', '.join(failed)} failed to add their"
+                raise click.UsageError(f"No such command '{name}' ({who} commands: see the "
+                                       "warnings above)", ctx) from None
+            raise
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         for module in dict.fromkeys(BUILTIN_COMMANDS.values()):
@@ -49,20 +59,44 @@ def cli() -> None:
 
 
 def _plugin_adding(command: str) -> str | None:
-    """The installed plugin that adds `command`, whatever gitgov.toml or GITGOV_DISABLE turn
-    off; asked only once the command was not found."""
-    from .entrypoints import entry_points
-    from .plugins import ENTRY_POINT_GROUP
+    """The installed plugin that would add `command` if gitgov.toml's `enable` named it.
 
-    for ep in sorted(entry_points(ENTRY_POINT_GROUP), key=lambda e: e.name):
-        scratch = click.Group()
-        try:
-            hook = getattr(ep.load(), "register_commands", None)
-            if hook is None:
+    Asked only once the command was not found. A plugin turned off by name (`disable`,
+    GITGOV_DISABLE) never runs, not even to answer this; the others are asked as any hook
+    is, under the policy's deadline, a failure being no answer."""
+    from .bus import DEFAULT_TIMEOUT, Caller
+    from .cli import _policy_here
+    from .plugins import load_host
+
+    policy, root = _policy_here()
+    if policy is None or policy.plugins.enable is None:
+        return None  # every installed plugin is enabled: the command is nobody's
+    host = load_host(None, root, hooks=("register_commands",))  # GITGOV_DISABLE still holds
+    skip = set(policy.plugins.disable) | set(policy.plugins.enable) | set(REGISTER_FAILED)
+    with Caller(host, policy.plugins.timeout or DEFAULT_TIMEOUT) as caller:
+        for impl in caller.impls("register_commands"):
+            if impl.plugin_name in skip:
                 continue
-            hook(cli=scratch)
-        except Exception:  # noqa: BLE001 - a broken plugin is no answer here
-            continue
-        if command in scratch.commands:
-            return ep.name
+            scratch = click.Group()
+            _value, failure = caller.call(impl, "register_commands", {"cli": scratch})
+            if failure is None and command in scratch.commands:
+                return impl.plugin_name
     return None
+
+
+def _turned_off() -> list[str]:
+    """Installed plugins turned off by name, each with what turned it off, named from the
+    package metadata: a plugin that is off is not even imported."""
+    from .cli import _policy_here
+    from .entrypoints import entry_points
+    from .plugins import ENTRY_POINT_GROUP, env_disabled
+
+    policy, _root = _policy_here()
+    disabled = set(policy.plugins.disable) if policy is not None else set()
+    out = []
+    for name in sorted({ep.name for ep in entry_points(ENTRY_POINT_GROUP)}):
+        why = "GITGOV_DISABLE" if name in env_disabled() else \
+            "[plugins] disable" if name in disabled else None
+        if why:
+            out.append(f"'{name}' ({why})")
+    return out

@@ -432,6 +432,31 @@ def test_hook_register_commands_adds_a_command_and_a_failure_costs_only_that(rep
     assert "Count the data rows" in gitgov(repo, "rows-count", "--help").stdout
 
 
+HANGS_AT_COMMANDS = '''
+import time
+from gitgov.core.hookspecs import hookimpl
+
+@hookimpl
+def register_commands(cli):
+    time.sleep(60)
+'''
+EXITS_AT_COMMANDS = HANGS_AT_COMMANDS.replace("time.sleep(60)", "raise SystemExit(3)")
+
+
+def test_a_plugin_stuck_or_exiting_in_register_commands_costs_the_deadline_and_a_line(repo):
+    use_plugins(repo, local("stuck", "quits") + "\ntimeout = 1", stuck=HANGS_AT_COMMANDS,
+                quits=EXITS_AT_COMMANDS)
+    started = time.monotonic()
+    proc = gitgov(repo, "stuck-command")
+    assert time.monotonic() - started < 20  # the 1 s deadline, not the 60 s sleep
+    assert proc.returncode == 2, proc.stderr
+    lines = proc.stderr.splitlines()
+    assert "gitgov: warning: plugin 'stuck' did not answer register_commands within 1 s" in lines[0]
+    assert "gitgov: warning: plugin 'quits' failed in register_commands: SystemExit: 3" in lines[1]
+    assert lines[2] == ("gitgov: No such command 'stuck-command' (the plugins 'stuck', 'quits' "
+                        "failed to add their commands: see the warnings above) (see `gitgov --help`)")
+
+
 READS_LEDGER = '''
 from gitgov.core.events import Fact
 from gitgov.core.hookspecs import hookimpl
