@@ -287,6 +287,39 @@ def test_hook_due_events_are_recorded_by_the_daemon(wrepo):
 
 # ---- bad input -------------------------------------------------------------------------
 
+def test_a_due_events_answer_that_is_not_events_is_an_error_naming_the_plugin(wrepo):
+    """The daemon goes on, with the others' events recorded; a hang costs the policy's
+    deadline (gitgov.toml's [plugins] timeout), not the retention sweep's."""
+    from gitgov.core.events import RetentionExpired
+
+    class Garbage:
+        @hookimpl
+        def due_events(self, now, ctx):
+            return "soon"
+
+    class Stuck:
+        @hookimpl
+        def due_events(self, now, ctx):
+            time.sleep(60)
+
+    class Good:
+        @hookimpl
+        def due_events(self, now, ctx):
+            return (RetentionExpired(path="data/raw/old.csv", dataset="raw", expired_on="2020-01-01",
+                                     source="scheduler"),)
+
+    started = time.monotonic()
+    with running(wrepo, Garbage(), Stuck(), Good()) as eng:
+        assert wait_for(lambda: "probe0" in eng.lines.text() and "probe1" in eng.lines.text())
+    assert time.monotonic() - started < 40
+    text = eng.lines.text()
+    assert "plugin 'probe0' answered due_events with a str, not events" in text
+    assert "plugin 'probe1' did not answer due_events within" in text
+    assert rows(wrepo, "SELECT subject FROM journal WHERE kind = 'retention_expired'") == \
+        [("data/raw/old.csv",)]
+
+
+
 def test_a_file_deleted_while_it_is_hashed_is_not_recorded(wrepo, monkeypatch):
     real = engine_mod.hash_file
 

@@ -99,17 +99,36 @@ class Recorder:
         self.log.info("recorded %d event(s)%s", len(outcome.events), _brief(outcome.events))
 
     def record_due(self) -> list[str]:
-        """Ask every plugin's ``due_events`` what is due now and record it; the failures."""
+        """Ask every plugin's ``due_events`` what is due now and record it; the failures.
+
+        Each plugin has the policy's deadline, but retention's sweep rewrites the files it
+        disposes of and gets DUE_TIMEOUT_S. An answer that is not events is a failure
+        naming the plugin, not the daemon's end."""
         from datetime import datetime, timezone
 
-        from ..bus import collect
+        from ..bus import Caller
 
-        results, failures = collect(self.session.host, "due_events", timeout=DUE_TIMEOUT_S,
-                                    now=datetime.now(timezone.utc), ctx=self.session.ctx)
-        events = [e for r in results for e in ([r] if isinstance(r, Event) else r)]
+        host, ctx = self.session.host, self.session.ctx
+        timeout = ctx.policy.plugins.timeout
+        kwargs = {"now": datetime.now(timezone.utc), "ctx": ctx}
+        events: list[Event] = []
+        problems: list[str] = []
+        for impl in Caller(host, timeout).impls("due_events"):
+            deadline = DUE_TIMEOUT_S if impl.plugin_name == "retention" else timeout
+            with Caller(host, deadline) as caller:
+                value, failure = caller.call(impl, "due_events", kwargs)
+            if failure is not None:
+                problems.append(failure.message)
+                continue
+            got = _events_in(value)
+            if isinstance(got, str):
+                problems.append(f"plugin '{impl.plugin_name}' answered due_events with {got}, "
+                                "not events; nothing of its answer was recorded")
+                continue
+            events += got
         if events:
             self.emit(events)
-        return [f.message for f in failures]
+        return problems
 
     def _report(self, event: Event, findings: list[Finding]) -> None:
         for f in findings:
@@ -144,3 +163,16 @@ def _brief(events: list[Event]) -> str:
     if len(events) == 1:
         return f": {events[0].name} {events[0].subject}"
     return ""
+
+
+def _events_in(value: Any) -> list[Event] | str:
+    """A due_events answer as events, or what it holds instead (a description)."""
+    if value is None:
+        return []
+    if isinstance(value, Event):
+        return [value]
+    if isinstance(value, (str, bytes, dict)) or not hasattr(value, "__iter__"):
+        return f"a {type(value).__name__}"
+    items = list(value)
+    wrong = [e for e in items if not isinstance(e, Event)]
+    return f"a {type(wrong[0]).__name__} among them" if wrong else items
