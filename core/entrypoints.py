@@ -252,18 +252,20 @@ def hook_names(obj: object, project: str) -> set[str]:
 
 
 def _stamp(ep: EntryPoint) -> list[list[Any]] | None:
-    """(file, size, mtime) of every source file of the entry point's module or package."""
+    """(file, size, mtime) of every source file of the entry point's module and of the
+    whole top-level package it is in: `pkg.plugin` may take its hooks from `pkg.impl`."""
     from importlib.util import find_spec
 
     module = ep.value.partition("[")[0].partition(":")[0].strip()
     try:
         spec = find_spec(module)
+        top = find_spec(module.partition(".")[0]) if "." in module else spec
     except (ImportError, ValueError):
         return None
     if spec is None or not spec.origin or not os.path.isfile(spec.origin):
         return None
     files = [spec.origin]
-    for folder in spec.submodule_search_locations or ():
+    for folder in (top.submodule_search_locations if top is not None else None) or ():
         for base, dirs, names in os.walk(folder):
             dirs[:] = [d for d in dirs if d != "__pycache__"]
             files += [os.path.join(base, n) for n in names if n.endswith(".py")]

@@ -106,6 +106,28 @@ def test_the_hook_cache_skips_plugins_without_the_hooks_until_they_change(tmp_pa
         "cached_probe_plugin"]["hooks"] == ["run_finished"]
 
 
+def test_the_hook_cache_sees_a_change_beside_the_entry_points_module(tmp_path, monkeypatch):
+    """`pkg.plugin` doing `from pkg.impl import *`: a hook added to pkg/impl.py counts."""
+    (tmp_path / ".gitgov" / "cache").mkdir(parents=True)
+    pkg = tmp_path / "lib" / "sibling_probe_pkg"
+    pkg.mkdir(parents=True)
+    (pkg / "__init__.py").write_text("")
+    (pkg / "plugin.py").write_text("from sibling_probe_pkg.impl import *  # noqa\n")
+    (pkg / "impl.py").write_text(PLUGIN.format(hook="data_added"))
+    monkeypatch.syspath_prepend(str(pkg.parent))
+    probe = EntryPoint("probe", "sibling_probe_pkg.plugin", "gitgov", None)
+    monkeypatch.setattr("gitgov.core.plugins.entry_points", lambda group, cache=None: [probe])
+
+    def run_host():
+        return {name for name, _ in load_host(None, tmp_path, hooks=runs.RUN_HOOKS).pm.list_name_plugin()}
+
+    assert run_host() == set()
+    (pkg / "impl.py").write_text(PLUGIN.format(hook="run_started") + "\n")
+    for name in ("sibling_probe_pkg.plugin", "sibling_probe_pkg.impl"):
+        sys.modules.pop(name, None)
+    assert run_host() == {"probe"}
+
+
 def test_the_scan_sees_matching_files_and_skips_links_to_folders_and_state(tmp_path):
     for rel in ("data/a/x.csv", "data/a/b/y.csv", "data/notes.txt", ".gitgov/objects/z.csv",
                 "models/m.bin", "metrics.json", "src/z.csv"):
