@@ -356,6 +356,14 @@ def _record(out: Outcome, ctx: Context) -> list[Any]:
 def collect(host: Host, hook_name: str, timeout: float = DEFAULT_TIMEOUT,
             **kwargs: Any) -> tuple[list[Any], list[Finding]]:
     """Call a collector hook (``register_*``) on every plugin, isolating failures."""
+    named, failures = collect_named(host, hook_name, timeout, **kwargs)
+    return [value for _plugin, value in named], failures
+
+
+def collect_named(host: Host, hook_name: str, timeout: float = DEFAULT_TIMEOUT,
+                  **kwargs: Any) -> tuple[list[tuple[str, Any]], list[Finding]]:
+    """collect(), each answer with the name of the plugin that gave it: an answer of the
+    wrong kind is that plugin's failure, not its caller's."""
     results, failures = [], []
     with Caller(host, timeout) as caller:
         for impl in caller.impls(hook_name):
@@ -363,5 +371,5 @@ def collect(host: Host, hook_name: str, timeout: float = DEFAULT_TIMEOUT,
             if failure is not None:
                 failures.append(failure)
             elif value is not None:
-                results.append(value)
+                results.append((impl.plugin_name, value))
     return results, failures

@@ -330,6 +330,27 @@ def register_detectors():
     assert cols["contact"]["kind"] == "email" and cols["customer_id"]["kind"] is None
 
 
+@pytest.mark.parametrize("body, said", [
+    ("raise RuntimeError('detectors are down')", "plugin 'detect_staff' failed in register_detectors"),
+    ("return 42", "plugin 'detect_staff' answered register_detectors with a int"),
+])
+def test_a_detector_plugin_that_fails_blocks_what_it_would_have_looked_at(priv_repo, body, said):
+    write(priv_repo, "detect_staff.py", f'''
+from gitgov.core.hookspecs import hookimpl
+
+@hookimpl
+def register_detectors():
+    {body}
+''')
+    text = (priv_repo / "gitgov.toml").read_text().replace("timeout = 30", 'timeout = 30\nlocal = ["detect_staff.py"]')
+    (priv_repo / "gitgov.toml").write_text(text)
+    write(priv_repo, "data/contacts_staff.csv", "customer_id,badge\n" + "".join(f"C{i},ST-{i:06d}\n" for i in range(50)))
+    git(priv_repo, "add", "gitgov.toml", "detect_staff.py", "data/contacts_staff.csv")
+    proc = git(priv_repo, "commit", "-q", "-m", "staff", check=False)
+    assert proc.returncode == 1, proc.stderr
+    assert "error   privacy/detector-failed" in proc.stderr and said in proc.stderr
+
+
 def test_binary_bytes_named_csv_are_not_scanned_with_one_line_not_a_plugin_failure(priv_repo):
     with open(priv_repo / "gitgov.toml", "a") as f:
         f.write(DECLARE)

@@ -361,6 +361,24 @@ def test_hook_register_rules_adds_a_rule_from_a_local_plugin_file(repo):
     assert "validation/email.no_test_domain: 1 row where 'email' is an address at a test domain: row 3" in proc.stderr
 
 
+@pytest.mark.parametrize("body, said", [
+    ("raise KeyError('no rules today')", "plugin 'rules' failed in register_rules: KeyError"),
+    ("return 'no_test_domain'", "plugin 'rules' answered register_rules with a str"),
+])
+def test_a_rules_plugin_that_fails_is_named_where_its_rule_is_missing(repo, body, said):
+    write(repo, "checks/rules.py", RULES.replace("return [no_test_domain]", body))
+    policy = repo / "gitgov.toml"
+    policy.write_text(policy.read_text()
+                      .replace('pii = "email"', 'pii = "email"\nchecks = { no_test_domain = "example.net" }')
+                      .replace('enable = ["validation", "secrets"]',
+                               'enable = ["validation", "secrets", "rules"]\nlocal = ["checks/rules.py"]'))
+    write(repo, "data/customers.csv", CLEAN)
+    proc = commit(repo, "v1", "gitgov.toml", "checks/rules.py", "data/customers.csv")
+    assert proc.returncode in (1, 2), proc.stderr
+    assert "unknown column rule 'no_test_domain'" in proc.stderr and said in proc.stderr
+    assert "plugin 'validation'" not in proc.stderr
+
+
 def readme_rule() -> tuple[str, str, str]:
     """The README's custom rule: the plugin file, and its two lines in gitgov.toml."""
     import re

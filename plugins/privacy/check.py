@@ -31,7 +31,8 @@ def check(event: DataAdded, ctx: Any) -> list[Finding | Fact]:
         scans, problems = _scans(event, ctx, data, fmt, rows)
     except InputError as exc:
         return [warning("not-scanned", f"not scanned for personal data: {exc}")]
-    found: list[Finding | Fact] = [warning("detector-failed", p) for p in problems]
+    # A detector that failed to register looks for nothing: what it finds may be committed.
+    found: list[Finding | Fact] = [error("detector-failed", p) for p in problems]
     for scan in scans:
         found += column_findings(scan, ds.name, ds.columns.get(scan.column) or {}, event.path,
                                  threshold)

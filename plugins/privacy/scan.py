@@ -278,24 +278,31 @@ _CACHE: dict[int, list[Detector]] = {}
 
 def all_detectors(policy: Any = None, root: Path | None = None) -> tuple[list[Detector], list[str]]:
     """Built-in detectors plus those of every plugin's ``register_detectors``; and warnings."""
-    from gitgov.core.bus import collect
+    from gitgov.core.bus import DEFAULT_TIMEOUT, collect_named
     from gitgov.core.plugins import load_host
 
     key = id(policy)
     if key in _CACHE:
         return _CACHE[key], []
     host = load_host(policy, root)
-    results, failures = collect(host, "register_detectors")
+    # Half the deadline: this runs inside privacy's own call, whose deadline would otherwise
+    # end first and blame privacy for the plugin that hangs here.
+    timeout = (policy.plugins.timeout if policy is not None else DEFAULT_TIMEOUT) / 2
+    results, failures = collect_named(host, "register_detectors", timeout)
     found: dict[str, Detector] = {}
     warnings = [f.message for f in failures]
-    for result in results:
-        for det in result:
-            if isinstance(det, Detector):
-                if det not in BUILTIN or det.kind not in found:  # plugins replace built-ins
-                    found[det.kind] = det
-            else:
-                warnings.append(f"a plugin's register_detectors returned {type(det).__name__}, "
-                                "expected gitgov.plugins.privacy.detectors.Detector")
+    for plugin, result in results:
+        items = [result] if isinstance(result, Detector) else \
+            list(result) if isinstance(result, (list, tuple, set)) else [result]
+        wrong = [d for d in items if not isinstance(d, Detector)]
+        if wrong:
+            warnings.append(f"plugin '{plugin}' answered register_detectors with a "
+                            f"{type(wrong[0]).__name__}, expected "
+                            "gitgov.plugins.privacy.detectors.Detector")
+            continue
+        for det in items:
+            if det not in BUILTIN or det.kind not in found:  # plugins replace built-ins
+                found[det.kind] = det
     if not found:
         found = {d.kind: d for d in BUILTIN}
     _CACHE[key] = list(found.values())

@@ -22,7 +22,7 @@ from gitgov.core.errors import ConfigError
 from gitgov.core.events import Fact, Finding, QualityAlert
 
 from .report import FileReport, finding_message
-from .rules import Registry, flatten_rules
+from .rules import Registry, plugin_rules
 from .ruleset import RuleSet, compile_rules
 from .sources import Snapshot, hash_later, reference_values, snapshot_for
 from .store import Passed, Store
@@ -50,12 +50,15 @@ def registry_for(ctx: "Context") -> Registry:
                for ds in policy.datasets.values())
     registry = Registry()
     if uses:
-        from gitgov.core.bus import collect
+        from gitgov.core.bus import collect_named
         from gitgov.core.plugins import load_host
 
         host = load_host(policy, ctx.root)
-        results, _failures = collect(host, "register_rules")
-        registry = Registry(flatten_rules(results))
+        # Half the deadline: this runs inside validation's own call, whose deadline would
+        # otherwise end first and blame validation for the plugin that hangs here.
+        answers, failures = collect_named(host, "register_rules", policy.plugins.timeout / 2)
+        rules, problems = plugin_rules(answers)
+        registry = Registry(rules, [f.message for f in failures] + problems)
     _REGISTRY.clear()
     _REGISTRY[id(policy)] = (policy, registry)
     return registry

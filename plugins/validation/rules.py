@@ -188,9 +188,10 @@ BUILTIN_RULES: Mapping[str, Rule] = {r.name: r for r in (
 class Registry:
     """Rule types by name: the built-ins, then those plugins registered."""
 
-    def __init__(self, extra: Iterable[Rule] = ()):
+    def __init__(self, extra: Iterable[Rule] = (), problems: Iterable[str] = ()):
         self.rules: dict[str, Rule] = dict(BUILTIN_RULES)
         self.custom: dict[str, Rule] = {}
+        self.problems = list(problems)  # plugins whose register_rules failed, in words
         for rule in extra:
             if not isinstance(rule, Rule):
                 raise TypeError(f"register_rules returned {type(rule).__name__}, expected a Rule")
@@ -201,6 +202,25 @@ class Registry:
 
     def names(self, kind: str) -> list[str]:
         return sorted(n for n, r in self.custom.items() if r.kind == kind)
+
+
+def plugin_rules(answers: Iterable[tuple[str, Any]]) -> tuple[list[Rule], list[str]]:
+    """Each plugin's register_rules answer as rules; an answer that holds anything else is
+    that plugin's problem, in words, and none of its rules count."""
+    rules: list[Rule] = []
+    problems: list[str] = []
+    for plugin, value in answers:
+        try:
+            found = flatten_rules([value])
+        except TypeError:
+            found = [value]
+        wrong = [r for r in found if not isinstance(r, Rule)]
+        if wrong:
+            problems.append(f"plugin '{plugin}' answered register_rules with a "
+                            f"{type(wrong[0]).__name__}, expected gitgov.plugins.validation.rules.Rule")
+        else:
+            rules += found
+    return rules, problems
 
 
 def flatten_rules(values: Iterable[Any]) -> list[Rule]:

@@ -261,7 +261,8 @@ def _bounds_agree(conf: Mapping[str, Any], keys: tuple[str, str], logical: str |
 def _unknown_rule(name: str, kind: str, registry: Registry) -> str:
     known = registry.names(kind)
     have = f"rules from plugins: {', '.join(known)}" if known else "no plugin registers any"
-    return f"unknown {kind} rule '{name}' ({have}; a plugin adds rules with register_rules)"
+    failed = "".join(f"; {p}" for p in registry.problems)  # the plugin that would add it, maybe
+    return f"unknown {kind} rule '{name}' ({have}; a plugin adds rules with register_rules{failed})"
 
 
 def _table_checks(table: Mapping[str, Any], registry: Registry, problems: Problems,
