@@ -122,8 +122,13 @@ def _item(kind: str, p: dict, base: dict, seen_paths: set[str], seen_versions: s
     if kind == "commit_created":
         return _acknowledged(p, base)
     if kind == "policy_changed":
-        return AuditItem(**base, action="changed policy", datasets=list(p.get("datasets") or []),
-                         outcome="accepted" if p.get("verdict") == "pass" else "rejected",
+        # The commit's author changed it, whoever pushed; a push refused for any reason
+        # (the edit itself, or another commit of it) changed nothing.
+        landed = p.get("verdict") == "pass" and p.get("push_verdict", "pass") == "pass"
+        author = email(str(p.get("author") or "")) or base["actor"]
+        return AuditItem(**{**base, "actor": author}, action="changed policy",
+                         datasets=list(p.get("datasets") or []),
+                         outcome="accepted" if landed else "rejected",
                          detail=_policy_detail(p), diff=p.get("diff") or "")
     if kind == "push_received":
         return _push(p, base)

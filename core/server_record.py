@@ -41,8 +41,10 @@ def entries_for(server: "ServerPolicy", verdict: "Verdict", outcome: Any, work: 
                              payload={"path": path, "dataset": dataset, "commit": ev.commit,
                                       "policy": server.fingerprint}))
         out += _overrides(ev, found, push)
+    pushed = "block" if verdict.blocked else "pass"  # a fact of a refused push changed nothing
     for ev, fact in outcome.facts:
-        payload = {**_fast_plain(fact.payload), "event": ev.name, "event_subject": ev.subject}
+        payload = {**_fast_plain(fact.payload), "event": ev.name, "event_subject": ev.subject,
+                   "push_verdict": pushed}
         out.append(Entry(kind=fact.kind, subject=fact.subject, payload=payload, actor=ev.actor,
                          source="server", time=ev.created))
     out.append(_push_entry(server, verdict, outcome.findings_for(event), event))

@@ -247,3 +247,17 @@ def test_the_hook_given_an_unknown_object_refuses_with_one_line(tmp_path):
     assert "Traceback" not in proc.stderr
     assert "refs/heads/ghost" in proc.stderr and "cannot read abababababab" in proc.stderr
     assert pushes(central)[-1]["verdict"] == "block"
+
+
+def test_a_policy_change_is_the_authors_and_lands_only_with_its_push(tmp_path):
+    """dana edits the policy (hers to edit), lee adds a commit he may not make and pushes
+    both: the push is refused, so dana's edit did not land, and it is dana's, not lee's."""
+    central, work = bootstrap(tmp_path)
+    commit_as(work, "dana", {"gitgov.toml": POLICY.replace("timeout = 20", "timeout = 25")},
+              "dana's policy tweak")
+    commit_as(work, "lee", {"data/customers.csv": GOOD + "3,33\n"}, "lee adds a row")
+    assert push(work, "main", who="lee").returncode != 0
+    out = audit(central, "--repo", str(central)).stdout
+    policy = [line for line in out.splitlines() if "changed policy" in line]
+    assert len(policy) == 2 and "dana@example.com changed policy (accepted)" in policy[0]  # bootstrap
+    assert "dana@example.com changed policy (rejected)" in policy[1] and "tweak" in policy[1], out
