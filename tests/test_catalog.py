@@ -179,3 +179,30 @@ def test_a_ledger_before_schema_9_gets_the_current_files_view(project, tmp_path)
         sql = db.execute("SELECT sql FROM sqlite_master WHERE name = 'current_files'").fetchone()[0]
         assert "w.stage IS NOT 'checked'" in sql
         assert db.execute("SELECT count(*) FROM dataset_summary").fetchone()[0] >= 1  # still reads
+
+
+def test_bytes_refused_once_then_committed_and_the_same_bytes_elsewhere_stay_apart(tmp_path):
+    """alpha's file is refused, then committed under looser rules; beta gets identical bytes.
+    Each dataset shows its own file's schema, and alpha's version is the committed pass."""
+    from conftest import governed_repo
+
+    policy = ('version = 1\n[datasets.alpha]\npaths = ["alpha/*.csv"]\nowner = "ada@example.com"\n'
+              '[datasets.alpha.columns.n]\ntype = "integer"\nmax = 5\n'
+              '[datasets.beta]\npaths = ["beta/*.csv"]\nowner = "ada@example.com"\n'
+              '[datasets.beta.columns.n]\ntype = "float"\n'
+              '[plugins]\nenable = ["validation", "catalog"]\n')
+    repo = governed_repo(tmp_path, policy)
+    write(repo, "alpha/a.csv", "n\n1\n9\n")
+    git(repo, "add", "alpha/a.csv")
+    assert git(repo, "commit", "-q", "-m", "refused", check=False).returncode == 1
+    write(repo, "gitgov.toml", policy.replace("max = 5", "max = 10"))
+    git(repo, "add", "gitgov.toml", "alpha/a.csv")
+    git(repo, "commit", "-q", "-m", "looser, then committed")
+    write(repo, "beta/b.csv", "n\n1\n9\n")
+    git(repo, "add", "beta/b.csv")
+    git(repo, "commit", "-q", "-m", "beta")
+    beta = _json(gitgov(repo, "catalog", "show", "beta", "--json"))
+    assert beta["schema"]["version"]["path"] == "beta/b.csv"
+    alpha = _json(gitgov(repo, "catalog", "show", "alpha", "--json"))
+    head = git(repo, "log", "-1", "--format=%H", "--", "alpha/a.csv").stdout.strip()
+    assert [(v["verdict"], v["commit"]) for v in alpha["history"]] == [("pass", head)]

@@ -57,8 +57,9 @@ def latest_profile(src: Sources, files: list[dict[str, Any]], history: list[dict
     for f in candidates:
         if not f.get("blob"):
             continue
+        # by path too: another file (of another dataset, maybe) may hold the same bytes
         row = src.db.execute("SELECT profile, path, blob, rows FROM dataset_profiles WHERE blob = ?"
-                             " ORDER BY seq DESC LIMIT 1", (f["blob"],)).fetchone()
+                             " AND path = ? ORDER BY seq DESC LIMIT 1", (f["blob"], f["path"])).fetchone()
         profile = loads(row[0]) if row else None
         if isinstance(profile, dict):
             return {**profile, "where": {"path": row[1], "blob": row[2], "rows": row[3]}}

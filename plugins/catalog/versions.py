@@ -14,19 +14,23 @@ from typing import Any
 
 from .sources import Sources, ids_json
 
-# Each (path, content) of the dataset, newest first, with its first entry and the
-# first check of its path recorded after that entry: the check of that content
-# (the validation plugin records it right after the event).
+# Each (path, content) of the dataset, newest first, dated by its first entry; its stage
+# and verdict are those of its latest entry (bytes refused once may be committed later,
+# under other rules), and its check is the latest of that content at that path, else
+# the first check of the path after the first entry (the watcher's versions name no
+# blob: the validation plugin records the check right after the event).
 _VERSIONS = """
-WITH g AS (SELECT path, COALESCE(blob, sha256) AS content, MIN(seq) AS first, MAX(commit_sha) AS commit_sha,
-                  group_concat(seq) AS seqs
+WITH g AS (SELECT path, COALESCE(blob, sha256) AS content, MIN(seq) AS first, MAX(seq) AS last,
+                  MAX(commit_sha) AS commit_sha, group_concat(seq) AS seqs
            FROM dataset_versions WHERE dataset = ? AND change = 'added' AND content IS NOT NULL
            GROUP BY path, content ORDER BY first DESC LIMIT ?)
-SELECT g.path, g.first, g.commit_sha, g.seqs, v.blob, v.sha256, v.size, v.stage, v.verdict, v.time, v.actor,
+SELECT g.path, g.first, g.commit_sha, g.seqs, v.blob, v.sha256, v.size, l.stage, l.verdict, v.time, v.actor,
        q.seq, q.blob, q.verdict, q.rows, q.columns, q.errors, q.warnings
 FROM g JOIN dataset_versions AS v ON v.seq = g.first
-LEFT JOIN quality_checks AS q ON q.seq = (SELECT MIN(c.seq) FROM quality_checks AS c
-                                         WHERE c.path = g.path AND c.seq > g.first)
+JOIN dataset_versions AS l ON l.seq = g.last
+LEFT JOIN quality_checks AS q ON q.seq = COALESCE(
+    (SELECT MAX(c.seq) FROM quality_checks AS c WHERE c.blob = v.blob AND c.path = g.path),
+    (SELECT MIN(c.seq) FROM quality_checks AS c WHERE c.path = g.path AND c.seq > g.first))
 ORDER BY g.first DESC"""
 # The same count as the dataset_summary view; _COUNTS: of every dataset at once.
 _COUNT = """SELECT COUNT(DISTINCT path || char(0) || COALESCE(blob, sha256)) FROM dataset_versions
