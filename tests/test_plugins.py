@@ -457,6 +457,27 @@ def test_a_plugin_stuck_or_exiting_in_register_commands_costs_the_deadline_and_a
                         "failed to add their commands: see the warnings above) (see `gitgov --help`)")
 
 
+PRINTS = '''
+from gitgov.core.hookspecs import hookimpl
+print("NOISE at import")
+
+@hookimpl
+def data_added(event, ctx):
+    print("NOISE in data_added")
+'''
+
+
+def test_a_plugin_that_prints_leaves_json_output_to_the_document(repo):
+    use_plugins(repo, local("noisy") + '\nenable = ["noisy", "validation"]', noisy=PRINTS)
+    write(repo, "data/raw/customers.csv", CSV)
+    check = gitgov(repo, "check", "--json", "data/raw/customers.csv")
+    assert json.loads(check.stdout)["files"][0]["path"] == "data/raw/customers.csv"  # nothing else
+    assert "NOISE at import" in check.stderr and "NOISE in data_added" in check.stderr
+    listing = gitgov(repo, "plugins", "--json")
+    assert "noisy" in {p["name"] for p in json.loads(listing.stdout)}
+    assert "NOISE at import" in listing.stderr
+
+
 READS_LEDGER = '''
 from gitgov.core.events import Fact
 from gitgov.core.hookspecs import hookimpl
