@@ -176,8 +176,31 @@ def test_ledger_that_is_not_sqlite_blocks_the_commit(initialized):
     assert proc.stderr.splitlines() == [message]
     assert hook(initialized, "pre-commit").returncode == 2
     assert ledger.read_bytes() == garbage  # nothing written into it
-    verify = gitgov(initialized, "verify")
-    assert verify.returncode == 2 and verify.stderr.splitlines() == [message]
+    verify = gitgov(initialized, "verify")  # a file where the ledger was: verification fails
+    assert verify.returncode == 1
+    assert verify.stderr.splitlines()[0].startswith(f"gitgov: ledger verification FAILED: {ledger} is "
+                                                    "not a gitgov ledger (not an SQLite database)")
+
+
+def test_a_ledger_truncated_or_deleted_under_anchored_heads_fails_verification(initialized):
+    write(initialized, GOVERNED, CSV)
+    git(initialized, "add", GOVERNED)
+    git(initialized, "commit", "-q", "-m", "data")  # its note anchors the ledger head
+    ledger = initialized / ".gitgov" / "ledger.db"
+    assert gitgov(initialized, "verify").returncode == 0
+    with open(ledger, "r+b") as f:
+        f.truncate(8192)
+    truncated = gitgov(initialized, "verify")
+    assert truncated.returncode == 1 and "ledger verification FAILED" in truncated.stderr
+    for extra in ("-wal", "-shm", ""):
+        (initialized / ".gitgov" / f"ledger.db{extra}").unlink(missing_ok=True)
+    gone = gitgov(initialized, "verify")
+    [line] = gone.stderr.splitlines()
+    assert gone.returncode == 1 and line.startswith(
+        f"gitgov: ledger verification FAILED: no ledger at {ledger}; run `gitgov init`; git notes "
+        "anchor ") and " head(s) of it, up to entry " in line
+    doc = gitgov(initialized, "verify", "--json")
+    assert doc.returncode == 1 and '"ok": false' in doc.stdout
 
 
 def test_an_emptied_ledger_is_initialised_by_init_as_its_error_says(initialized):

@@ -89,7 +89,14 @@ def verify_cmd(as_json: bool, key_path: Path | None = None, repo_path: Path | No
     """Check the ledger's hash chain, every head anchored in git notes and every signed checkpoint."""
     from .. import checkpoints
 
-    repo, ledger = _open(start=repo_path or ".")
+    repo, ledger, lost = _open_to_verify(repo_path or ".")
+    if ledger is None:
+        if as_json:
+            echo_json({"ok": False, "entries": None, "anchors": len(anchors(repo)),
+                       "first_bad_seq": None, "reason": lost})
+        else:
+            click.echo(f"gitgov: ledger verification FAILED: {lost}", err=True)
+        return EXIT_BLOCKED
     with ledger:
         known = anchors(repo)
         signed = checkpoints.verify(repo, ledger, key_path)
@@ -112,6 +119,26 @@ def verify_cmd(as_json: bool, key_path: Path | None = None, repo_path: Path | No
         click.echo(f"gitgov: ledger verified: {report.count} entries, chain intact, "
                    f"{len(known)} anchored head(s) match" + _checkpoint_words(signed))
     return 0 if ok else EXIT_BLOCKED
+
+
+def _open_to_verify(start: Path | str):
+    """(repository, its ledger, None); or (repository, None, why) for a ledger gone or
+    damaged while git notes anchor heads of it: a failed verification (exit 1), not
+    missing input, since someone had a ledger there."""
+    from ..errors import LedgerError
+
+    try:
+        repo, ledger = _open(start=start)
+        return repo, ledger, None
+    except LedgerError as exc:
+        from ..git import Repo
+
+        repo = Repo.discover(start)
+        known = anchors(repo)
+        if not known and not repo.ledger_path.exists():
+            raise  # no ledger and never one: `gitgov init`
+        held = f"; git notes anchor {len(known)} head(s) of it, up to entry {max(known)}" if known else ""
+        return repo, None, f"{exc}{held}"
 
 
 def _checkpoint_words(signed) -> str:
