@@ -77,16 +77,21 @@ def _report_disabled(hook: str) -> None:
 
 
 def _missing_plugins(session: Session, governed: bool) -> list[Finding]:
-    """Names in [plugins] enable that no installed plugin has: a typo, or a plugin not installed
-    here. What it checks would go unchecked, so governed data waits (the server refuses such a
-    push too); other changes go on with a warning."""
+    """Names in [plugins] enable that no installed plugin has (a typo, or a plugin not
+    installed here), and plugins that failed to load. What they check would go unchecked,
+    so governed data waits (the server refuses such a push too); other changes go on with
+    a warning."""
     if not governed:
         _report_load_errors(session, unknown=True)
         return []
     return [Finding(severity="error", code="plugin-missing", path=POLICY, plugin="gitgov",
                     message=f"plugin '{i.name}' is {i.error}; what it checks would go unchecked: "
                             "correct the name, or install the plugin")
-            for i in session.host.load_errors if i.origin == "unknown"]
+            if i.origin == "unknown" else
+            Finding(severity="error", code="plugin-not-loaded", path=POLICY, plugin="gitgov",
+                    message=f"plugin '{i.name}' ({i.origin}) could not be loaded: {i.error}; what "
+                            "it checks would go unchecked: fix it, or disable it in gitgov.toml")
+            for i in session.host.load_errors]
 
 
 # ---- classifying changes ------------------------------------------------------

@@ -307,16 +307,21 @@ def test_a_hanging_plugin_is_stopped_at_the_configured_timeout(initialized):
     assert git(initialized, "log", "--format=%s").stdout.split() == ["policy"]
 
 
-def test_a_plugin_that_fails_to_import_never_stops_the_others(initialized):
+def test_a_plugin_that_fails_to_import_blocks_governed_data_and_no_other_change(initialized):
+    """What it checks would go unchecked, as with a name in `enable` that matches no plugin
+    (and the server refuses such a push): governed data waits; other changes go on."""
     use_plugins(initialized, local("broken"), broken=BROKEN_IMPORT)
-    write(initialized, "docs/deploy.md", "# deploy\n\n" + PEM)
-    git(initialized, "add", "docs/deploy.md")
     proc = commit_data(initialized)
     assert proc.returncode == 1
     assert ("gitgov: warning: plugin 'broken' (local) was skipped: "
             "ImportError: pyarrow.compute is required by this plugin") in proc.stderr
-    assert "secrets/private-key: line 3: a PEM private key" in proc.stderr
+    assert ("gitgov/plugin-not-loaded: plugin 'broken' (local) could not be loaded: ImportError: "
+            "pyarrow.compute is required by this plugin; what it checks would go unchecked") in proc.stderr
     assert git(initialized, "log", "--format=%s").stdout.split() == ["policy"]
+    git(initialized, "reset", "-q")
+    write(initialized, "notes.txt", "plain notes\n")
+    git(initialized, "add", "notes.txt")
+    assert git(initialized, "commit", "-q", "-m", "notes", check=False).returncode == 0
 
 
 def test_gitgov_trace_prints_every_hook_call_of_a_commit(initialized):
