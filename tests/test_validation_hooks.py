@@ -379,6 +379,23 @@ def test_a_rules_plugin_that_fails_is_named_where_its_rule_is_missing(repo, body
     assert "plugin 'validation'" not in proc.stderr
 
 
+def test_a_pass_under_a_rule_s_old_code_is_not_reused_once_the_code_changes(repo):
+    write(repo, "checks/rules.py", RULES)
+    policy = repo / "gitgov.toml"
+    policy.write_text(policy.read_text()
+                      .replace('pii = "email"', 'pii = "email"\nchecks = { no_test_domain = "example.edu" }')
+                      .replace('enable = ["validation", "secrets"]',
+                               'enable = ["validation", "secrets", "rules"]\nlocal = ["checks/rules.py"]'))
+    write(repo, "data/customers.csv", CLEAN)
+    assert gitgov(repo, "check", "data/customers.csv").returncode == 0
+    again = gitgov(repo, "check", "data/customers.csv")
+    assert "passed before under the same rules" in again.stdout
+    write(repo, "checks/rules.py", RULES.replace('"@" + param', '".org"'))  # a new rule, same version
+    changed = gitgov(repo, "check", "data/customers.csv")
+    assert changed.returncode == 1 and "passed before" not in changed.stdout
+    assert "no_test_domain" in changed.stdout
+
+
 def readme_rule() -> tuple[str, str, str]:
     """The README's custom rule: the plugin file, and its two lines in gitgov.toml."""
     import re

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, Mapping
 from gitgov.core import arrow_values as av
 from gitgov.core.errors import ConfigError
 
-from .rules import COLUMN_RULES, NamedFormat, Registry, Rule, format_names, resolve_format
+from .rules import COLUMN_RULES, NamedFormat, Registry, Rule, format_names, resolve_format, rule_identity
 
 if TYPE_CHECKING:
     from gitgov.core.config import DatasetPolicy, Policy
@@ -228,7 +228,7 @@ def _column_checks(spec: ColumnSpec, table: Mapping[str, Any], registry: Registr
         if rule is None or rule.kind != "column" or name in COLUMN_RULES:
             raise problems.error(("columns", col, "checks", name), _unknown_rule(name, "column",
                                  registry), _closest(name, registry.names("column")))
-        custom[name] = rule.version
+        custom[name] = rule_identity(rule)
         add(name, rule.description or f"fails {name}", param=param, shown=param, impl=rule,
             values=rule.values)
     _severities_named(conf, [c.rule for c in out], problems, ("columns", col))
@@ -273,7 +273,7 @@ def _table_checks(table: Mapping[str, Any], registry: Registry, problems: Proble
         if rule is None or rule.kind != "table":
             raise problems.error(("rules", "checks", name), _unknown_rule(name, "table", registry),
                                  _closest(name, registry.names("table")))
-        custom[name] = rule.version
+        custom[name] = rule_identity(rule)
         out.append(CheckSpec(id=name, rule=name, column=None, severity=_severity({}, table, name),
                              message=rule.description or f"fails {name}", param=param, shown=param,
                              impl=rule))
