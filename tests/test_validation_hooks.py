@@ -348,13 +348,18 @@ def register_rules():
 '''
 
 
-def test_hook_register_rules_adds_a_rule_from_a_local_plugin_file(repo):
-    write(repo, "checks/rules.py", RULES)
+def use_rules(repo: Path, code: str, domain: str = "example.net") -> None:
+    """checks/rules.py holding `code`, enabled, its rule set on the email column."""
+    write(repo, "checks/rules.py", code)
     policy = repo / "gitgov.toml"
     policy.write_text(policy.read_text()
-                      .replace('pii = "email"', 'pii = "email"\nchecks = { no_test_domain = "example.net" }')
+                      .replace('pii = "email"', f'pii = "email"\nchecks = {{ no_test_domain = "{domain}" }}')
                       .replace('enable = ["validation", "secrets"]',
                                'enable = ["validation", "secrets", "rules"]\nlocal = ["checks/rules.py"]'))
+
+
+def test_hook_register_rules_adds_a_rule_from_a_local_plugin_file(repo):
+    use_rules(repo, RULES)
     write(repo, "data/customers.csv", CLEAN)
     proc = commit(repo, "v1", "gitgov.toml", "checks/rules.py", "data/customers.csv")
     assert proc.returncode == 1
@@ -366,12 +371,7 @@ def test_hook_register_rules_adds_a_rule_from_a_local_plugin_file(repo):
     ("return 'no_test_domain'", "plugin 'rules' answered register_rules with a str"),
 ])
 def test_a_rules_plugin_that_fails_is_named_where_its_rule_is_missing(repo, body, said):
-    write(repo, "checks/rules.py", RULES.replace("return [no_test_domain]", body))
-    policy = repo / "gitgov.toml"
-    policy.write_text(policy.read_text()
-                      .replace('pii = "email"', 'pii = "email"\nchecks = { no_test_domain = "example.net" }')
-                      .replace('enable = ["validation", "secrets"]',
-                               'enable = ["validation", "secrets", "rules"]\nlocal = ["checks/rules.py"]'))
+    use_rules(repo, RULES.replace("return [no_test_domain]", body))
     write(repo, "data/customers.csv", CLEAN)
     proc = commit(repo, "v1", "gitgov.toml", "checks/rules.py", "data/customers.csv")
     assert proc.returncode in (1, 2), proc.stderr
@@ -380,12 +380,7 @@ def test_a_rules_plugin_that_fails_is_named_where_its_rule_is_missing(repo, body
 
 
 def test_a_pass_under_a_rule_s_old_code_is_not_reused_once_the_code_changes(repo):
-    write(repo, "checks/rules.py", RULES)
-    policy = repo / "gitgov.toml"
-    policy.write_text(policy.read_text()
-                      .replace('pii = "email"', 'pii = "email"\nchecks = { no_test_domain = "example.edu" }')
-                      .replace('enable = ["validation", "secrets"]',
-                               'enable = ["validation", "secrets", "rules"]\nlocal = ["checks/rules.py"]'))
+    use_rules(repo, RULES, domain="example.edu")
     write(repo, "data/customers.csv", CLEAN)
     assert gitgov(repo, "check", "data/customers.csv").returncode == 0
     again = gitgov(repo, "check", "data/customers.csv")
