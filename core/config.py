@@ -17,7 +17,7 @@ import sys
 from collections.abc import Mapping
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, NamedTuple
+from typing import Any, Iterable, NamedTuple
 
 from . import schema
 from .config_problems import Problem, dotted, problems
@@ -302,18 +302,24 @@ def _roles(t: dict[str, Any]) -> dict[str, tuple[str, ...]]:
     return {name: tuple(v if isinstance(v, list) else v.get("members", ())) for name, v in t.items()}
 
 
-def policy_digest(policy: Policy, root: Path | None) -> str:
-    """What a check's verdict depends on, as one hash: the policy's tables (not its comments
-    or layout) and the bytes of its local plugin files. A pass under one digest vouches for
-    nothing under another (pre-push judges again what passed under other rules)."""
+JUDGING_TABLES = ("datasets", "plugins", "formats", "limits")  # what a file's checks read
+
+
+def policy_digest(policy: Policy, root: Path | None, off: Iterable[str] = ()) -> str:
+    """What the checks of a file depend on, as one hash: the tables they read (not comments,
+    layout, roles or retention, which judge commits and dates, not bytes), the bytes of the
+    local plugin files, and the plugins turned off for the run (``off``: GITGOV_DISABLE). A
+    pass under one digest vouches for nothing under another: pre-push judges it again."""
     import hashlib
     import json
 
-    h = hashlib.sha256(json.dumps(policy.raw, sort_keys=True, default=str).encode("utf-8"))
+    judging = {k: v for k, v in policy.raw.items() if k in JUDGING_TABLES}
+    h = hashlib.sha256(json.dumps(judging, sort_keys=True, default=str).encode("utf-8"))
     for rel in policy.plugins.local:
         h.update(b"\0" + rel.encode("utf-8", "surrogateescape") + b"\0")
         try:
             h.update((Path(root or ".") / rel).read_bytes())
         except OSError:
             h.update(b"missing")
+    h.update(("\0off:" + ",".join(sorted(off))).encode("utf-8", "surrogateescape"))
     return h.hexdigest()

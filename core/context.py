@@ -34,8 +34,10 @@ class Context:  # a plain class: a dataclass costs every command ~1 ms to define
         """The policy's hash (config.policy_digest), computed once per run."""
         if self._policy_digest is None:
             from .config import policy_digest
+            from .plugins import env_disabled
 
-            self._policy_digest = policy_digest(self.policy, self.repo.root if self.repo else None)
+            self._policy_digest = policy_digest(self.policy, self.repo.root if self.repo else None,
+                                                env_disabled())
         return self._policy_digest
 
     def dataset(self, name: str | None) -> "DatasetPolicy | None":

@@ -271,11 +271,28 @@ def test_a_breaking_change_refused_at_commit_msg_is_not_vouched_for_at_push(repo
     assert "does not acknowledge it" in proc.stderr
 
 
+def test_a_pass_with_validation_turned_off_vouches_for_nothing_at_push(repo, tmp_path):
+    import os
+
+    _remote(repo, tmp_path)
+    write(repo, "data/customers.csv", DIRTY)
+    git(repo, "add", "data/customers.csv")
+    off = git(repo, "commit", "-q", "-m", "dirty", env={**os.environ, "GITGOV_DISABLE": "validation"},
+              check=False)
+    assert off.returncode == 0 and "GITGOV_DISABLE turns off validation" in off.stderr
+    proc = git(repo, "push", "-q", "origin", "main", check=False)
+    assert proc.returncode == 1 and "validation/age.max" in proc.stderr
+
+
 def test_an_unchanged_policy_still_vouches_for_what_passed(repo, tmp_path):
-    """The other side: a file committed through the hooks is not judged again at push."""
+    """The other side: a file committed through the hooks is not judged again at push, nor
+    after an edit of gitgov.toml that no check of a file reads (a role, a description)."""
     _remote(repo, tmp_path)
     write(repo, "data/customers.csv", CLEAN)
     assert commit(repo, "v1", "data/customers.csv").returncode == 0
+    policy = repo / "gitgov.toml"
+    policy.write_text(policy.read_text() + '\n[roles]\nanalysts = ["ada@example.com"]\n')
+    assert commit(repo, "a role", "gitgov.toml").returncode == 0
     assert git(repo, "push", "-q", "origin", "main", check=False).returncode == 0
     pushed = query(repo, "SELECT count(*) FROM dataset_versions WHERE stage = 'pushed'")
     assert pushed == [(0,)]
