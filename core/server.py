@@ -31,6 +31,7 @@ if TYPE_CHECKING:
 POLICY_FILE = "gitgov.toml"
 DEFAULT_BRANCH = "main"
 CONFIG_KEY = "gitgov.policyBranch"
+REWIND_KEY = "gitgov.allowRewind"  # a server admin's one-off: let a history rewrite through
 RESERVED_PREFIX = "refs/gitgov/"
 PUSHER_VARS = ("GITGOV_PUSHER", "GL_USERNAME", "GITHUB_USER", "REMOTE_USER")
 
@@ -262,15 +263,26 @@ def _ref_rules(repo: "Repo", refs: list[RefUpdate], server: ServerPolicy) -> lis
         elif ref.is_delete and ref.ref == f"refs/heads/{server.branch}":
             out.append((ref.ref, "", error("policy-branch", f"{ref.ref} holds the policy this server "
                                            "enforces and cannot be deleted; push a new commit to it instead")))
-        elif ref.ref == f"refs/heads/{server.branch}" and _rewinds(repo, ref):
+        elif ref.ref == f"refs/heads/{server.branch}" and _rewinds(repo, ref) \
+                and not _rewind_allowed(repo):
             # A rewind brings no new commit to judge, yet puts back an older policy and older
-            # data: a change nobody's commit would answer for. A revert commit is judged.
+            # data: a change nobody's commit would answer for. A revert commit is judged; a
+            # history rewrite (erasure) needs the server admin's say, once.
             out.append((ref.ref, "", error("policy-branch-rewind", f"{ref.ref} holds the policy this "
                                            "server enforces and only moves forward: this push would "
                                            f"move it from {ref.old[:12]} to {ref.new[:12]}, which does "
                                            "not contain it; to undo changes, push a commit that "
-                                           "reverts them (git revert)")))
+                                           "reverts them (git revert); to rewrite history (an "
+                                           "erasure), a server admin runs `git config "
+                                           f"{REWIND_KEY} true` in the server's repository for that "
+                                           "push, then unsets it")))
     return out
+
+
+def _rewind_allowed(repo: "Repo") -> bool:
+    from .git import run
+
+    return run(["config", "--bool", "--get", REWIND_KEY], repo.root, check=False).strip() == b"true"
 
 
 def _rewinds(repo: "Repo", ref: RefUpdate) -> bool:

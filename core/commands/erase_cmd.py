@@ -128,8 +128,9 @@ def _show_history(report, session) -> None:
         click.echo(f"  Git history: {len(report.commits)} commit(s) still hold the subject ({shown}{more}) "
                    f"in {', '.join(paths)}")
         click.echo("    a history rewrite removes it: put the line `VALUE==>***REMOVED***` in a file F "
-                   "and run `git filter-repo --replace-text F`, then force-push; every clone must "
-                   "re-clone")
+                   "and run `git filter-repo --replace-text F`, then force-push (a gitgov server lets "
+                   "the policy branch be rewritten once its admin sets gitgov.allowRewind); every "
+                   "clone must re-clone")
     # Only datasets that can hold the subject: shredding destroys all of a dataset's history.
     encrypted = [n for n, ds in session.policy.datasets.items() if ds.encrypt and (
         n in report.in_datasets or report.column in ds.columns)]
