@@ -202,6 +202,14 @@ def test_a_ledger_truncated_or_deleted_under_anchored_heads_fails_verification(i
         "anchor ") and " head(s) of it, up to entry " in line
     doc = gitgov(initialized, "verify", "--json")
     assert doc.returncode == 1 and '"ok": false' in doc.stdout
+    assert gitgov(initialized, "init").returncode == 0
+    import sqlite3
+
+    with sqlite3.connect(ledger) as db:  # a ledger of a newer gitgov is no damage: upgrade
+        db.execute("PRAGMA user_version = 99")
+    newer = gitgov(initialized, "verify")
+    assert newer.returncode == 2 and "written by a newer gitgov" in newer.stderr
+    assert "verification FAILED" not in newer.stderr
 
 
 def test_an_emptied_ledger_is_initialised_by_init_as_its_error_says(initialized):

@@ -135,10 +135,16 @@ def _open_to_verify(start: Path | str):
 
         repo = Repo.discover(start)
         known = anchors(repo)
-        if not known and not repo.ledger_path.exists():
-            raise  # no ledger and never one: `gitgov init`
+        damaged = any(words in str(exc) for words in _DAMAGED)
+        gone = not repo.ledger_path.exists() and bool(known)
+        if not (damaged or gone):
+            raise  # never a ledger here, or one this gitgov cannot open (newer, locked, denied)
         held = f"; git notes anchor {len(known)} head(s) of it, up to entry {max(known)}" if known else ""
         return repo, None, f"{exc}{held}"
+
+
+# What open_ledger says of a file that is not (or no longer) a whole ledger.
+_DAMAGED = ("is corrupt", "is not a gitgov ledger", "is an empty file")
 
 
 def _checkpoint_words(signed) -> str:
