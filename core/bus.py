@@ -20,6 +20,7 @@ from typing import Any, Callable, Iterable, Sequence
 from .bus_answers import accept, results, taken
 from .context import Context
 from .events import Event, Fact, Finding, _plain
+from .plugin_prints import to_stderr
 from .plugins import Host
 
 try:  # what queue.SimpleQueue is, without queue.py (and heapq) on every hook and run
@@ -207,7 +208,8 @@ class Caller:
         self._backstop.arm()
         started = time.perf_counter()
         try:
-            status, value = worker.call(impl.function, args, self.timeout)
+            with to_stderr():
+                status, value = worker.call(impl.function, args, self.timeout)
         finally:
             if not self._batch:
                 self._backstop.disarm()

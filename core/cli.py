@@ -21,7 +21,6 @@ if TYPE_CHECKING:
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 REGISTER_FAILED: list[str] = []  # plugins whose register_commands failed in this process
-JSON_OUT: list = []  # the real standard output while --json keeps it for the document
 
 
 # Built-in commands by name -> the module whose register() adds them. Modules are
@@ -99,29 +98,16 @@ def _debug() -> bool:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Console-script entry: run the CLI and map every failure to a message and a code."""
+    from .plugin_prints import json_mode
+
     args = list(argv) if argv is not None else sys.argv[1:]
-    real = _json_stdout(args)
+    # `gitgov run` passes its arguments on to a command of its own: no --json of gitgov's
+    ours = args[:args.index("--")] if "--" in args else args
+    json_mode("--json" in ours and args[:1] != ["run"])
     try:
         return _main(argv)
     finally:
-        if real is not None:
-            sys.stdout.flush()
-            sys.stdout = real
-            JSON_OUT.clear()
-
-
-def _json_stdout(args: list[str]) -> "Any":
-    """With --json, standard output is the JSON document's alone: what plugins print
-    (at import, in a hook) goes to standard error, and echo_json writes to JSON_OUT.
-    Returns the real stdout to put back, or None. (`gitgov run` passes its arguments
-    on to a command of its own: no --json of gitgov's.)"""
-    ours = args[:args.index("--")] if "--" in args else args
-    if "--json" not in ours or args[:1] == ["run"]:
-        return None
-    real = sys.stdout
-    JSON_OUT[:] = [real]
-    sys.stdout = sys.stderr
-    return real
+        json_mode(False)
 
 
 def _main(argv: Sequence[str] | None) -> int:

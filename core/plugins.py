@@ -18,6 +18,7 @@ import pluggy
 
 from . import arrow_import, hookspecs
 from .entrypoints import HookCache, entry_points, hook_names
+from .plugin_prints import to_stderr
 
 if TYPE_CHECKING:
     from .config import Policy
@@ -208,9 +209,10 @@ def load_host(policy: "Policy | None" = None, root: Path | None = None,
     run` needs two hooks of ten plugins.
     """
     pm = make_manager()
-    infos = _load_entry_points(pm, policy, hooks, root)
-    if policy is not None and root is not None:
-        infos += _load_local(pm, policy, root, hooks)
+    with to_stderr():  # a plugin that prints at import must not break a --json document
+        infos = _load_entry_points(pm, policy, hooks, root)
+        if policy is not None and root is not None:
+            infos += _load_local(pm, policy, root, hooks)
     for name, obj in extra:
         info = PluginInfo(name=name, origin="test")
         infos.append(info)

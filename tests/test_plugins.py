@@ -463,12 +463,22 @@ def test_a_plugin_stuck_or_exiting_in_register_commands_costs_the_deadline_and_a
 
 
 PRINTS = '''
+import json
+
+import click
 from gitgov.core.hookspecs import hookimpl
 print("NOISE at import")
 
 @hookimpl
 def data_added(event, ctx):
     print("NOISE in data_added")
+
+@hookimpl
+def register_commands(cli):
+    @cli.command("noisy-stats")
+    @click.option("--json", "as_json", is_flag=True)
+    def stats(as_json):
+        click.echo(json.dumps({"files": 1}))
 '''
 
 
@@ -481,6 +491,8 @@ def test_a_plugin_that_prints_leaves_json_output_to_the_document(repo):
     listing = gitgov(repo, "plugins", "--json")
     assert "noisy" in {p["name"] for p in json.loads(listing.stdout)}
     assert "NOISE at import" in listing.stderr
+    own = gitgov(repo, "noisy-stats", "--json")  # a plugin's own command prints where it means to
+    assert json.loads(own.stdout) == {"files": 1} and "NOISE at import" in own.stderr
 
 
 READS_LEDGER = '''

@@ -22,10 +22,7 @@ def count(minimum: int = 1) -> click.IntRange:
 
 
 def echo_json(data: Any) -> None:
-    from ..cli import JSON_OUT
-
-    click.echo(json.dumps(data, indent=2, sort_keys=False, default=str),
-               file=JSON_OUT[0] if JSON_OUT else None)
+    click.echo(json.dumps(data, indent=2, sort_keys=False, default=str))
 
 
 def open_session(require_ledger: bool = True):
