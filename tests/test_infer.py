@@ -255,3 +255,15 @@ def test_infer_names_what_keeps_a_file_from_reading_cleanly(fresh):
         "gitgov: data/broken.jsonl: cannot infer rules from a file that does not read cleanly: "
         'read.bad-json: 1 line that cannot be read as a JSON object (skipped): row 2 (line 2) '
         '"{\\"a\\":": not valid JSON (Expecting value)']
+
+
+def test_infer_proposes_no_allowed_list_of_values_cut_short(fresh):
+    """The profile keeps 200 characters of a text value: a list of those would be a rule that
+    the values themselves break."""
+    long = ["a" * 250, "b" * 250]
+    write(fresh, "data/k.csv", "kind\n" + "".join(f"{long[i % 2]}\n" for i in range(6)))
+    proc = gitgov(fresh, "infer", "data/k.csv", "--dataset", "k")
+    assert proc.returncode == 0, proc.stderr
+    kind = load_policy(fresh / "gitgov.toml").datasets["k"].columns["kind"]
+    assert "allowed" not in kind and kind.get("type") == "string"
+    assert gitgov(fresh, "check", "data/k.csv").returncode == 0

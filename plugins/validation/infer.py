@@ -23,6 +23,8 @@ from typing import Any, NamedTuple
 
 from gitgov.core.errors import ConfigError, InputError
 
+from .profile import SHOWN
+
 FORMATS_TRIED = ("email", "e164", "url", "uuid", "iso_date", "iso_datetime")
 MAX_ALLOWED = 20  # a string column with at most this many values is a category
 INFERRED_COLUMN_KEYS = ("type", "required", "unique", "allowed")  # what --force replaces
@@ -133,6 +135,8 @@ def _column(col: dict, rows: int, fmt: str | None, kept: dict[str, Any]) -> Any:
             and distinct <= MAX_ALLOWED and rows >= 2 * distinct and col.get("top") is not None
             and not col.get("top_approximate")):
         values = sorted(str(v["value"]) for v in col["top"]) if distinct <= len(col["top"]) else None
+        if values is not None and any(len(v) >= SHOWN for v in values):
+            values = None  # a value cut for the profile would be a rule no value meets
         if values is not None:
             t.add("allowed", values)
         else:
