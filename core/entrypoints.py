@@ -221,7 +221,7 @@ class HookCache:
         self._data[ep.value] = {"stamp": stamp, "hooks": sorted(hooks)}
         self.changed = True
 
-    def _stamp(self, ep: EntryPoint) -> list[list[Any]] | None:
+    def _stamp(self, ep: EntryPoint) -> str | None:
         if ep.value not in self._stamps:
             self._stamps[ep.value] = _stamp(ep)
         return self._stamps[ep.value]
@@ -251,29 +251,44 @@ def hook_names(obj: object, project: str) -> set[str]:
     return names
 
 
-def _stamp(ep: EntryPoint) -> list[list[Any]] | None:
-    """(file, size, mtime) of every source file of the entry point's module and of the
-    whole top-level package it is in: `pkg.plugin` may take its hooks from `pkg.impl`."""
+def _stamp(ep: EntryPoint) -> str | None:
+    """A hash of (file, size, mtime) of every source file of the entry point's module and of
+    the package it is in (its own folder for a package, else its parent's): `pkg.plugin` may
+    take its hooks from `pkg.impl`. None when the module cannot be found."""
+    import hashlib
     from importlib.util import find_spec
 
     module = ep.value.partition("[")[0].partition(":")[0].strip()
     try:
         spec = find_spec(module)
-        top = find_spec(module.partition(".")[0]) if "." in module else spec
+        # gitgov's own plugins define their hooks in their own module or package
+        home = spec if spec is None or spec.submodule_search_locations or "." not in module \
+            or module.startswith("gitgov.") else find_spec(module.rpartition(".")[0])
     except (ImportError, ValueError):
         return None
     if spec is None or not spec.origin or not os.path.isfile(spec.origin):
         return None
-    files = [spec.origin]
-    for folder in (top.submodule_search_locations if top is not None else None) or ():
-        for base, dirs, names in os.walk(folder):
-            dirs[:] = [d for d in dirs if d != "__pycache__"]
-            files += [os.path.join(base, n) for n in names if n.endswith(".py")]
-    stamp = []
-    for name in sorted(set(files)):
+    files = {spec.origin}
+    for folder in (home.submodule_search_locations if home is not None else None) or ():
+        files.update(_sources(folder))
+    h = hashlib.sha1()
+    for name in sorted(files):
         try:
             st = os.stat(name)
         except OSError:
             return None
-        stamp.append([name, st.st_size, st.st_mtime_ns])
-    return stamp
+        h.update(f"{name}\0{st.st_size}\0{st.st_mtime_ns}\n".encode("utf-8", "surrogateescape"))
+    return h.hexdigest()
+
+
+_SOURCES: dict[str, list[str]] = {}  # folder -> its .py files: seven built-ins share one
+
+
+def _sources(folder: str) -> list[str]:
+    if folder not in _SOURCES:
+        found = []
+        for base, dirs, names in os.walk(folder):
+            dirs[:] = [d for d in dirs if d != "__pycache__"]
+            found += [os.path.join(base, n) for n in names if n.endswith(".py")]
+        _SOURCES[folder] = found
+    return _SOURCES[folder]
