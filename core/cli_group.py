@@ -71,8 +71,10 @@ def _plugin_adding(command: str) -> str | None:
     policy, root = _policy_here()
     if policy is None or policy.plugins.enable is None:
         return None  # every installed plugin is enabled: the command is nobody's
-    host = load_host(None, root, hooks=("register_commands",))  # GITGOV_DISABLE still holds
-    skip = set(policy.plugins.disable) | set(policy.plugins.enable) | set(REGISTER_FAILED)
+    # every installed plugin but those turned off by name (disable, GITGOV_DISABLE): not imported
+    every = policy._replace(plugins=policy.plugins._replace(enable=None))
+    host = load_host(every, root, hooks=("register_commands",))
+    skip = set(policy.plugins.enable) | set(REGISTER_FAILED)
     with Caller(host, policy.plugins.timeout or DEFAULT_TIMEOUT) as caller:
         for impl in caller.impls("register_commands"):
             if impl.plugin_name in skip:
@@ -91,10 +93,13 @@ def _turned_off() -> list[str]:
     from .entrypoints import entry_points
     from .plugins import ENTRY_POINT_GROUP, env_disabled
 
+    from pathlib import PurePosixPath
+
     policy, _root = _policy_here()
     disabled = set(policy.plugins.disable) if policy is not None else set()
+    local = {PurePosixPath(rel).stem for rel in policy.plugins.local} if policy is not None else set()
     out = []
-    for name in sorted({ep.name for ep in entry_points(ENTRY_POINT_GROUP)}):
+    for name in sorted({ep.name for ep in entry_points(ENTRY_POINT_GROUP)} | local):
         why = "GITGOV_DISABLE" if name in env_disabled() else \
             "[plugins] disable" if name in disabled else None
         if why:

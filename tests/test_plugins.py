@@ -495,6 +495,20 @@ def test_a_plugin_that_prints_leaves_json_output_to_the_document(repo):
     assert json.loads(own.stdout) == {"files": 1} and "NOISE at import" in own.stderr
 
 
+def test_an_unknown_command_never_imports_a_plugin_turned_off_by_name(repo):
+    marker = repo / "imported.txt"
+    code = f"open({str(marker)!r}, 'w').write('imported')\n" + PRINTS
+    use_plugins(repo, local("noisy") + '\nenable = ["secrets"]\ndisable = ["noisy"]', noisy=code)
+    proc = gitgov(repo, "noisy-stats")
+    assert proc.returncode == 2 and "'noisy' ([plugins] disable), turned off here" in proc.stderr
+    assert not marker.exists()
+    policy = repo / "gitgov.toml"  # only left out of enable: asked what it adds
+    policy.write_text(policy.read_text().replace('disable = ["noisy"]\n', ""))
+    proc = gitgov(repo, "noisy-stats")
+    assert "it comes with the plugin 'noisy', which is not enabled here" in proc.stderr
+    assert marker.exists()
+
+
 READS_LEDGER = '''
 from gitgov.core.events import Fact
 from gitgov.core.hookspecs import hookimpl
