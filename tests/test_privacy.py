@@ -344,11 +344,14 @@ def register_detectors():
 ''')
     text = (priv_repo / "gitgov.toml").read_text().replace("timeout = 30", 'timeout = 30\nlocal = ["detect_staff.py"]')
     (priv_repo / "gitgov.toml").write_text(text)
-    write(priv_repo, "data/contacts_staff.csv", "customer_id,badge\n" + "".join(f"C{i},ST-{i:06d}\n" for i in range(50)))
-    git(priv_repo, "add", "gitgov.toml", "detect_staff.py", "data/contacts_staff.csv")
+    for name in ("contacts_staff", "contacts_staff2"):  # every file, not only the first scanned
+        write(priv_repo, f"data/{name}.csv",
+              "customer_id,badge\n" + "".join(f"C{i},ST-{i:06d}\n" for i in range(50)))
+    git(priv_repo, "add", "gitgov.toml", "detect_staff.py", "data/contacts_staff.csv",
+        "data/contacts_staff2.csv")
     proc = git(priv_repo, "commit", "-q", "-m", "staff", check=False)
     assert proc.returncode == 1, proc.stderr
-    assert "error   privacy/detector-failed" in proc.stderr and said in proc.stderr
+    assert proc.stderr.count("error   privacy/detector-failed") == 2 and said in proc.stderr
 
 
 def test_binary_bytes_named_csv_are_not_scanned_with_one_line_not_a_plugin_failure(priv_repo):

@@ -273,7 +273,7 @@ def _match(values: "pa.ChunkedArray", detector: Detector) -> Classification | No
 
 # ---- detectors from every plugin ---------------------------------------------------------
 
-_CACHE: dict[int, list[Detector]] = {}
+_CACHE: dict[int, tuple[list[Detector], list[str]]] = {}
 
 
 def all_detectors(policy: Any = None, root: Path | None = None) -> tuple[list[Detector], list[str]]:
@@ -282,8 +282,8 @@ def all_detectors(policy: Any = None, root: Path | None = None) -> tuple[list[De
     from gitgov.core.plugins import load_host
 
     key = id(policy)
-    if key in _CACHE:
-        return _CACHE[key], []
+    if key in _CACHE:  # with its problems: each file it scans was scanned without them
+        return _CACHE[key]
     host = load_host(policy, root)
     # Half the deadline: this runs inside privacy's own call, whose deadline would otherwise
     # end first and blame privacy for the plugin that hangs here.
@@ -305,5 +305,5 @@ def all_detectors(policy: Any = None, root: Path | None = None) -> tuple[list[De
                 found[det.kind] = det
     if not found:
         found = {d.kind: d for d in BUILTIN}
-    _CACHE[key] = list(found.values())
-    return _CACHE[key], warnings
+    _CACHE[key] = (list(found.values()), warnings)
+    return _CACHE[key]
