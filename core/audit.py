@@ -126,10 +126,11 @@ def _item(kind: str, p: dict, base: dict, seen_paths: set[str], seen_versions: s
         # (the edit itself, or another commit of it) changed nothing.
         landed = p.get("verdict") == "pass" and p.get("push_verdict", "pass") == "pass"
         author = email(str(p.get("author") or "")) or base["actor"]
+        pushed = f"; pushed by {base['actor']}" if base["actor"] != author else ""
         return AuditItem(**{**base, "actor": author}, action="changed policy",
                          datasets=list(p.get("datasets") or []),
                          outcome="accepted" if landed else "rejected",
-                         detail=_policy_detail(p), diff=p.get("diff") or "")
+                         detail=_policy_detail(p) + pushed, diff=p.get("diff") or "")
     if kind == "push_received":
         return _push(p, base)
     if kind == "override":

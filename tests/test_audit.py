@@ -261,3 +261,4 @@ def test_a_policy_change_is_the_authors_and_lands_only_with_its_push(tmp_path):
     policy = [line for line in out.splitlines() if "changed policy" in line]
     assert len(policy) == 2 and "dana@example.com changed policy (accepted)" in policy[0]  # bootstrap
     assert "dana@example.com changed policy (rejected)" in policy[1] and "tweak" in policy[1], out
+    assert "pushed by lee@example.com" in policy[1]  # who published it, as the hosting says
