@@ -560,6 +560,38 @@ def test_jsonl_with_mixed_types_and_broken_lines_is_read_line_by_line(tmp_path):
     assert report.rows == 3
 
 
+@pytest.mark.parametrize("block", [64, 4 << 20])  # lines looked at in many blocks, or one
+def test_jsonl_with_a_few_broken_lines_is_read_by_pyarrow_without_them(tmp_path, monkeypatch, block):
+    """Blank and broken lines keep their place in the row numbers, whichever reader reads
+    the rest; and the line-by-line reader finds the same."""
+    from gitgov.plugins.validation import jsonfilter, jsonread
+
+    monkeypatch.setattr(jsonfilter, "BLOCK", block)
+    lines = [json.dumps({"id": i, "age": 30 + i % 50}) for i in range(1, 301)]
+    lines[99] = '{"id": 100, "age": '  # row 100: broken
+    lines[149] = ""                    # row 150: blank
+    lines[199] = '{"id": 200, "id": 7}'  # row 200: a field twice
+    data = "\n".join(lines) + "\n"
+    policy = """\
+        [datasets.t]
+        paths = ["t*"]
+        [datasets.t.columns.age]
+        type = "integer"
+        max = 75
+        """
+    seen: list[str] = []
+    real = jsonread.open_lines
+    monkeypatch.setattr(jsonread, "open_lines", lambda *a: seen.append("lines") or real(*a))
+    report = check(tmp_path, "t.jsonl", data, policy)
+    assert seen == []  # pyarrow read it, without the three lines
+    assert rows_of(report, "read.bad-json") == [100, 200] and report.rows == 297
+    over = [i for i in range(1, 301) if 30 + i % 50 > 75 and i not in (100, 150, 200)]
+    assert failed(report)["age.max"] == len(over) and rows_of(report, "age.max") == over[:5]
+    monkeypatch.setattr(jsonread, "open_without", lambda source, fmt, size: real(source, fmt))
+    careful = check(tmp_path, "t.jsonl", data, policy)
+    assert failed(careful) == failed(report) and rows_of(careful, "age.max") == over[:5]
+
+
 DATES = """\
     [datasets.t]
     paths = ["t*"]

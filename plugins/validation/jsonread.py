@@ -13,7 +13,7 @@ inference) parses them as it parses a CSV cell: "2024-01-01" is a date.
 from __future__ import annotations
 
 import json
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 from gitgov.core import arrow_values as av
 from gitgov.core.textsniff import sniff_binary
@@ -40,22 +40,73 @@ def open_jsonl(source: Source, fmt: Format, block_size: int) -> Batches:
     if reason:
         stream.close()
         raise ReadError("binary", reason)
+    first = [stream]  # read on from the bytes already open; a second look opens them again
+
+    def opener() -> ByteStream:
+        return first.pop() if first else ByteStream(source.open(), gzip=fmt.gzip, count=b"\n")
+
+    try:
+        stream, reader = _typed_reader(opener, block_size)
+    except (pa.ArrowException, OSError, StreamError):
+        return open_without(source, fmt, block_size)
+    # pyarrow skips blank lines, so the rows after one would be numbered a line too early
+    return _read(reader, stream, fmt, lambda rows: rows == _line_count(stream),
+                 lambda: open_without(source, fmt, block_size))
+
+
+def open_without(source: Source, fmt: Format, block_size: int) -> Batches:
+    """The second try: pyarrow again, without the lines it cannot read (jsonfilter.py);
+    the line-by-line reader when that is not enough."""
+    import pyarrow as pa
+
+    from .jsonfilter import Without, broken_lines
+
+    found = broken_lines(source, fmt, _parse)
+    if found is None:
+        return open_lines(source, fmt)
+    drop, problems = found
+    try:
+        stream, reader = _typed_reader(lambda: Without(source, fmt, drop), block_size)
+    except (pa.ArrowException, OSError, StreamError):
+        return open_lines(source, fmt)
+    if not reader.schema.names:
+        stream.close()
+        return open_lines(source, fmt)
+    out = _read(reader, stream, fmt, lambda rows: rows == stream.lines, lambda: open_lines(source, fmt))
+    out.problems, out.skipped = problems, sorted(drop)
+    return out
+
+
+def _typed_reader(opener: Callable[[], Any], block_size: int) -> tuple[Any, Any]:
+    """(stream, pyarrow's reader of it). pyarrow parses text such as "2024-01-01" into a
+    timestamp and drops the text, so a date rule would see a timestamp: those fields are
+    read again as text, for the rules to parse exactly as they parse a CSV cell."""
+    import pyarrow as pa
+
+    stream = opener()
     try:
         reader = _reader(stream, block_size)
         schema = reader.schema
         if any(_parsed(f.type) for f in schema):
-            # pyarrow parses text such as "2024-01-01" into a timestamp and drops the text, so
-            # a date rule would see a timestamp: those fields are read again as text, for the
-            # rules to parse exactly as they parse a CSV cell.
             stream.close()
-            stream = ByteStream(source.open(), gzip=fmt.gzip, count=b"\n")
+            stream = opener()
             reader = _reader(stream, block_size, pa.schema(
                 [pa.field(f.name, pa.string()) if _parsed(f.type) else f for f in schema]))
-    except (pa.ArrowException, OSError, StreamError):
+    except BaseException:
         stream.close()
-        return open_lines(source, fmt)
+        raise
+    return stream, reader
+
+
+def _read(reader: Any, stream: Any, fmt: Format, whole: Callable[[int], bool],
+          careful: Callable[[], Batches]) -> Batches:
+    """The reader's batches; anything it cannot read, or rows that do not match the lines
+    (`whole`), starts the `careful` reader over."""
+    import pyarrow as pa
+
     out = Batches(names=list(reader.schema.names), fmt=fmt, batches=iter(()),
-                  closers=[stream.close], stream=stream, line_offset=0)
+                  closers=[stream.close], stream=stream if isinstance(stream, ByteStream) else None,
+                  line_offset=0)
 
     def batches() -> Iterator[Any]:
         rows = 0
@@ -67,11 +118,10 @@ def open_jsonl(source: Source, fmt: Format, block_size: int) -> Batches:
                 yield batch
         except (pa.ArrowException, OSError, ValueError, StreamError):
             stream.close()
-            raise Reopen(open_lines(source, fmt)) from None
-        if rows != _line_count(stream):
-            # pyarrow skips blank lines, so the rows after one were numbered a line too early
+            raise Reopen(careful()) from None
+        if not whole(rows):
             stream.close()
-            raise Reopen(open_lines(source, fmt))
+            raise Reopen(careful())
 
     out.batches = prefetch(batches(), _error)
     return out
