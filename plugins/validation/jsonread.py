@@ -2,9 +2,11 @@
 
 pyarrow infers each field's type from the first block and gives up on the
 first value of another type, and on the first broken line, without saying
-which row. Then the file is read again line by line: every broken line
-becomes a problem with its line number, and the values reach the checks as
-text, so a type rule can count the rows that do not fit.
+which row. Then the broken (and blank) lines are found and pyarrow reads
+the file without them (jsonfilter.py). If that fails too, the types of a
+field vary: the file is read line by line, every broken line becomes a
+problem with its line number, and the values reach the checks as text, so a
+type rule can count the rows that do not fit.
 
 pyarrow also parses strings that look like dates into timestamps. Such
 fields are read as text instead, so a declared type (or, without one, type
