@@ -98,12 +98,14 @@ def _debug() -> bool:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Console-script entry: run the CLI and map every failure to a message and a code."""
-    from .plugin_prints import json_mode
-
     args = list(argv) if argv is not None else sys.argv[1:]
     # `gitgov run` passes its arguments on to a command of its own: no --json of gitgov's
     ours = args[:args.index("--")] if "--" in args else args
-    json_mode("--json" in ours and args[:1] != ["run"])
+    if "--json" not in ours or args[:1] == ["run"]:
+        return _main(argv)
+    from .plugin_prints import json_mode
+
+    json_mode(True)
     try:
         return _main(argv)
     finally:

@@ -221,7 +221,7 @@ class HookCache:
         self._data[ep.value] = {"stamp": stamp, "hooks": sorted(hooks)}
         self.changed = True
 
-    def _stamp(self, ep: EntryPoint) -> str | None:
+    def _stamp(self, ep: EntryPoint) -> list[list[Any]] | None:
         if ep.value not in self._stamps:
             self._stamps[ep.value] = _stamp(ep)
         return self._stamps[ep.value]
@@ -251,11 +251,10 @@ def hook_names(obj: object, project: str) -> set[str]:
     return names
 
 
-def _stamp(ep: EntryPoint) -> str | None:
-    """A hash of (file, size, mtime) of every source file of the entry point's module and of
-    the package it is in (its own folder for a package, else its parent's): `pkg.plugin` may
+def _stamp(ep: EntryPoint) -> list[list[Any]] | None:
+    """(file, size, mtime) of every source file of the entry point's module and of the
+    package it is in (its own folder for a package, else its parent's): `pkg.plugin` may
     take its hooks from `pkg.impl`. None when the module cannot be found."""
-    import hashlib
     from importlib.util import find_spec
 
     module = ep.value.partition("[")[0].partition(":")[0].strip()
@@ -271,14 +270,14 @@ def _stamp(ep: EntryPoint) -> str | None:
     files = {spec.origin}
     for folder in (home.submodule_search_locations if home is not None else None) or ():
         files.update(_sources(folder))
-    h = hashlib.sha1()
+    stamp = []
     for name in sorted(files):
         try:
             st = os.stat(name)
         except OSError:
             return None
-        h.update(f"{name}\0{st.st_size}\0{st.st_mtime_ns}\n".encode("utf-8", "surrogateescape"))
-    return h.hexdigest()
+        stamp.append([name, st.st_size, st.st_mtime_ns])
+    return stamp
 
 
 _SOURCES: dict[str, list[str]] = {}  # folder -> its .py files: seven built-ins share one

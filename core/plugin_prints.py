@@ -4,8 +4,6 @@ command included, stays where it is."""
 from __future__ import annotations
 
 import sys
-from contextlib import contextmanager
-from typing import Iterator
 
 _JSON = [False]
 
@@ -14,14 +12,14 @@ def json_mode(on: bool) -> None:
     _JSON[0] = on
 
 
-@contextmanager
-def to_stderr() -> Iterator[None]:
-    """Around a plugin's import or hook call: its print() lands on stderr in JSON mode."""
-    if not _JSON[0]:
-        yield
-        return
-    real, sys.stdout = sys.stdout, sys.stderr
-    try:
-        yield
-    finally:
-        sys.stdout = real
+class to_stderr:  # noqa: N801 - used as a context manager, named for what it does
+    """Around a plugin's import or hook call: its print() lands on stderr in JSON mode.
+    (A plain class: contextlib would be an import on `gitgov run`'s path.)"""
+
+    def __enter__(self) -> None:
+        self.real = sys.stdout
+        if _JSON[0]:
+            sys.stdout = sys.stderr
+
+    def __exit__(self, *exc: object) -> None:
+        sys.stdout = self.real
