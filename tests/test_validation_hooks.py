@@ -315,6 +315,17 @@ def test_values_in_a_column_that_had_none_are_no_change_of_its_type(tmp_path):
     assert proc.returncode == 1 and "changed type of a (integer -> string)" in proc.stderr
 
 
+def test_a_drift_warning_counts_in_the_version_s_metrics_too(repo):
+    write(repo, "data/customers.csv", CLEAN)
+    assert commit(repo, "v1", "data/customers.csv").returncode == 0
+    grown = CLEAN + "".join(f"{i},u{i}@example.com,30\n" for i in range(4, 10))  # +200% rows
+    write(repo, "data/customers.csv", grown)
+    proc = commit(repo, "v2", "data/customers.csv")
+    assert proc.returncode == 0 and "drift.rows" in proc.stderr
+    versions = json.loads(gitgov(repo, "quality", "customers", "--json").stdout)["versions"]
+    assert versions[-1]["warnings"] == versions[-1]["metrics"]["warnings"] == 1
+
+
 def test_foreign_keys_look_up_the_staged_version_of_the_other_dataset(repo):
     write(repo, "data/customers.csv", CLEAN)
     write(repo, "data/orders.csv", "order,customer\nA,1\nB,3\nC,9\n")

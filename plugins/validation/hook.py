@@ -180,6 +180,9 @@ def check_version(event: "DataAdded", ctx: "Context") -> list[Finding | Fact]:
     opts["reports"][event.path] = report
     out: list[Finding | Fact] = [_finding(t, report) for t in report.failures]
     out += _drift(ctx, event, snap, rs, report, blob, metrics, profile, store)
+    if metrics:  # drift's alerts count too, as in the check's own errors and warnings
+        counts = report.counts()
+        metrics.update(errors=counts["error"], warnings=counts["warning"])
     out.append(_fact(event, report, metrics, profile))
     return out
 
