@@ -122,6 +122,8 @@ def test_deleting_the_referenced_dataset_file_blocks(repo):
     assert "  data/orders.csv\n" in proc.stderr
     assert "validation/customer_id.foreign_key" in proc.stderr
     assert "dataset customers has no data with a column customer_id" in proc.stderr
+    keys = sum(1 for line in ORDERS.splitlines()[1:] if line.split(",")[1])  # every key is missing
+    assert f"{keys} rows where 'customer_id'" in proc.stderr
     assert RECHECK in proc.stderr
     assert commits(repo) == 2
 

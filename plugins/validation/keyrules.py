@@ -93,8 +93,12 @@ def finish(engine: "Engine", where: Where) -> None:
                                                          lambda v: key_shown(engine.as_written(v), masked))
     for col, (target, tcol) in engine.rs.foreign_keys.items():
         if col in engine.states and engine.references.get(col) is None:
-            engine.tally(f"{col}.foreign_key").add(None, None, note=f"dataset {target} has no "
-                                                   f"data with a column {tcol} to look keys up in")
+            profile = engine.states[col].profile  # every key is missing there: each row counts
+            keys = profile.rows - profile.nulls
+            if keys:
+                engine.tally(f"{col}.foreign_key").add(
+                    None, None, n=keys, note=f"dataset {target} has no data with a column {tcol} "
+                    "to look keys up in")
 
 
 def _is_utf8(value: bytes) -> bool:
