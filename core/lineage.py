@@ -163,7 +163,7 @@ def resolve_target(ledger, repo, policy, target: str) -> tuple[list[str], str]:
     if dataset_nodes:
         return dataset_nodes, f"dataset {target}"
     if policy is not None and target in policy.datasets:
-        raise InputError(f"dataset {target} has no lineage yet: no recorded run has read or written it")
+        return [], f"dataset {target}"  # known, and no run read or wrote it yet: an empty graph
     model = db.execute("SELECT version FROM models WHERE name = ? ORDER BY version DESC LIMIT 1",
                        (target,)).fetchone()
     if model:
@@ -225,6 +225,8 @@ _DOWN_WORDS = {"output": "produced", "input": "read by", "committed": "contains"
 
 def render_text(graph: Graph) -> str:
     """Each start node, then one tree: what it came from, then what it fed."""
+    if not graph.starts:
+        return f"{graph.target}: no lineage yet: no recorded run has read or written it"
     lines: list[str] = []
     directions = [d for d in ("upstream", "downstream") if graph.direction in (d, "both")]
     for start in graph.starts:

@@ -250,3 +250,15 @@ def test_openlineage_events_validate_with_the_openlineage_client(trained):
     broken["job"]["facets"]["jobType"]["_schemaURL"] += "x"
     with pytest.raises(AssertionError):
         _client_event(broken)
+
+
+def test_a_dataset_no_run_touched_has_an_empty_lineage_not_an_error(tmp_path):
+    """A dataset in gitgov.toml that no run read or wrote: said in words, an empty graph."""
+    root = run_project.build(tmp_path)
+    text = gitgov(root, "lineage", "customers")
+    assert (text.returncode, text.stdout.strip()) == (
+        0, "dataset customers: no lineage yet: no recorded run has read or written it")
+    doc = json.loads(gitgov(root, "lineage", "customers", "--format", "json").stdout)
+    assert (doc["starts"], doc["nodes"], doc["edges"]) == ([], [], [])
+    unknown = gitgov(root, "lineage", "nosuch")
+    assert unknown.returncode == 2 and "no lineage for 'nosuch'" in unknown.stderr
