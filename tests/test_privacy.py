@@ -354,6 +354,25 @@ def register_detectors():
     assert proc.stderr.count("error   privacy/detector-failed") == 2 and said in proc.stderr
 
 
+def test_a_gzip_compressed_csv_is_scanned_like_the_plain_one(priv_repo):
+    import gzip
+
+    text = contacts(60)
+    policy = priv_repo / "gitgov.toml"
+    policy.write_text(policy.read_text().replace('"data/contacts*.parquet"]',
+                                                 '"data/contacts*.parquet", "data/contacts*.csv.gz"]'))
+    write(priv_repo, "data/contacts_gz.csv.gz", gzip.compress(text.encode()))
+    git(priv_repo, "add", "gitgov.toml", "data/contacts_gz.csv.gz")
+    proc = git(priv_repo, "commit", "-q", "-m", "gz", check=False)
+    assert proc.returncode == 1, proc.stderr
+    assert "privacy/pii-undeclared: column 'contact' looks like email addresses" in proc.stderr
+    scan = gitgov(priv_repo, "scan", "data/contacts_gz.csv.gz", "--json")
+    assert {c["column"]: c["kind"] for c in json.loads(scan.stdout)[0]["columns"]}["contact"] == "email"
+    refused = gitgov(priv_repo, "protect", "data/contacts_gz.csv.gz", "--in-place")
+    assert refused.returncode == 2 and "gzip-compressed; protect and reveal write plain files" in refused.stderr
+    assert gzip.decompress((priv_repo / "data/contacts_gz.csv.gz").read_bytes()).decode() == text
+
+
 def test_binary_bytes_named_csv_are_not_scanned_with_one_line_not_a_plugin_failure(priv_repo):
     with open(priv_repo / "gitgov.toml", "a") as f:
         f.write(DECLARE)

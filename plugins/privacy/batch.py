@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, Sequence
 
 from gitgov.core.errors import InputError
 
-from .scan import Classification, ColumnScan, read_table, sample
+from .scan import Classification, ColumnScan, plain, read_table, sample
 
 if TYPE_CHECKING:
     from .detectors import Detector
@@ -79,7 +79,7 @@ def _scan_group(group: list[Any], ctx: Any, fmt: str, detectors: Sequence["Detec
     tables = []
     for event in group:
         try:
-            table = read_table(ctx.blobs[event.blob], fmt, event.path)
+            table = read_table(plain(ctx.blobs[event.blob]), fmt, event.path)
         except InputError as exc:
             out[_key(event)] = exc
             continue

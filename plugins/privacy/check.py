@@ -69,7 +69,9 @@ def column_findings(scan: ColumnScan, dataset: str, decl: dict, path: str,
                       f"sampled values); declare it in gitgov.toml with {CHOICES}, e.g. "
                       f"[datasets.{dataset}.columns.{col}] protect = \"pseudonymize\"",
                       column=col, kind=best.kind, confidence=round(best.confidence, 4))]
-    fix = f"run `gitgov protect {path} --in-place` and stage it again"
+    fix = (f"run `gitgov protect {path} --in-place` and stage it again" if not path.endswith(".gz")
+           else f"decompress {path} (gunzip -k), run `gitgov protect` on the result, compress it "
+                "again and stage it")
     if protect == "allow":
         what = f"{best.label} ({best.percent})" if best else "personal data"
         return [info("pii-allowed", f"column '{col}' holds {what}, stored as is (protect = \"allow\")",

@@ -36,8 +36,10 @@ def _dataset(policy, rel: str, name: str | None):
     return policy.dataset_for(rel)
 
 
-def _read(path: str, fmt: str | None, rev: str | None = None, repo=None):
-    from .scan import format_of, read_table
+def _read(path: str, fmt: str | None, rev: str | None = None, repo=None, *, scan: bool = False):
+    """The file as a table. A scan reads a gzip-compressed file through gzip (its head, if
+    large); protect and reveal write what they read, so they take plain files only."""
+    from .scan import format_of, plain, read_table
 
     fmt = format_of(path, fmt)
     if fmt is None:
@@ -54,6 +56,14 @@ def _read(path: str, fmt: str | None, rev: str | None = None, repo=None):
     if is_encrypted(data):
         raise InputError(f"{path}: the whole file is encrypted (encrypt = \"file\"); "
                          "run `gitgov unlock` to get its plain text")
+    if data.startswith(b"\x1f\x8b"):
+        if not scan:
+            raise InputError(f"{path}: gzip-compressed; protect and reveal write plain files: "
+                             "decompress it first (gunzip -k), then compress the result")
+        try:
+            data = plain(data)
+        except ValueError as exc:
+            raise InputError(f"{path}: {exc}") from None
     return read_table(data, fmt, path), fmt
 
 
@@ -78,7 +88,7 @@ def scan_cmd(paths: tuple[str, ...], threshold: float | None, as_json: bool) -> 
     for path in paths:
         rel = _relpath(repo, path)
         ds = policy.dataset_for(rel)
-        tbl, _fmt = _read(path, ds.format if ds else None)
+        tbl, _fmt = _read(path, ds.format if ds else None, scan=True)
         scans = classify(tbl, detectors, int(conf.get("sample_rows", SAMPLE_ROWS)))
         rows = []
         for s in scans:

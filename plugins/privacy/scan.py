@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 SAMPLE_ROWS = 10_000
 SAMPLE_BLOCKS = 100  # runs of consecutive lines a large CSV is sampled in
 SAMPLE_FROM_BYTES = 8 << 20  # smaller files are read whole
+GUNZIP_LIMIT = 64 << 20  # bytes of a gzip-compressed file decompressed to sample from
 THRESHOLD = 0.5
 FORMATS = {".csv": "csv", ".tsv": "tsv", ".parquet": "parquet", ".pq": "parquet", ".jsonl": "jsonl",
            ".ndjson": "jsonl"}
@@ -62,7 +63,28 @@ class ColumnScan:
 
 
 def format_of(path: str, declared: str | None = None) -> str | None:
-    return declared or FORMATS.get(Path(path).suffix.lower())
+    """The dataset's format, else the extension's; "x.csv.gz" is a CSV (read through gzip)."""
+    name = Path(path.lower())
+    if name.suffix == ".gz":
+        name = Path(name.stem)
+    return declared or FORMATS.get(name.suffix)
+
+
+def plain(data: bytes) -> bytes:
+    """gzip-compressed bytes decompressed (at most GUNZIP_LIMIT, cut at a line break: the
+    sample is then taken from the file's head); other bytes as they are."""
+    import zlib
+
+    if not data.startswith(b"\x1f\x8b"):
+        return data
+    z = zlib.decompressobj(wbits=47)
+    try:
+        out = z.decompress(data, GUNZIP_LIMIT)
+    except zlib.error as exc:
+        raise ValueError(f"the gzip data is corrupt ({exc})") from None
+    if z.unconsumed_tail:  # more than the limit: whole lines of the head
+        out = out[:out.rfind(b"\n") + 1]
+    return out
 
 
 # ---- reading ----------------------------------------------------------------------
@@ -188,6 +210,10 @@ def read_sample(data: bytes, fmt: str, what: str, rows: int) -> "pa.Table":
     10,000 rows costs seconds. Without quotes a line break always ends a row,
     so every run holds whole rows. Other files are read whole, then sampled.
     """
+    try:
+        data = plain(data)
+    except ValueError as exc:
+        raise InputError(f"{what}: cannot read as {fmt}: {exc}") from None
     if fmt in ("csv", "tsv") and len(data) > SAMPLE_FROM_BYTES and b'"' not in data:
         try:
             return sample(read_table(_line_runs(data, rows), fmt, what), rows)
