@@ -176,7 +176,7 @@ def pre_commit(session: Session, args: list[str], stdin) -> int:
     print_verdict(outcome.findings, "commit", bypass=BYPASS_COMMIT)
     if outcome.blocked:
         marker.unlink(missing_ok=True)
-        return EXIT_BLOCKED
+        return _blocked_code(outcome)
     marker.parent.mkdir(parents=True, exist_ok=True)
     marker.write_text(json.dumps([e.subject for e in events]), encoding="utf-8")
     return 0
@@ -362,7 +362,14 @@ def pre_push(session: Session, args: list[str], stdin) -> int:
     session.ctx.planned = events
     outcome = session.emit(events)
     print_verdict(_with_commits(outcome), "push", bypass=BYPASS_PUSH)
-    return EXIT_BLOCKED if outcome.blocked else 0
+    return _blocked_code(outcome) if outcome.blocked else 0
+
+
+def _blocked_code(outcome) -> int:
+    """1, blocked by policy; 2 when gitgov.toml itself is wrong (a rule that does not
+    compile: `plugin/config`), as `gitgov check` and every command exit on it."""
+    return EXIT_INPUT if any(f.code == "config" and f.blocks for f in outcome.findings) \
+        else EXIT_BLOCKED
 
 
 def _with_commits(outcome) -> list[Finding]:

@@ -381,3 +381,21 @@ def test_killed_writer_leaves_the_ledger_verifiable(initialized):
     git(initialized, "add", GOVERNED)
     assert git(initialized, "commit", "-q", "-m", "after", check=False).returncode == 0
     assert gitgov(initialized, "verify").returncode == 0
+
+
+def test_a_rule_that_does_not_compile_stops_the_hook_with_exit_2_as_check_does(tmp_path):
+    """gitgov.toml loads, but a rule in it is wrong (min above max): the commit is refused
+    and the hook exits 2, the code of a malformed gitgov.toml, as `gitgov check` does."""
+    from conftest import governed_repo
+
+    policy = ('version = 1\n[datasets.d]\npaths = ["data/*.csv"]\nowner = "a@example.com"\n'
+              '[datasets.d.columns.n]\ntype = "integer"\nmin = 10\nmax = 5\n'
+              '[plugins]\nenable = ["validation"]\n')
+    repo = governed_repo(tmp_path, policy)
+    write(repo, "data/d.csv", "n\n7\n")
+    git(repo, "add", "data/d.csv")
+    direct = hook(repo, "pre-commit")
+    assert direct.returncode == 2, direct.stderr
+    assert "validation/config" in direct.stderr and "datasets.d.columns.n" in direct.stderr
+    check = gitgov(repo, "check", "data/d.csv")
+    assert check.returncode == 2 and "datasets.d.columns.n" in check.stderr
