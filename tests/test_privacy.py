@@ -358,10 +358,12 @@ def test_a_gzip_compressed_csv_is_scanned_like_the_plain_one(priv_repo):
     import gzip
 
     text = contacts(60)
+    head, tail = text.split("\n", 30)[:30], text.split("\n", 30)[30]  # two gzip members
     policy = priv_repo / "gitgov.toml"
     policy.write_text(policy.read_text().replace('"data/contacts*.parquet"]',
                                                  '"data/contacts*.parquet", "data/contacts*.csv.gz"]'))
-    write(priv_repo, "data/contacts_gz.csv.gz", gzip.compress(text.encode()))
+    members = gzip.compress(("\n".join(head) + "\n").encode()) + gzip.compress(tail.encode())
+    write(priv_repo, "data/contacts_gz.csv.gz", members)  # as `cat a.gz b.gz`, pigz or bgzip
     git(priv_repo, "add", "gitgov.toml", "data/contacts_gz.csv.gz")
     proc = git(priv_repo, "commit", "-q", "-m", "gz", check=False)
     assert proc.returncode == 1, proc.stderr
@@ -371,6 +373,8 @@ def test_a_gzip_compressed_csv_is_scanned_like_the_plain_one(priv_repo):
     refused = gitgov(priv_repo, "protect", "data/contacts_gz.csv.gz", "--in-place")
     assert refused.returncode == 2 and "gzip-compressed; protect and reveal write plain files" in refused.stderr
     assert gzip.decompress((priv_repo / "data/contacts_gz.csv.gz").read_bytes()).decode() == text
+    scanned = json.loads(scan.stdout)[0]
+    assert scanned["rows"] == 60  # both members
 
 
 def test_binary_bytes_named_csv_are_not_scanned_with_one_line_not_a_plugin_failure(priv_repo):

@@ -77,12 +77,22 @@ def plain(data: bytes) -> bytes:
 
     if not data.startswith(b"\x1f\x8b"):
         return data
-    z = zlib.decompressobj(wbits=47)
+    parts, size, rest = [], 0, data
     try:
-        out = z.decompress(data, GUNZIP_LIMIT)
+        while rest and size < GUNZIP_LIMIT:  # every member: `cat a.gz b.gz`, pigz and bgzip
+            z = zlib.decompressobj(wbits=47)
+            part = z.decompress(rest, GUNZIP_LIMIT - size)
+            parts.append(part)
+            size += len(part)
+            if z.unconsumed_tail:
+                break  # the limit: whole lines of the head follow
+            if not z.eof:
+                raise ValueError("the gzip data ends too early (a truncated file)")
+            rest = z.unused_data
     except zlib.error as exc:
         raise ValueError(f"the gzip data is corrupt ({exc})") from None
-    if z.unconsumed_tail:  # more than the limit: whole lines of the head
+    out = b"".join(parts)
+    if size >= GUNZIP_LIMIT:
         out = out[:out.rfind(b"\n") + 1]
     return out
 
