@@ -592,6 +592,15 @@ def test_jsonl_with_a_few_broken_lines_is_read_by_pyarrow_without_them(tmp_path,
     assert failed(careful) == failed(report) and rows_of(careful, "age.max") == over[:5]
 
 
+def test_a_truncated_jsonl_gz_with_a_broken_line_is_unreadable_in_one_line(tmp_path):
+    lines = [json.dumps({"id": i, "note": "x" * 200}) for i in range(20000)]
+    lines[10] = '{"id": 10, "note": '
+    whole = gzip.compress(("\n".join(lines) + "\n").encode())
+    report = check(tmp_path, "t.jsonl.gz", whole[: len(whole) // 2], "version = 1\n[datasets.t]\npaths = [\"t*\"]\n")
+    assert [t.id for t in report.failures] == ["read.unreadable"]
+    assert "the gzip data ends too early" in finding_message(report.failures[0])
+
+
 DATES = """\
     [datasets.t]
     paths = ["t*"]

@@ -16,8 +16,8 @@ import bisect
 import io
 from typing import Any, Callable, Iterator
 
-from .formats import Format, ReadError, RowProblem, Source
-from .streams import ByteStream, StreamError
+from .formats import Format, RowProblem, Source
+from .streams import ByteStream
 
 BLOCK = 4 << 20  # bytes of whole lines parsed at once in the first pass
 
@@ -109,9 +109,3 @@ class Without(io.RawIOBase):
         kept = [line for n, line in enumerate(block.split(b"\n")[:-1], first) if n not in self.drop]
         self.lines += len(kept)
         return b"".join(line + b"\n" for line in kept)
-
-
-def unreadable(exc: BaseException) -> ReadError:
-    if isinstance(exc, StreamError):
-        return ReadError("unreadable", str(exc))
-    return ReadError("unreadable", f"cannot be read as JSON Lines: {exc}")

@@ -63,7 +63,10 @@ def open_without(source: Source, fmt: Format, block_size: int) -> Batches:
 
     from .jsonfilter import Without, broken_lines
 
-    found = broken_lines(source, fmt, _parse)
+    try:
+        found = broken_lines(source, fmt, _parse)
+    except StreamError as exc:  # corrupt or truncated gzip: that is the file's problem
+        raise ReadError("unreadable", str(exc)) from None
     if found is None:
         return open_lines(source, fmt)
     drop, problems = found
