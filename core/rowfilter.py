@@ -49,10 +49,14 @@ class Filtered:
 
 
 def format_of(path: str, declared: str | None = None) -> str | None:
-    """The table format: the dataset's ``format``, else the file extension."""
+    """The table format: the dataset's ``format``, else the file extension ("x.csv.gz" is a
+    CSV, which filter_rows then refuses to rewrite: see _not_gzip)."""
     if declared:
         return declared
-    return EXTENSIONS.get(os.path.splitext(path)[1].lower())
+    stem, ext = os.path.splitext(path.lower())
+    if ext == ".gz":
+        ext = os.path.splitext(stem)[1]
+    return EXTENSIONS.get(ext)
 
 
 def filter_rows(path: Path, fmt: str, column: str, drop: Drop, *, write: bool, show: str,
@@ -66,6 +70,7 @@ def filter_rows(path: Path, fmt: str, column: str, drop: Drop, *, write: bool, s
     a text line is edited in place and stays otherwise byte for byte.
     """
     _not_ciphertext(path, show)
+    _not_gzip(path, show)
     before = hash_file(path).sha256
     reader = {"csv": _csv, "tsv": _csv, "jsonl": _jsonl, "parquet": _table, "arrow": _table}.get(fmt)
     if reader is None:
@@ -80,6 +85,19 @@ def filter_rows(path: Path, fmt: str, column: str, drop: Drop, *, write: bool, s
         return Filtered(total, kept, before, after)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def _not_gzip(path: Path, show: str) -> None:
+    """Rows of a gzip-compressed file cannot be removed in place (nor read as text): say so,
+    rather than read the compressed bytes as rows or pass over the file."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(2)
+    except OSError:
+        return  # the reader says what is wrong with the file
+    if head == b"\x1f\x8b":
+        raise RowError(f"{show}: gzip-compressed; rows of it cannot be read or removed in place: "
+                       "decompress it (gunzip), commit that, then run this again")
 
 
 def _not_ciphertext(path: Path, show: str) -> None:

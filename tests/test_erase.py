@@ -174,6 +174,19 @@ def test_a_file_that_cannot_be_read_stops_the_erasure_before_any_change(erepo):
                            "line is never closed; repair the file first\n")
     assert (erepo / "data/raw/customers.csv").read_bytes() == before
     assert rows(erepo, "SELECT count(*) FROM journal WHERE kind = 'erasure'") == [(0,)]
+    # A gzip-compressed export: its rows cannot be removed in place, and it was passed over.
+    import gzip
+
+    (erepo / "data/raw/customers_more.csv").unlink()
+    policy = erepo / "gitgov.toml"
+    policy.write_text(policy.read_text().replace('"data/raw/customers*.csv"]',
+                                                 '"data/raw/customers*.csv", "data/raw/customers*.csv.gz"]'))
+    write(erepo, "data/raw/customers_old.csv.gz", gzip.compress(CUSTOMERS.encode()))
+    proc = gitgov(erepo, "erase", "--subject", f"email={VALUE}")
+    assert proc.returncode == 2 and proc.stderr.startswith(
+        "gitgov: data/raw/customers_old.csv.gz: gzip-compressed; rows of it cannot be read or removed")
+    assert (erepo / "data/raw/customers.csv").read_bytes() == before
+    assert rows(erepo, "SELECT count(*) FROM journal WHERE kind = 'erasure'") == [(0,)]
 
 
 # ---- subjects found through protected columns ---------------------------------------------
