@@ -739,3 +739,19 @@ def test_a_header_naming_a_column_twice_is_reported_with_its_line(tmp_path):
     assert result.id == "read.duplicate-column" and result.count == 1
     assert "line 1 (the header) names column 'age' twice" in finding_message(result)
     assert result.samples[0].line == 1
+
+
+def test_foreign_key_values_follow_the_reader_that_starts_over(tmp_path):
+    """A JSON Lines target whose broken line lies past pyarrow's first block: the keys after
+    it still count, read by the reader that takes over."""
+    from gitgov.plugins.validation.formats import detect
+    from gitgov.plugins.validation.sources import _distinct
+
+    lines = [json.dumps({"customer_id": i, "name": "n" * 20}) for i in range(250_000)]
+    lines[200_000] = '{"customer_id": '
+    target = tmp_path / "c.jsonl"
+    target.write_text("\n".join(lines) + "\n")
+    assert target.stat().st_size > 8 << 20  # more than one block of the fast reader
+    keys = _distinct({"c.jsonl": None}, "customer_id", lambda p: detect(p, None),
+                     lambda p, b: Source(p, lambda: open(target, "rb"), local=str(target)))
+    assert len(keys) == 250_000 - 1 and "249999" in keys.to_pylist()

@@ -148,16 +148,23 @@ def _distinct(files: dict[str, str | None], column: str, fmt_of: Any,
     chunks = []
     for path, blob in sorted(files.items()):
         try:
-            fmt = fmt_of(path)
-            opened = open_batches(source_of(path, blob), fmt)
-            with opened:
-                if column not in opened.names:
-                    continue
-                for batch in opened:
-                    text, _bad = as_text(batch.column(opened.names.index(column)))
-                    chunks.append(pc.unique(text))
-        except (ReadError, Reopen):
+            opened = open_batches(source_of(path, blob), fmt_of(path))
+        except ReadError:
             continue  # an unreadable target file fails its own check, not this one
+        found: list = []
+        while opened is not None:
+            try:
+                with opened:
+                    if column in opened.names:
+                        for batch in opened:
+                            text, _bad = as_text(batch.column(opened.names.index(column)))
+                            found.append(pc.unique(text))
+                opened = None
+            except Reopen as again:  # the fast reader gave up: the careful one reads it all
+                opened, found = again.batches, []
+            except ReadError:
+                opened = None  # what was read before the damage still holds keys
+        chunks += found
     if not chunks:
         return None
     return pc.unique(pa.chunked_array(chunks, pa.string()))
