@@ -173,6 +173,8 @@ def resolve_target(ledger, repo, policy, target: str) -> tuple[list[str], str]:
     try:
         run = resolve(ledger, target)  # an ambiguous run id prefix says so itself
     except NoSuchRun:
+        if rel is not None and (Path(repo.root) / rel).is_file():
+            return [], rel  # a file of the repository that no run read or wrote yet
         raise InputError(f"no lineage for '{target}': it is not a recorded file, dataset, model or "
                          "run (`gitgov runs list` shows runs)") from None
     return [f"run:{run.run_id}"], f"run {run.short}"

@@ -260,5 +260,10 @@ def test_a_dataset_no_run_touched_has_an_empty_lineage_not_an_error(tmp_path):
         0, "dataset customers: no lineage yet: no recorded run has read or written it")
     doc = json.loads(gitgov(root, "lineage", "customers", "--format", "json").stdout)
     assert (doc["starts"], doc["nodes"], doc["edges"]) == ([], [], [])
+    afile = next(p for p in root.rglob("*.csv") if ".gitgov" not in p.parts)  # no run read it yet
+    rel = afile.relative_to(root).as_posix()
+    untouched = gitgov(root, "lineage", rel)
+    assert (untouched.returncode, untouched.stdout.strip()) == (
+        0, f"{rel}: no lineage yet: no recorded run has read or written it")
     unknown = gitgov(root, "lineage", "nosuch")
     assert unknown.returncode == 2 and "no lineage for 'nosuch'" in unknown.stderr
