@@ -53,10 +53,8 @@ def _register_plugin_commands(group: "click.Group") -> None:
     """Let plugins add commands; a broken gitgov.toml or plugin must not break --help."""
     import click
 
-    from .bus import collect
+    from .bus import DEFAULT_TIMEOUT, collect
     from .plugins import load_host
-
-    from .bus import DEFAULT_TIMEOUT
 
     policy, root = _policy_here()
     host = load_host(policy, root)

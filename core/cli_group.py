@@ -89,11 +89,11 @@ def _plugin_adding(command: str) -> str | None:
 def _turned_off() -> list[str]:
     """Installed plugins turned off by name, each with what turned it off, named from the
     package metadata: a plugin that is off is not even imported."""
+    from pathlib import PurePosixPath
+
     from .cli import _policy_here
     from .entrypoints import entry_points
     from .plugins import ENTRY_POINT_GROUP, env_disabled
-
-    from pathlib import PurePosixPath
 
     policy, _root = _policy_here()
     disabled = set(policy.plugins.disable) if policy is not None else set()

@@ -32,6 +32,11 @@ class LedgerError(InputError):
     """The ledger cannot be opened or written (not SQLite, read-only, missing)."""
 
 
+class LedgerDamaged(LedgerError):
+    """The file where the ledger is is not (or no longer) a whole ledger: not SQLite, corrupt,
+    emptied, or another application's database. `gitgov verify` counts it as tampering."""
+
+
 class ConfigError(InputError):
     """A problem in gitgov.toml, located by file, line and dotted key."""
 

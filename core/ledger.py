@@ -35,7 +35,7 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 from gitgov.core import projections
-from gitgov.core.errors import LedgerError
+from gitgov.core.errors import LedgerDamaged, LedgerError
 from gitgov.core import ledger_canon
 from gitgov.core.ledger_canon import GENESIS, canonical_json, canonical_text, entry_id  # noqa: F401  (public here too)
 from gitgov.core.ledger_queue import WriterQueue
@@ -199,9 +199,9 @@ def _check_identity(db: sqlite3.Connection, path: Path, create: bool) -> int:
                               f"{SCHEMA_VERSION}); upgrade gitgov")
         return version
     if app_id or db.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]:
-        raise LedgerError(f"{path} is not a gitgov ledger (an SQLite database of another application)")
+        raise LedgerDamaged(f"{path} is not a gitgov ledger (an SQLite database of another application)")
     if not create:
-        raise LedgerError(f"{path} is an empty file, not an initialised ledger; run `gitgov init`")
+        raise LedgerDamaged(f"{path} is an empty file, not an initialised ledger; run `gitgov init`")
     return 0
 
 
@@ -397,13 +397,13 @@ def _error(path: Path, exc: sqlite3.Error) -> LedgerError:
     """One readable line naming the file, instead of SQLite's bare message."""
     text = str(exc)
     if "not a database" in text:
-        return LedgerError(f"{path} is not a gitgov ledger (not an SQLite database)")
+        return LedgerDamaged(f"{path} is not a gitgov ledger (not an SQLite database)")
     if "readonly" in text or "read-only" in text:
         return LedgerError(f"{path} is read-only: cannot write the ledger ({text})")
     if "unable to open" in text:
         return LedgerError(f"cannot open {path}: its directory is missing or not writable ({text})")
     if "malformed" in text:
-        return LedgerError(f"{path} is corrupt ({text})")
+        return LedgerDamaged(f"{path} is corrupt ({text})")
     if "locked" in text or "busy" in text:
         return LedgerError(f"{path} stayed locked by another process for {BUSY_TIMEOUT_S:.0f} s")
     return LedgerError(f"{path}: {text}")

@@ -50,7 +50,7 @@ class Filtered:
 
 def format_of(path: str, declared: str | None = None) -> str | None:
     """The table format: the dataset's ``format``, else the file extension ("x.csv.gz" is a
-    CSV, which filter_rows then refuses to rewrite: see _not_gzip)."""
+    CSV, which filter_rows then refuses to rewrite: see _rows_readable)."""
     if declared:
         return declared
     stem, ext = os.path.splitext(path.lower())
@@ -69,8 +69,7 @@ def filter_rows(path: Path, fmt: str, column: str, drop: Drop, *, write: bool, s
     escaping (such as encrypted values bound to a row number that changes), so
     a text line is edited in place and stays otherwise byte for byte.
     """
-    _not_ciphertext(path, show)
-    _not_gzip(path, show)
+    _rows_readable(path, show)
     before = hash_file(path).sha256
     reader = {"csv": _csv, "tsv": _csv, "jsonl": _jsonl, "parquet": _table, "arrow": _table}.get(fmt)
     if reader is None:
@@ -87,33 +86,25 @@ def filter_rows(path: Path, fmt: str, column: str, drop: Drop, *, write: bool, s
         tmp.unlink(missing_ok=True)
 
 
-def _not_gzip(path: Path, show: str) -> None:
-    """Rows of a gzip-compressed file cannot be removed in place (nor read as text): say so,
-    rather than read the compressed bytes as rows or pass over the file."""
-    try:
-        with open(path, "rb") as f:
-            head = f.read(2)
-    except OSError:
-        return  # the reader says what is wrong with the file
-    if head == b"\x1f\x8b":
-        raise RowError(f"{show}: gzip-compressed; rows of it cannot be read or removed in place: "
-                       "decompress it (gunzip), commit that, then run this again")
-
-
-def _not_ciphertext(path: Path, show: str) -> None:
-    """A file of an encrypted dataset in a clone without its key holds gitgov's ciphertext,
-    which no reader should take for rows (its header would read as binary column names)."""
+def _rows_readable(path: Path, show: str) -> None:
+    """Refuse, by its first bytes, a file whose rows cannot be read or removed in place, rather
+    than read its bytes as rows: gitgov's ciphertext (an encrypted dataset in a clone without
+    its key, whose header would read as binary column names) or gzip-compressed data."""
     from .crypto.fileformat import MAGIC
     from .keys import UNLOCK_HINT
+    from .textsniff import GZIP_MAGIC
 
     try:
         with open(path, "rb") as f:
-            head = f.read(len(MAGIC))
+            head = f.read(max(len(MAGIC), len(GZIP_MAGIC)))
     except OSError:
         return  # the reader says what is wrong with the file
-    if head == MAGIC:
+    if head.startswith(MAGIC):
         raise RowError(f"{show}: encrypted, and this clone holds no key to read it; {UNLOCK_HINT}, "
                        "then run `gitgov unlock`")
+    if head.startswith(GZIP_MAGIC):
+        raise RowError(f"{show}: gzip-compressed; rows of it cannot be read or removed in place: "
+                       "decompress it (gunzip), commit that, then run this again")
 
 
 def _replace(path: Path, tmp: Path) -> str:

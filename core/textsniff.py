@@ -2,6 +2,8 @@
 every command that reads data (a check and a privacy scan of one file must agree)."""
 from __future__ import annotations
 
+GZIP_MAGIC = b"\x1f\x8b"  # the first bytes of every gzip file
+
 
 def sniff_binary(head: bytes) -> str | None:
     """Why `head` is not text a CSV/JSON reader should see, or None."""

@@ -122,10 +122,10 @@ def verify_cmd(as_json: bool, key_path: Path | None = None, repo_path: Path | No
 
 
 def _open_to_verify(start: Path | str):
-    """(repository, its ledger, None); or (repository, None, why) for a ledger gone or
-    damaged while git notes anchor heads of it: a failed verification (exit 1), not
-    missing input, since someone had a ledger there."""
-    from ..errors import LedgerError
+    """(repository, its ledger, None); or (repository, None, why) for a ledger damaged, or
+    gone while git notes anchor heads of it: a failed verification (exit 1), not missing
+    input, since someone had a ledger there."""
+    from ..errors import LedgerDamaged, LedgerError
 
     try:
         repo, ledger = _open(start=start)
@@ -135,16 +135,11 @@ def _open_to_verify(start: Path | str):
 
         repo = Repo.discover(start)
         known = anchors(repo)
-        damaged = any(words in str(exc) for words in _DAMAGED)
         gone = not repo.ledger_path.exists() and bool(known)
-        if not (damaged or gone):
+        if not (isinstance(exc, LedgerDamaged) or gone):
             raise  # never a ledger here, or one this gitgov cannot open (newer, locked, denied)
         held = f"; git notes anchor {len(known)} head(s) of it, up to entry {max(known)}" if known else ""
         return repo, None, f"{exc}{held}"
-
-
-# What open_ledger says of a file that is not (or no longer) a whole ledger.
-_DAMAGED = ("is corrupt", "is not a gitgov ledger", "is an empty file")
 
 
 def _checkpoint_words(signed) -> str:

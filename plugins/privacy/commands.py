@@ -52,11 +52,12 @@ def _read(path: str, fmt: str | None, rev: str | None = None, repo=None, *, scan
         except OSError as exc:
             raise InputError(f"{path}: cannot read: {exc.strerror}") from None
     from gitgov.core.crypto.fileformat import is_encrypted
+    from gitgov.core.textsniff import GZIP_MAGIC
 
     if is_encrypted(data):
         raise InputError(f"{path}: the whole file is encrypted (encrypt = \"file\"); "
                          "run `gitgov unlock` to get its plain text")
-    if data.startswith(b"\x1f\x8b"):
+    if data.startswith(GZIP_MAGIC):
         if not scan:
             raise InputError(f"{path}: gzip-compressed; protect and reveal write plain files: "
                              "decompress it first (gunzip -k), then compress the result")

@@ -71,29 +71,25 @@ def format_of(path: str, declared: str | None = None) -> str | None:
 
 
 def plain(data: bytes) -> bytes:
-    """gzip-compressed bytes decompressed (at most GUNZIP_LIMIT, cut at a line break: the
-    sample is then taken from the file's head); other bytes as they are."""
+    """gzip-compressed bytes decompressed, every member of them (`cat a.gz b.gz`, pigz,
+    bgzip) up to GUNZIP_LIMIT, cut at a line break (the sample is then taken from the file's
+    head); other bytes as they are. ValueError says what is wrong with the gzip data."""
+    import gzip
     import zlib
 
-    if not data.startswith(b"\x1f\x8b"):
+    from gitgov.core.textsniff import GZIP_MAGIC
+
+    if not data.startswith(GZIP_MAGIC):
         return data
-    parts, size, rest = [], 0, data
     try:
-        while rest and size < GUNZIP_LIMIT:  # every member: `cat a.gz b.gz`, pigz and bgzip
-            z = zlib.decompressobj(wbits=47)
-            part = z.decompress(rest, GUNZIP_LIMIT - size)
-            parts.append(part)
-            size += len(part)
-            if z.unconsumed_tail:
-                break  # the limit: whole lines of the head follow
-            if not z.eof:
-                raise ValueError("the gzip data ends too early (a truncated file)")
-            rest = z.unused_data
-    except zlib.error as exc:
+        with gzip.GzipFile(fileobj=io.BytesIO(data)) as z:
+            out = z.read(GUNZIP_LIMIT + 1)
+    except EOFError:
+        raise ValueError("the gzip data ends too early (a truncated file)") from None
+    except (OSError, zlib.error) as exc:  # gzip.BadGzipFile is an OSError
         raise ValueError(f"the gzip data is corrupt ({exc})") from None
-    out = b"".join(parts)
-    if size >= GUNZIP_LIMIT:
-        out = out[:out.rfind(b"\n") + 1]
+    if len(out) > GUNZIP_LIMIT:
+        out = out[:out.rfind(b"\n", 0, GUNZIP_LIMIT) + 1]
     return out
 
 

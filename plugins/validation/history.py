@@ -12,7 +12,6 @@ def history(dataset: str, path: str | None = None) -> dict[str, Any]:
     from gitgov.core.config import load_policy
     from gitgov.core.errors import InputError
     from gitgov.core.git import Repo
-
     from gitgov.core.ledger import open_ledger
 
     repo = Repo.discover(".")

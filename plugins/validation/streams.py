@@ -11,9 +11,10 @@ from __future__ import annotations
 import zlib
 from typing import IO
 
+from gitgov.core.textsniff import GZIP_MAGIC
+
 HEAD_BYTES = 1 << 16
 CHUNK = 1 << 20
-GZIP_MAGIC = b"\x1f\x8b"
 
 
 class StreamError(Exception):

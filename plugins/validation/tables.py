@@ -51,16 +51,11 @@ def freshness(engine: "Engine") -> None:
                        f"has no value from the last {days:g} days (freshness_days)",
                        engine.table_severity("freshness_days"), days)
     st = engine.states[col]
-    newest = st.profile.high if st.declared else engine.newest
-    now = dt.datetime.now(dt.timezone.utc)
-    if isinstance(newest, dt.datetime):
-        newest_utc = newest if newest.tzinfo else newest.replace(tzinfo=dt.timezone.utc)
-    elif isinstance(newest, dt.date):
-        newest_utc = dt.datetime(newest.year, newest.month, newest.day, tzinfo=dt.timezone.utc)
-    else:
+    newest_utc = _utc(st.profile.high if st.declared else engine.newest)
+    if newest_utc is None:
         tally.add(None, None, note=f"'{col}' holds no dates or timestamps")
         return
-    age = now - newest_utc
+    age = dt.datetime.now(dt.timezone.utc) - newest_utc
     if age > dt.timedelta(days=days):
         newest_day = newest_utc.date().isoformat()
         old = age / dt.timedelta(days=1)  # in tenths: "7 days old" must not fail 7 days
@@ -91,13 +86,19 @@ def newest_in_batch(engine: "Engine", typed: dict, texts: dict) -> None:
             return
         shaped = pc.filter(text, pc.fill_null(pc.match_substring_regex(text, TIMESTAMP_SHAPE), False))
         stamps, _bad = cast_text(shaped, "timestamp")
-    found = pc.max(stamps).as_py() if len(stamps) else None
-    if found is not None and not isinstance(found, dt.datetime):
-        found = dt.datetime(found.year, found.month, found.day, tzinfo=dt.timezone.utc)
-    elif found is not None and found.tzinfo is None:
-        found = found.replace(tzinfo=dt.timezone.utc)
+    found = _utc(pc.max(stamps).as_py() if len(stamps) else None)
     if found is not None and (engine.newest is None or found > engine.newest):
         engine.newest = found
+
+
+def _utc(value: Any) -> dt.datetime | None:
+    """A date or timestamp as an aware UTC datetime (a date at midnight, a naive time as UTC);
+    None for anything else."""
+    if isinstance(value, dt.datetime):
+        return value if value.tzinfo else value.replace(tzinfo=dt.timezone.utc)
+    if isinstance(value, dt.date):
+        return dt.datetime(value.year, value.month, value.day, tzinfo=dt.timezone.utc)
+    return None
 
 
 def finish_custom(engine: "Engine", spec: CheckSpec, rule: Any) -> None:
